@@ -1,0 +1,72 @@
+// The executor: runs scripts in OCI containers through runc or crun, with no daemon.
+//
+// Guarantees, on every path (success, failure, timeout, OOM, runtime error):
+//  - the job is SIGKILLed, whole, at its deadline and never later;
+//  - nothing is left behind: container state, cgroups, bundle directory, processes, fds.
+//
+// Process-wide effect: creating an Executor marks the calling process as a child subreaper
+// (PR_SET_CHILD_SUBREAPER), as conmon does, so that each container's init becomes its child
+// and its exit status can be collected. The process must not reap children it did not start
+// (no waitpid(-1) loops); orphans of other children are reparented to it as well.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ociexec/error.h"
+#include "ociexec/options.h"
+#include "ociexec/result.h"
+
+namespace ociexec {
+
+struct RuntimeInfo {
+  std::string name;     // "runc" or "crun"
+  std::string path;     // absolute path of the binary
+  std::string version;  // e.g. "1.1.5"
+};
+
+struct GcReport {
+  std::vector<std::string> removed;  // container ids whose leftovers were removed
+  std::vector<std::string> errors;   // leftovers that could not be removed, with the reason
+};
+
+class Executor {
+ public:
+  // Creates the state directory, detects the cgroup layout and the runtime, and (by default)
+  // collects what dead executors left behind. Blocks for a few runtime calls at most.
+  static Expected<Executor> create(ExecutorOptions options = {});
+
+  Executor(Executor&&) noexcept;
+  Executor& operator=(Executor&&) noexcept;
+  ~Executor();
+
+  // Runs `script` in a fresh container and blocks until it has finished and been removed.
+  // Thread-safe: any number of threads may call run() on one Executor at once.
+  [[nodiscard]] Expected<Result> run(std::string_view script, const JobOptions& job = {}) const;
+
+  // Removes containers, cgroups and bundles whose owning process is gone. Thread-safe.
+  [[nodiscard]] GcReport collect_garbage() const;
+
+  // The runtime used for jobs that do not name one.
+  [[nodiscard]] const RuntimeInfo& runtime() const noexcept;
+  [[nodiscard]] const ExecutorOptions& options() const noexcept;
+
+ private:
+  struct Impl;
+  explicit Executor(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+// The drop-in contract: runs `script` on a process-wide Executor with default options,
+// created on first use. Thread-safe. On timeout: exit_code -1 and a stderr line that starts
+// "Execution timeout (Ns)".
+[[nodiscard]] Expected<Result> execute_script(std::string_view script,
+                                              const JobOptions& job = {});
+[[nodiscard]] Expected<Result> execute_script(std::string_view script, int timeout_seconds);
+
+// "0.1.0"
+std::string_view version() noexcept;
+
+}  // namespace ociexec

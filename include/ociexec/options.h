@@ -1,0 +1,60 @@
+// Options for one job and for an Executor. Plain aggregates with documented defaults; every
+// value is validated when a job runs, and bad values come back as ErrorKind::kInvalidArgument.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ociexec {
+
+inline constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::seconds(300);
+inline constexpr std::uint64_t kMiB = 1024ULL * 1024ULL;
+
+// Resource limits of one job. std::nullopt means "no limit" for memory, cpus and pids.
+struct Limits {
+  std::optional<std::uint64_t> memory_bytes = 1024 * kMiB;  // swap is capped at the same value
+  std::optional<double> cpus;                               // e.g. 0.5: half a CPU, as quota/period
+  std::optional<std::int64_t> pids = 1024;                  // processes and threads in the job
+  std::uint64_t tmpfs_bytes = 64 * kMiB;                    // each of /tmp and the work dir
+};
+
+struct JobOptions {
+  // The whole job is SIGKILLed at `timeout` after it starts; the result is kTimedOut, exit -1.
+  std::chrono::milliseconds timeout = kDefaultTimeout;
+  // When non-zero, SIGTERM goes to every process `grace` before the deadline.
+  std::chrono::milliseconds grace{0};
+  // argv prefix that runs the script; empty: the script's "#!" line, else /bin/sh.
+  std::vector<std::string> interpreter;
+  Limits limits;
+  // "KEY=VALUE" entries added to (or replacing) the default environment.
+  std::vector<std::string> env;
+  // Working directory inside the container: a writable tmpfs of limits.tmpfs_bytes.
+  std::string workdir = "/work";
+  // Bytes the script reads on its standard input (empty: end of file at once).
+  std::string stdin_data;
+  // A prepared root file system directory; nullopt: the built-in read-only view of the host.
+  std::optional<std::filesystem::path> rootfs;
+  // "runc", "crun", "auto" or a path; nullopt: the executor's runtime.
+  std::optional<std::string> runtime;
+  // Bytes kept per stream; the rest is read and dropped, and the truncated flag is set.
+  std::size_t output_cap = 10 * kMiB;
+};
+
+struct ExecutorOptions {
+  // Holds bundles and the runtimes' state; created 0700 if missing.
+  std::filesystem::path state_dir = "/run/ociexec";
+  // "auto" prefers crun where it works on this host, else runc; or "runc", "crun", a path.
+  std::string runtime = "auto";
+  // Parent of every job's cgroup (under each v1 hierarchy, or the v2 root).
+  std::string cgroup_parent = "ociexec";
+  // Upper bound for each runtime invocation (create, start, delete).
+  std::chrono::milliseconds runtime_timeout = std::chrono::seconds(30);
+  // Remove containers, cgroups and bundles of dead owners when the executor is created.
+  bool collect_garbage_on_start = true;
+};
+
+}  // namespace ociexec

@@ -1,0 +1,80 @@
+// The outcome of one script run. exit_code, stdout and stderr come first and a Result unpacks
+// as a 3-tuple: `auto [code, out, err] = *ociexec::execute_script("echo hi");`.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+namespace ociexec {
+
+// The first cause wins: a job killed at its deadline is kTimedOut even if memory also ran out.
+enum class Outcome {
+  kExited,     // the script's main process exited; exit_code is its status
+  kSignaled,   // killed by `signal`; exit_code is 128 + signal
+  kTimedOut,   // killed at the deadline; exit_code is -1
+  kOomKilled,  // the kernel's OOM killer fired in the job (even if the main process survived)
+};
+
+struct EffectiveLimits {
+  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds grace{0};
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<double> cpus;
+  std::optional<std::int64_t> pids;
+  std::uint64_t tmpfs_bytes = 0;
+  std::size_t output_cap = 0;
+};
+
+struct Result {
+  int exit_code = 0;
+  std::string stdout_data;
+  std::string stderr_data;
+
+  Outcome outcome = Outcome::kExited;
+  int signal = 0;  // set for kSignaled, and for kOomKilled when the main process was killed
+  std::chrono::nanoseconds wall_time{0};             // from start to the main process' exit
+  std::optional<std::chrono::nanoseconds> cpu_time;  // user + system of the whole cgroup
+  std::optional<std::uint64_t> peak_memory_bytes;    // cgroup high-water mark
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string runtime_name;
+  std::string runtime_version;
+  std::string container_id;
+  EffectiveLimits limits;
+
+  // Tuple protocol for structured bindings: (exit_code, stdout_data, stderr_data).
+  template <std::size_t I>
+  auto& get() & {
+    if constexpr (I == 0) return exit_code;
+    else if constexpr (I == 1) return stdout_data;
+    else return stderr_data;
+  }
+  template <std::size_t I>
+  const auto& get() const& {
+    if constexpr (I == 0) return exit_code;
+    else if constexpr (I == 1) return stdout_data;
+    else return stderr_data;
+  }
+  template <std::size_t I>
+  auto&& get() && {
+    return std::move(get<I>());
+  }
+};
+
+std::string_view to_string(Outcome outcome) noexcept;
+
+}  // namespace ociexec
+
+template <>
+struct std::tuple_size<ociexec::Result> : std::integral_constant<std::size_t, 3> {};
+template <>
+struct std::tuple_element<0, ociexec::Result> { using type = int; };
+template <>
+struct std::tuple_element<1, ociexec::Result> { using type = std::string; };
+template <>
+struct std::tuple_element<2, ociexec::Result> { using type = std::string; };

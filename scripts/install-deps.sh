@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package ociexec needs to build, test and run its sample job.
+# Safe to run again; needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev doctest-dev
+  runc crun busybox-static
+  python3 python3-jsonschema golang-github-opencontainers-specs-dev
+  util-linux procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,45 @@
+// A job's bundle directory "<state>/bundles/<id>": config.json, the script (read-only, mounted
+// at /.ociexec inside), the runtime's pid file and log. The directory is removed when the
+// Bundle is destroyed, on every path.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "ociexec/error.h"
+
+namespace ociexec::bundle {
+
+inline constexpr std::string_view kScriptDirInContainer = "/.ociexec";
+inline constexpr std::string_view kScriptPathInContainer = "/.ociexec/script";
+
+class Bundle {
+ public:
+  static Expected<Bundle> create(const std::filesystem::path& bundles_dir, const std::string& id);
+  Bundle(Bundle&& other) noexcept : dir_(std::exchange(other.dir_, {})) {}
+  Bundle& operator=(Bundle&&) = delete;
+  Bundle(const Bundle&) = delete;
+  ~Bundle();
+
+  [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+  [[nodiscard]] std::filesystem::path config_path() const { return dir_ / "config.json"; }
+  [[nodiscard]] std::filesystem::path pid_file() const { return dir_ / "init.pid"; }
+  [[nodiscard]] std::filesystem::path log_file() const { return dir_ / "runtime.log"; }
+  [[nodiscard]] std::filesystem::path script_dir() const { return dir_ / "job"; }
+
+  Expected<void> write_config(std::string_view json) const;
+  Expected<void> write_script(std::string_view script) const;
+
+  // Removes the directory now; safe to repeat.
+  Expected<void> remove();
+
+ private:
+  explicit Bundle(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path dir_;
+};
+
+// Removes a bundle directory left by a dead owner, unmounting anything below it first.
+Expected<void> remove_bundle_dir(const std::filesystem::path& dir);
+
+}  // namespace ociexec::bundle

@@ -1,0 +1,155 @@
+#include "cgroup/cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sys/fs.h"
+#include "sys/process.h"
+
+namespace ociexec::cgroup {
+
+namespace fs = std::filesystem;
+
+Expected<Layout> detect_layout() {
+  auto mountinfo = sys::read_file("/proc/self/mountinfo");
+  if (!mountinfo) return tl::unexpected(mountinfo.error().with_context("detect cgroups"));
+  auto mounts = sys::parse_mountinfo(*mountinfo);
+  std::string controllers;
+  for (const auto& m : mounts) {
+    if (m.fs_type != "cgroup2") continue;
+    if (auto text = sys::read_file(fs::path(m.mount_point) / "cgroup.controllers")) controllers = *text;
+    break;
+  }
+  auto layout = layout_from_mounts(mounts, controllers);
+  if (layout.hierarchies.empty())
+    return tl::unexpected(Error{ErrorKind::kSystem,
+                                "detect cgroups: no cgroup file system is mounted; mount cgroup2 "
+                                "at /sys/fs/cgroup"});
+  return layout;
+}
+
+fs::path JobCgroup::dir_in(const Hierarchy& h) const {
+  return fs::path(h.mount_point) / parent_ / id_;
+}
+
+std::vector<fs::path> JobCgroup::directories() const {
+  std::vector<fs::path> dirs;
+  for (const auto& h : layout_->hierarchies) dirs.push_back(dir_in(h));
+  return dirs;
+}
+
+bool JobCgroup::exists() const {
+  for (const auto& d : directories())
+    if (::access(d.c_str(), F_OK) == 0) return true;
+  return false;
+}
+
+namespace {
+
+std::optional<std::string> read_text(const fs::path& p) {
+  auto t = sys::read_file(p);
+  if (!t) return std::nullopt;
+  return std::move(*t);
+}
+
+}  // namespace
+
+Stats JobCgroup::read_stats() const {
+  Stats stats;
+  if (layout_->mode == Mode::kV2) {
+    const Hierarchy* h = layout_->find_v2();
+    if (!h) return stats;
+    auto dir = dir_in(*h);
+    if (auto t = read_text(dir / "memory.peak")) stats.peak_memory_bytes = parse_single_value(*t);
+    if (auto t = read_text(dir / "cpu.stat"))
+      if (auto us = parse_keyed_value(*t, "usage_usec"))
+        stats.cpu_time = std::chrono::microseconds(*us);
+    if (auto t = read_text(dir / "memory.events"))
+      stats.oom_kills = parse_keyed_value(*t, "oom_kill").value_or(0);
+    return stats;
+  }
+  if (const Hierarchy* mem = layout_->find_v1("memory")) {
+    auto dir = dir_in(*mem);
+    if (auto t = read_text(dir / "memory.max_usage_in_bytes"))
+      stats.peak_memory_bytes = parse_single_value(*t);
+    if (auto t = read_text(dir / "memory.oom_control"))
+      stats.oom_kills = parse_keyed_value(*t, "oom_kill").value_or(0);
+  }
+  if (const Hierarchy* acct = layout_->find_v1("cpuacct")) {
+    if (auto t = read_text(dir_in(*acct) / "cpuacct.usage"))
+      if (auto ns = parse_single_value(*t)) stats.cpu_time = std::chrono::nanoseconds(*ns);
+  }
+  return stats;
+}
+
+std::size_t JobCgroup::signal_all(int sig) const {
+  std::set<int> pids;
+  for (const auto& h : layout_->hierarchies) {
+    auto dir = dir_in(h);
+    if (sig == SIGKILL && h.v2 && layout_->mode == Mode::kV2) {
+      // cgroup.kill (Linux 5.14) kills atomically, including processes forking right now.
+      if (auto fd = sys::open_fd((dir / "cgroup.kill").string(), O_WRONLY)) {
+        if (::write(fd->get(), "1", 1) == 1) continue;
+      }
+    }
+    if (auto t = read_text(dir / "cgroup.procs"))
+      for (int pid : parse_pid_list(*t)) pids.insert(pid);
+  }
+  for (int pid : pids) {
+    // Through a pidfd, and only while the pid is still listed in the cgroup: a pid read from
+    // cgroup.procs may have exited and been recycled by the time we signal it.
+    auto pidfd = sys::Pidfd::open(pid);
+    if (!pidfd) continue;
+    auto cg = read_text(fs::path("/proc") / std::to_string(pid) / "cgroup");
+    if (!cg || cg->find(fmt::format("/{}/{}", parent_, id_)) == std::string::npos) continue;
+    (void)pidfd->send_signal(sig);
+  }
+  return pids.size();
+}
+
+Expected<void> JobCgroup::remove() const {
+  using namespace std::chrono_literals;
+  Expected<void> last;
+  // Killed processes leave the cgroup asynchronously; rmdir says EBUSY until they have.
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    signal_all(SIGKILL);
+    last = {};
+    bool busy = false;
+    for (const auto& dir : directories()) {
+      if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) continue;
+      if (errno == EBUSY) busy = true;
+      last = tl::unexpected(sys::errno_error(fmt::format("rmdir {}", dir.string()), errno));
+    }
+    if (!busy) return last;
+    std::this_thread::sleep_for(attempt < 20 ? 1ms : 10ms);
+  }
+  return last;
+}
+
+std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent) {
+  std::set<std::string> ids;
+  for (const auto& h : layout.hierarchies) {
+    DIR* dir = ::opendir((fs::path(h.mount_point) / parent).c_str());
+    if (!dir) continue;
+    while (auto* e = ::readdir(dir))
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') ids.insert(e->d_name);
+    ::closedir(dir);
+  }
+  return {ids.begin(), ids.end()};
+}
+
+bool swap_limit_supported(const Layout& layout) {
+  if (layout.mode == Mode::kV2) return true;  // runc and crun skip swap.max when it is absent
+  const Hierarchy* mem = layout.find_v1("memory");
+  return mem && ::access((fs::path(mem->mount_point) / "memory.memsw.limit_in_bytes").c_str(),
+                         F_OK) == 0;
+}
+
+}  // namespace ociexec::cgroup

@@ -1,0 +1,58 @@
+// A job's cgroup: one directory "<parent>/<id>" in every mounted hierarchy, created by the
+// runtime from linux.cgroupsPath. This layer reads statistics, kills every member and removes
+// the directories; each operation is safe to repeat and to run on a half-removed cgroup.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cgroup/parsers.h"
+#include "ociexec/error.h"
+
+namespace ociexec::cgroup {
+
+Expected<Layout> detect_layout();
+
+struct Stats {
+  std::optional<std::uint64_t> peak_memory_bytes;
+  std::optional<std::chrono::nanoseconds> cpu_time;
+  std::uint64_t oom_kills = 0;
+};
+
+class JobCgroup {
+ public:
+  JobCgroup(const Layout& layout, std::string parent, std::string id)
+      : layout_(&layout), parent_(std::move(parent)), id_(std::move(id)) {}
+
+  // The value for the OCI spec's linux.cgroupsPath.
+  [[nodiscard]] std::string spec_path() const { return "/" + parent_ + "/" + id_; }
+  [[nodiscard]] std::vector<std::filesystem::path> directories() const;
+  [[nodiscard]] bool exists() const;
+
+  // Reads what the kernel accounted; must run before the runtime deletes the cgroup.
+  [[nodiscard]] Stats read_stats() const;
+  // Sends `sig` to every member process (SIGKILL through cgroup.kill on v2 where available).
+  // Returns how many processes were found.
+  std::size_t signal_all(int sig) const;
+  // Kills what is left, then removes the directories, retrying while the kernel still
+  // tears the last processes down.
+  Expected<void> remove() const;
+
+ private:
+  [[nodiscard]] std::filesystem::path dir_in(const Hierarchy& h) const;
+  const Layout* layout_;
+  std::string parent_;
+  std::string id_;
+};
+
+// Ids of the job cgroups under `parent` in any hierarchy.
+std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent);
+
+// Whether swap can be limited (v1 needs memory.memsw.*; v2 has memory.swap.max).
+bool swap_limit_supported(const Layout& layout);
+
+}  // namespace ociexec::cgroup

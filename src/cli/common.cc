@@ -1,0 +1,51 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace ociexec::cli {
+
+int exit_code_for(const Error& error) {
+  switch (error.kind) {
+    case ErrorKind::kCommandNotFound: return kExitNotFound;
+    case ErrorKind::kCommandNotExecutable: return kExitCannotExecute;
+    default: return kExitExecutorError;
+  }
+}
+
+int exit_code_for(const Result& result) {
+  if (result.outcome == Outcome::kTimedOut) return kExitTimeout;
+  return result.exit_code;  // already 128+N for a signal
+}
+
+int report_error(const Error& error) {
+  std::string message = error.message;
+  for (char& c : message)
+    if (c == '\n') c = ' ';  // one line, always
+  fmt::print(stderr, "ociexec: error: {}\n", message);
+  return exit_code_for(error);
+}
+
+Expected<config::Config> effective_config(const Globals& globals) {
+  auto cfg = config::load_effective_config(globals.config_path);
+  if (!cfg) return cfg;
+  if (!globals.state_dir.empty()) cfg->executor.state_dir = globals.state_dir;
+  if (!globals.runtime.empty()) cfg->executor.runtime = globals.runtime;
+  return cfg;
+}
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // the reader went away; nothing useful left to do with the output
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace ociexec::cli

@@ -1,0 +1,144 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "config/units.h"
+#include "sys/fs.h"
+
+namespace ociexec::config {
+
+namespace {
+
+using Setter = std::function<Expected<void>(Config&, const std::string&)>;
+
+template <typename T>
+Expected<void> assign(Expected<T> parsed, T& target) {
+  if (!parsed) return tl::unexpected(parsed.error());
+  target = *parsed;
+  return {};
+}
+
+template <typename T, typename Parse>
+Setter limit_setter(std::optional<T> Limits::*field, Parse parse) {
+  return [field, parse](Config& c, const std::string& v) -> Expected<void> {
+    if (is_unlimited(v)) {
+      c.job.limits.*field = std::nullopt;
+      return {};
+    }
+    auto parsed = parse(v);
+    if (!parsed) return tl::unexpected(parsed.error());
+    c.job.limits.*field = static_cast<T>(*parsed);
+    return {};
+  };
+}
+
+const std::map<std::string, Setter>& setters() {
+  static const std::map<std::string, Setter> table = {
+      {"runtime", [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.runtime = v;
+         return {};
+       }},
+      {"state_dir", [](Config& c, const std::string& v) -> Expected<void> {
+         if (v.empty() || v.front() != '/')
+           return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
+         c.executor.state_dir = v;
+         return {};
+       }},
+      {"cgroup_parent", [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.cgroup_parent = v;
+         return {};
+       }},
+      {"runtime_timeout", [](Config& c, const std::string& v) {
+         return assign(parse_duration(v), c.executor.runtime_timeout);
+       }},
+      {"timeout", [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.timeout); }},
+      {"grace", [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.grace); }},
+      {"memory", limit_setter(&Limits::memory_bytes, parse_size)},
+      {"cpus", limit_setter(&Limits::cpus, parse_cpus)},
+      {"pids_limit", limit_setter(&Limits::pids, parse_count)},
+      {"tmpfs_size", [](Config& c, const std::string& v) {
+         return assign(parse_size(v), c.job.limits.tmpfs_bytes);
+       }},
+      {"output_cap", [](Config& c, const std::string& v) -> Expected<void> {
+         auto size = parse_size(v);
+         if (!size) return tl::unexpected(size.error());
+         c.job.output_cap = static_cast<std::size_t>(*size);
+         return {};
+       }},
+      {"rootfs", [](Config& c, const std::string& v) -> Expected<void> {
+         c.job.rootfs = v;
+         return {};
+       }},
+      {"interpreter", [](Config& c, const std::string& v) -> Expected<void> {
+         c.job.interpreter = split_command(v);
+         return {};
+       }},
+  };
+  return table;
+}
+
+Error at(const std::string& source, const YAML::Mark& mark, const std::string& message) {
+  return Error{ErrorKind::kConfig,
+               fmt::format("{}:{}:{}: {}", source, mark.line + 1, mark.column + 1, message)};
+}
+
+}  // namespace
+
+std::vector<std::string> split_command(std::string_view text) {
+  std::vector<std::string> words;
+  std::istringstream in{std::string(text)};
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+Expected<Config> parse_config(std::string_view yaml, const std::string& source) {
+  Config config;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(at(source, e.mark, e.msg));
+  }
+  if (root.IsNull()) return config;  // an empty file: all defaults
+  if (!root.IsMap())
+    return tl::unexpected(at(source, root.Mark(), "expected a mapping of option: value"));
+  for (const auto& entry : root) {
+    const auto key = entry.first.as<std::string>("");
+    auto it = setters().find(key);
+    if (it == setters().end()) {
+      std::string known;
+      for (const auto& [name, _] : setters()) known += (known.empty() ? "" : ", ") + name;
+      return tl::unexpected(at(source, entry.first.Mark(),
+                               fmt::format("unknown key \"{}\"; known keys: {}", key, known)));
+    }
+    if (!entry.second.IsScalar())
+      return tl::unexpected(at(source, entry.second.Mark(), fmt::format("{}: expected a single value", key)));
+    if (auto r = it->second(config, entry.second.Scalar()); !r)
+      return tl::unexpected(at(source, entry.second.Mark(), fmt::format("{}: {}", key, r.error().message)));
+  }
+  return config;
+}
+
+Expected<Config> load_config(const std::filesystem::path& path) {
+  auto text = sys::read_file(path);
+  if (!text)
+    return tl::unexpected(Error{ErrorKind::kConfig,
+                                fmt::format("read config: {}", text.error().message)});
+  return parse_config(*text, path.string());
+}
+
+Expected<Config> load_effective_config(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return load_config(explicit_path);
+  if (::access(kSystemConfigPath, F_OK) == 0) return load_config(kSystemConfigPath);
+  return Config{};
+}
+
+}  // namespace ociexec::config

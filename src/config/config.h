@@ -1,0 +1,45 @@
+// The YAML configuration file: defaults for every executor and job option. Unknown keys and
+// bad values are rejected with "file:line:column: key: problem".
+//
+//   runtime: auto            # auto | runc | crun | /path/to/runtime
+//   state_dir: /run/ociexec
+//   cgroup_parent: ociexec
+//   runtime_timeout: 30s
+//   timeout: 300s
+//   grace: 0s
+//   memory: 1g               # or unlimited
+//   cpus: 1.5                # or unlimited
+//   pids_limit: 1024         # or unlimited
+//   tmpfs_size: 64m
+//   output_cap: 10m
+//   rootfs: /srv/rootfs      # omit for the built-in host view
+//   interpreter: /bin/sh     # omit to use the script's #! line
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "ociexec/error.h"
+#include "ociexec/options.h"
+
+namespace ociexec::config {
+
+inline constexpr const char* kSystemConfigPath = "/etc/ociexec/config.yaml";
+
+struct Config {
+  ExecutorOptions executor;
+  JobOptions job;
+};
+
+// Parses YAML text; `source` names it in errors.
+Expected<Config> parse_config(std::string_view yaml, const std::string& source);
+// Reads `path`; a missing file is an error.
+Expected<Config> load_config(const std::filesystem::path& path);
+// `explicit_path` when given, else the system file when it exists, else the defaults.
+Expected<Config> load_effective_config(const std::string& explicit_path);
+
+// Splits an interpreter command line on blanks ("python3 -u" -> {"python3", "-u"}).
+std::vector<std::string> split_command(std::string_view text);
+
+}  // namespace ociexec::config

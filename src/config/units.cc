@@ -1,0 +1,101 @@
+#include "config/units.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace ociexec::config {
+
+namespace {
+
+tl::unexpected<Error> bad(std::string message) {
+  return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// A non-negative decimal number at the start of `s`; sets `rest` to what follows.
+std::optional<double> leading_number(std::string_view s, std::string_view& rest) {
+  std::size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  if (i == 0) return std::nullopt;
+  double value = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + i, value);
+  if (ec != std::errc{} || p != s.data() + i || !std::isfinite(value)) return std::nullopt;
+  rest = s.substr(i);
+  return value;
+}
+
+}  // namespace
+
+bool is_unlimited(std::string_view text) {
+  auto t = trim(text);
+  return t == "unlimited" || t == "none" || t == "-1";
+}
+
+Expected<std::uint64_t> parse_size(std::string_view text) {
+  auto t = trim(text);
+  std::string_view unit;
+  auto value = leading_number(t, unit);
+  std::uint64_t mult = 0;
+  std::string u;
+  for (char c : unit) u += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (u.empty() || u == "b") mult = 1;
+  else if (u == "k" || u == "kb" || u == "kib") mult = 1ULL << 10;
+  else if (u == "m" || u == "mb" || u == "mib") mult = 1ULL << 20;
+  else if (u == "g" || u == "gb" || u == "gib") mult = 1ULL << 30;
+  else if (u == "t" || u == "tb" || u == "tib") mult = 1ULL << 40;
+  if (!value || mult == 0)
+    return bad(fmt::format("invalid size \"{}\": expected a number with an optional unit b, k, m, "
+                           "g or t (e.g. 256m)",
+                           text));
+  double bytes = *value * static_cast<double>(mult);
+  if (bytes >= static_cast<double>(std::numeric_limits<std::int64_t>::max()))
+    return bad(fmt::format("invalid size \"{}\": too large", text));
+  return static_cast<std::uint64_t>(std::llround(bytes));
+}
+
+Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  auto t = trim(text);
+  std::string_view unit;
+  auto value = leading_number(t, unit);
+  double ms_per_unit = 0;
+  if (unit.empty() || unit == "s") ms_per_unit = 1000;
+  else if (unit == "ms") ms_per_unit = 1;
+  else if (unit == "m") ms_per_unit = 60'000;
+  else if (unit == "h") ms_per_unit = 3'600'000;
+  if (!value || ms_per_unit == 0)
+    return bad(fmt::format("invalid duration \"{}\": expected a number of seconds or a number with "
+                           "a unit ms, s, m or h (e.g. 30s)",
+                           text));
+  double ms = *value * ms_per_unit;
+  if (ms > 365.0 * 24 * 3'600'000) return bad(fmt::format("invalid duration \"{}\": too long", text));
+  return std::chrono::milliseconds(std::llround(ms));
+}
+
+Expected<double> parse_cpus(std::string_view text) {
+  auto t = trim(text);
+  std::string_view rest;
+  auto value = leading_number(t, rest);
+  if (!value || !rest.empty())
+    return bad(fmt::format("invalid cpus \"{}\": expected a decimal number of CPUs (e.g. 0.5)", text));
+  return *value;
+}
+
+Expected<std::int64_t> parse_count(std::string_view text) {
+  auto t = trim(text);
+  std::int64_t value = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+  if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
+    return bad(fmt::format("invalid number \"{}\": expected a whole number (e.g. 256)", text));
+  return value;
+}
+
+}  // namespace ociexec::config

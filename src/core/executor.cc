@@ -1,0 +1,318 @@
+// Executor::run, as steps: validate -> resolve runtime and rootfs -> build spec -> write
+// bundle -> create -> open the init's pidfd -> start -> supervise -> read cgroup stats ->
+// delete -> clean up. Every step after the bundle exists is undone on every path by guards.
+#include "ociexec/executor.h"
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "bundle/bundle.h"
+#include "bundle/owner.h"
+#include "core/executor_impl.h"
+#include "runtime/runtime.h"
+#include "spec/shebang.h"
+#include "spec/spec_builder.h"
+#include "supervise/supervisor.h"
+#include "sys/fs.h"
+#include "sys/proc.h"
+
+namespace ociexec {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Undoes a created container on every path: the runtime's delete (which kills what is left),
+// then the cgroup, whatever the runtime managed. Safe to run twice.
+class ContainerGuard {
+ public:
+  ContainerGuard(const runtime::RuntimeClient& client, std::string id, fs::path log,
+                 const cgroup::JobCgroup& cgroup)
+      : client_(client), id_(std::move(id)), log_(std::move(log)), cgroup_(cgroup) {}
+  ContainerGuard(const ContainerGuard&) = delete;
+  ContainerGuard& operator=(const ContainerGuard&) = delete;
+  ~ContainerGuard() { (void)finish(); }
+
+  Expected<void> finish() {
+    if (done_) return {};
+    done_ = true;
+    auto deleted = client_.remove(id_, log_);
+    auto removed = cgroup_.remove();
+    if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
+    if (!removed) return tl::unexpected(removed.error().with_context("remove cgroup"));
+    return {};
+  }
+
+ private:
+  const runtime::RuntimeClient& client_;
+  std::string id_;
+  fs::path log_;
+  const cgroup::JobCgroup& cgroup_;
+  bool done_ = false;
+};
+
+std::vector<std::string> command_for(std::string_view script, const JobOptions& job) {
+  std::vector<std::string> argv =
+      job.interpreter.empty() ? spec::interpreter_for(script) : job.interpreter;
+  argv.emplace_back(bundle::kScriptPathInContainer);
+  return argv;
+}
+
+// The init the runtime created is our child (we are a subreaper and the runtime has exited),
+// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
+// the file really is our child: anything else means the file lied or the init is gone.
+Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
+  auto text = sys::read_file(pid_file);
+  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (ec != std::errc{} || pid <= 0)
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
+  auto pidfd = sys::Pidfd::open(pid);
+  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
+  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
+  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("open container init: pid {} is not a child of this "
+                                            "process (exited, or another subreaper adopted it)",
+                                            pid)});
+  return sys::ChildProcess::adopt(std::move(*pidfd));
+}
+
+struct HostSpecFacts {
+  bool swap_limit_supported = true;
+  std::optional<std::uint64_t> nofile_hard_limit;
+  std::string machine;
+};
+
+spec::SpecInput spec_input(const HostSpecFacts& host, const JobOptions& job,
+                           const EffectiveLimits& limits, const image::RootfsPlan& rootfs,
+                           const bundle::Bundle& bundle, std::vector<std::string> argv,
+                           const cgroup::JobCgroup& cgroup, const std::string& id) {
+  spec::SpecInput in;
+  in.args = std::move(argv);
+  in.env = job.env;
+  in.cwd = job.workdir;
+  in.rootfs_path = rootfs.root_path;
+  in.readonly_binds = rootfs.readonly_binds;
+  in.readonly_binds.push_back(
+      {bundle.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
+  in.tmpfs_bytes = limits.tmpfs_bytes;
+  in.memory_bytes = limits.memory_bytes;
+  in.swap_limit_supported = host.swap_limit_supported;
+  in.cpus = limits.cpus;
+  in.pids = limits.pids;
+  in.cgroups_path = cgroup.spec_path();
+  in.nofile_hard_limit = host.nofile_hard_limit;
+  in.machine = host.machine;
+  const auto& owner = bundle::Owner::self();
+  in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
+                    {"org.ociexec.owner.start-time", std::to_string(owner.start_time)},
+                    {"org.ociexec.container-id", id}};
+  return in;
+}
+
+Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
+                      supervise::Clock::time_point started, const EffectiveLimits& limits,
+                      const RuntimeInfo& rt, std::string id) {
+  Result r;
+  r.stdout_data = std::move(sup.out.data);
+  r.stderr_data = std::move(sup.err.data);
+  r.stdout_truncated = sup.out.truncated;
+  r.stderr_truncated = sup.err.truncated;
+  r.wall_time = sup.exited_at - started;
+  r.cpu_time = stats.cpu_time;
+  r.peak_memory_bytes = stats.peak_memory_bytes;
+  r.runtime_name = rt.name;
+  r.runtime_version = rt.version;
+  r.container_id = std::move(id);
+  r.limits = limits;
+  r.signal = sup.status.signaled ? sup.status.signal : 0;
+  if (sup.timed_out) {
+    r.outcome = Outcome::kTimedOut;
+    r.exit_code = -1;
+    if (!r.stderr_data.empty() && r.stderr_data.back() != '\n') r.stderr_data += '\n';
+    r.stderr_data += fmt::format("Execution timeout ({}): the job was killed at its deadline\n",
+                                 core::format_seconds(limits.timeout));
+  } else if (stats.oom_kills > 0) {
+    r.outcome = Outcome::kOomKilled;
+    r.exit_code = sup.status.shell_code();
+  } else if (sup.status.signaled) {
+    r.outcome = Outcome::kSignaled;
+    r.exit_code = sup.status.shell_code();
+  } else {
+    r.outcome = Outcome::kExited;
+    r.exit_code = sup.status.code;
+  }
+  return r;
+}
+
+}  // namespace
+
+Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& job) const {
+  auto limits = core::validate_job(job, host);
+  if (!limits) return tl::unexpected(limits.error());
+  auto client = client_for(job.runtime);
+  if (!client) return tl::unexpected(client.error());
+  auto rootfs = rootfs_for(job);
+  if (!rootfs) return tl::unexpected(rootfs.error());
+
+  const std::string id = bundle::new_container_id();
+  auto bundle = bundle::Bundle::create(bundles_dir, id);
+  if (!bundle) return tl::unexpected(bundle.error());
+  const cgroup::JobCgroup cgroup(layout, options.cgroup_parent, id);
+  auto spec = spec::build_spec(
+      spec_input({cgroup::swap_limit_supported(layout), nofile_hard_limit, machine}, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
+  if (!spec) return tl::unexpected(spec.error());
+  if (auto r = bundle->write_config(spec->dump()); !r) return tl::unexpected(r.error());
+  if (auto r = bundle->write_script(script); !r) return tl::unexpected(r.error());
+
+  // stdin is a memfd: the job reads at its own pace and we never block writing to it.
+  auto in = sys::make_memfd("ociexec-stdin", job.stdin_data);
+  auto out = sys::make_pipe(true, 1 << 20);
+  auto err = sys::make_pipe(true, 1 << 20);
+  if (!in || !out || !err)
+    return tl::unexpected((!in ? in.error() : !out ? out.error() : err.error()).with_context("stdio"));
+
+  ContainerGuard guard(**client, id, bundle->log_file(), cgroup);
+  auto created = (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
+                                   {in->get(), out->write.get(), err->write.get()},
+                                   out->read.get(), err->read.get());
+  // The init holds its own copies now; ours would keep the pipes from reaching end of file.
+  out->write.reset();
+  err->write.reset();
+  in->reset();
+  if (!created) return tl::unexpected(created.error());
+
+  auto init = open_init(bundle->pid_file());
+  if (!init) return tl::unexpected(init.error());
+  const auto started = supervise::Clock::now();
+  if (auto r = (*client)->start(id, bundle->log_file(), init->pidfd()); !r)
+    return tl::unexpected(r.error());
+
+  supervise::Input sin;
+  sin.stdout_fd = std::move(out->read);
+  sin.stderr_fd = std::move(err->read);
+  sin.deadline = started + job.timeout;
+  sin.grace = job.grace;
+  sin.output_cap = job.output_cap;
+  const sys::Pidfd& init_pidfd = init->pidfd();
+  sin.signal_job = [&init_pidfd, &cgroup](int sig) {
+    // The init first: its death takes its whole pid namespace with it. Then every process
+    // in the cgroup, for anything that is not in that namespace.
+    (void)init_pidfd.send_signal(sig);
+    cgroup.signal_all(sig);
+  };
+  auto sup = supervise::supervise(*init, std::move(sin));
+  if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
+
+  const cgroup::Stats stats = cgroup.read_stats();  // before delete removes the cgroup
+  if (auto r = guard.finish(); !r) return tl::unexpected(r.error());
+  if (auto r = bundle->remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
+  return compose_result(std::move(*sup), stats, started, *limits, (*client)->info(), id);
+}
+
+std::shared_ptr<const runtime::RuntimeClient> Executor::Impl::make_client(RuntimeInfo info) const {
+  fs::path root = runtimes_dir / info.name;
+  return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
+                                                        options.runtime_timeout);
+}
+
+Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_for(
+    const std::optional<std::string>& wanted) const {
+  if (!wanted || *wanted == options.runtime || *wanted == default_runtime->info().name ||
+      *wanted == default_runtime->info().path)
+    return default_runtime;
+  std::lock_guard lock(runtimes_mutex);
+  if (auto it = runtimes.find(*wanted); it != runtimes.end()) return it->second;
+  auto info = runtime::resolve(*wanted, layout, options.runtime_timeout);
+  if (!info) return tl::unexpected(info.error());
+  if (auto r = sys::make_dir(runtimes_dir / info->name, 0700, true); !r)
+    return tl::unexpected(r.error());
+  auto client = make_client(std::move(*info));
+  runtimes.emplace(*wanted, client);
+  return client;
+}
+
+Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {
+  if (job.rootfs) return image::prepared_rootfs(*job.rootfs);
+  std::lock_guard lock(host_view_mutex);
+  if (!host_view_cache) {
+    auto plan = image::host_view(options.state_dir);
+    if (!plan) return tl::unexpected(plan.error());
+    host_view_cache = std::move(*plan);
+  }
+  return *host_view_cache;
+}
+
+Expected<Executor> Executor::create(ExecutorOptions options) {
+  auto impl = std::make_shared<Impl>();
+  impl->options = std::move(options);
+  const auto& opts = impl->options;
+  if (opts.cgroup_parent.empty() || opts.cgroup_parent.find("..") != std::string::npos ||
+      opts.cgroup_parent.front() == '/')
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                fmt::format("cgroup parent \"{}\": expected a relative name such "
+                                            "as ociexec",
+                                            opts.cgroup_parent)});
+  if (opts.runtime_timeout.count() <= 0)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "runtime timeout: must be positive"});
+  impl->bundles_dir = opts.state_dir / "bundles";
+  impl->runtimes_dir = opts.state_dir / "runtime";
+  for (const auto& dir : {opts.state_dir, impl->bundles_dir, impl->runtimes_dir}) {
+    if (auto r = sys::make_dirs(dir, 0700); !r)
+      return tl::unexpected(r.error().with_context(
+          fmt::format("create state dir (choose a writable one with --state-dir)")));
+  }
+  if (auto r = sys::become_subreaper(); !r) return tl::unexpected(r.error());
+  auto layout = cgroup::detect_layout();
+  if (!layout) return tl::unexpected(layout.error());
+  impl->layout = std::move(*layout);
+  impl->host = core::HostFacts::detect();
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+    impl->nofile_hard_limit = nofile.rlim_max;
+  utsname uts{};
+  impl->machine = ::uname(&uts) == 0 ? uts.machine : "x86_64";
+
+  auto info = runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout);
+  if (!info) return tl::unexpected(info.error());
+  if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
+    return tl::unexpected(r.error());
+  impl->default_runtime = impl->make_client(std::move(*info));
+  if (opts.collect_garbage_on_start) (void)impl->collect_garbage();
+  return Executor(std::move(impl));
+}
+
+Executor::Executor(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Executor::Executor(Executor&&) noexcept = default;
+Executor& Executor::operator=(Executor&&) noexcept = default;
+Executor::~Executor() = default;
+
+Expected<Result> Executor::run(std::string_view script, const JobOptions& job) const {
+  return impl_->run(script, job);
+}
+
+GcReport Executor::collect_garbage() const { return impl_->collect_garbage(); }
+const RuntimeInfo& Executor::runtime() const noexcept { return impl_->default_runtime->info(); }
+const ExecutorOptions& Executor::options() const noexcept { return impl_->options; }
+
+Expected<Result> execute_script(std::string_view script, const JobOptions& job) {
+  static const Expected<Executor> shared = Executor::create();
+  if (!shared) return tl::unexpected(shared.error());
+  return shared->run(script, job);
+}
+
+Expected<Result> execute_script(std::string_view script, int timeout_seconds) {
+  JobOptions job;
+  job.timeout = std::chrono::seconds(timeout_seconds);
+  return execute_script(script, job);
+}
+
+}  // namespace ociexec

@@ -1,0 +1,42 @@
+// The executor's shared state: fixed after Executor::create, so every job reads it without
+// locks. Only the cache of runtimes named per job is guarded by a mutex.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "cgroup/cgroup.h"
+#include "core/validate.h"
+#include "image/rootfs.h"
+#include "ociexec/executor.h"
+#include "runtime/runtime_client.h"
+
+namespace ociexec {
+
+struct Executor::Impl {
+  ExecutorOptions options;
+  std::filesystem::path bundles_dir;
+  std::filesystem::path runtimes_dir;  // one --root per runtime name below it
+  cgroup::Layout layout;
+  core::HostFacts host;
+  std::optional<std::uint64_t> nofile_hard_limit;
+  std::string machine;
+  std::shared_ptr<const runtime::RuntimeClient> default_runtime;
+
+  mutable std::mutex runtimes_mutex;
+  mutable std::map<std::string, std::shared_ptr<const runtime::RuntimeClient>> runtimes;
+  mutable std::mutex host_view_mutex;
+  mutable std::optional<image::RootfsPlan> host_view_cache;
+
+  Expected<std::shared_ptr<const runtime::RuntimeClient>> client_for(
+      const std::optional<std::string>& wanted) const;
+  std::shared_ptr<const runtime::RuntimeClient> make_client(RuntimeInfo info) const;
+  Expected<image::RootfsPlan> rootfs_for(const JobOptions& job) const;
+  Expected<Result> run(std::string_view script, const JobOptions& job) const;
+  GcReport collect_garbage() const;
+};
+
+}  // namespace ociexec

@@ -1,0 +1,82 @@
+// Garbage collection: removes whatever a dead executor left behind. An id names its owner
+// (bundle/owner.h), so leftovers are found from three independent places (bundle dirs, the
+// runtimes' state roots, the cgroup parent) and each is removed even if the others are gone.
+// Containers of live owners are never touched.
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+
+#include "bundle/bundle.h"
+#include "bundle/owner.h"
+#include "core/executor_impl.h"
+#include "runtime/runtime.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+
+namespace ociexec {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> subdirs(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+bool orphaned(const std::string& id) {
+  auto owner = bundle::owner_of(id);
+  return owner && !owner->alive();
+}
+
+}  // namespace
+
+GcReport Executor::Impl::collect_garbage() const {
+  GcReport report;
+  std::set<std::string> ids;
+  for (const auto& id : subdirs(bundles_dir)) ids.insert(id);
+  for (const auto& id : cgroup::list_job_cgroups(layout, options.cgroup_parent)) ids.insert(id);
+  // One state root per runtime name; each is cleaned with that runtime's binary.
+  std::vector<std::shared_ptr<const runtime::RuntimeClient>> clients;
+  for (const auto& name : subdirs(runtimes_dir)) {
+    std::shared_ptr<const runtime::RuntimeClient> client;
+    if (name == default_runtime->info().name) {
+      client = default_runtime;
+    } else if (auto path = sys::find_executable(name)) {
+      client = make_client(RuntimeInfo{name, *path, {}});
+    } else {
+      continue;
+    }
+    for (const auto& id : client->list_ids()) ids.insert(id);
+    clients.push_back(client);
+  }
+
+  for (const auto& id : ids) {
+    if (!orphaned(id)) continue;
+    std::vector<std::string> problems;
+    const fs::path bundle_dir = bundles_dir / id;
+    for (const auto& client : clients) {
+      auto ids_here = client->list_ids();
+      if (std::find(ids_here.begin(), ids_here.end(), id) == ids_here.end()) continue;
+      // The log must live outside the bundle: the bundle may already be gone.
+      const fs::path log = client->root() / fmt::format("{}.gc.log", id);
+      if (auto r = client->remove(id, log); !r) problems.push_back(r.error().message);
+      (void)sys::remove_tree(log);
+    }
+    if (auto r = cgroup::JobCgroup(layout, options.cgroup_parent, id).remove(); !r)
+      problems.push_back(r.error().message);
+    if (auto r = bundle::remove_bundle_dir(bundle_dir); !r) problems.push_back(r.error().message);
+    if (problems.empty()) {
+      report.removed.push_back(id);
+    } else {
+      for (const auto& p : problems) report.errors.push_back(fmt::format("{}: {}", id, p));
+    }
+  }
+  return report;
+}
+
+}  // namespace ociexec

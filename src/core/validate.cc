@@ -1,0 +1,105 @@
+#include "core/validate.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace ociexec::core {
+
+namespace {
+
+tl::unexpected<Error> invalid(std::string message) {
+  return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
+}
+
+constexpr std::array<std::string_view, 12> kReservedDirs = {
+    "/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/.ociexec",
+    "/dev/shm"};
+
+}  // namespace
+
+HostFacts HostFacts::detect() {
+  HostFacts facts;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    facts.cpus = static_cast<unsigned>(CPU_COUNT(&set));
+  else
+    facts.cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  facts.memory_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                       static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  return facts;
+}
+
+std::string format_seconds(std::chrono::milliseconds ms) {
+  if (ms.count() % 1000 == 0) return fmt::format("{}s", ms.count() / 1000);
+  return fmt::format("{}s", static_cast<double>(ms.count()) / 1000.0);
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  constexpr std::pair<std::uint64_t, char> units[] = {
+      {1ULL << 40, 't'}, {1ULL << 30, 'g'}, {1ULL << 20, 'm'}, {1ULL << 10, 'k'}};
+  for (auto [size, suffix] : units)
+    if (bytes >= size && bytes % size == 0) return fmt::format("{}{}", bytes / size, suffix);
+  return fmt::format("{}b", bytes);
+}
+
+Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& host) {
+  EffectiveLimits eff;
+  if (job.timeout.count() <= 0)
+    return invalid(fmt::format("timeout {} ms: must be positive, e.g. 30s", job.timeout.count()));
+  if (job.grace.count() < 0 || job.grace >= job.timeout)
+    return invalid(fmt::format("grace {}: must be at least 0 and less than the timeout {}",
+                               format_seconds(job.grace), format_seconds(job.timeout)));
+  eff.timeout = job.timeout;
+  eff.grace = job.grace;
+
+  const auto& lim = job.limits;
+  if (lim.memory_bytes) {
+    if (*lim.memory_bytes < kMinMemoryBytes)
+      return invalid(fmt::format("memory {}: below the minimum of 6m", format_bytes(*lim.memory_bytes)));
+    if (host.memory_bytes && *lim.memory_bytes > host.memory_bytes)
+      return invalid(fmt::format("memory {}: above this host's {} of RAM",
+                                 format_bytes(*lim.memory_bytes), format_bytes(host.memory_bytes)));
+  }
+  eff.memory_bytes = lim.memory_bytes;
+  if (lim.cpus) {
+    double cpus = *lim.cpus;
+    if (!std::isfinite(cpus) || cpus < 0.01 || cpus > host.cpus)
+      return invalid(fmt::format("cpus {}: the range is 0.01 to {} (the CPUs of this host)", cpus,
+                                 host.cpus));
+  }
+  eff.cpus = lim.cpus;
+  if (lim.pids && *lim.pids < 1)
+    return invalid(fmt::format("pids limit {}: must be at least 1", *lim.pids));
+  eff.pids = lim.pids;
+  if (lim.tmpfs_bytes < kMiB || (host.memory_bytes && lim.tmpfs_bytes > host.memory_bytes))
+    return invalid(fmt::format("tmpfs size {}: the range is 1m to the host's RAM",
+                               format_bytes(lim.tmpfs_bytes)));
+  eff.tmpfs_bytes = lim.tmpfs_bytes;
+  eff.output_cap = job.output_cap;
+
+  const std::string& wd = job.workdir;
+  if (wd.empty() || wd.front() != '/' || wd.find("/..") != std::string::npos ||
+      wd.find("//") != std::string::npos || (wd.size() > 1 && wd.back() == '/'))
+    return invalid(fmt::format("workdir \"{}\": must be a normalized absolute path, e.g. /work", wd));
+  for (auto reserved : kReservedDirs)
+    if (wd == reserved)
+      return invalid(fmt::format("workdir \"{}\": a system directory; choose another, e.g. /work", wd));
+  for (const auto& e : job.env) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos || eq == 0 || e.find('\0') != std::string::npos)
+      return invalid(fmt::format("env \"{}\": expected KEY=VALUE", e));
+  }
+  if (!job.interpreter.empty() && job.interpreter.front().empty())
+    return invalid("interpreter: empty command");
+  return eff;
+}
+
+}  // namespace ociexec::core

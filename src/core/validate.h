@@ -1,0 +1,30 @@
+// Checks a job's options against each other and against the host before anything is created,
+// so a bad value fails fast with a message that names it and says what would be accepted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ociexec/error.h"
+#include "ociexec/options.h"
+#include "ociexec/result.h"
+
+namespace ociexec::core {
+
+struct HostFacts {
+  unsigned cpus = 1;
+  std::uint64_t memory_bytes = 0;
+
+  static HostFacts detect();
+};
+
+inline constexpr std::uint64_t kMinMemoryBytes = 6 * kMiB;  // as docker: below, nothing starts
+
+Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& host);
+
+// "300s", "1.5s", "0.25s"
+std::string format_seconds(std::chrono::milliseconds ms);
+// "256m", "1g", "1536k": the largest unit that divides the value.
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace ociexec::core

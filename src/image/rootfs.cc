@@ -1,0 +1,133 @@
+#include "image/rootfs.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+
+#include "sys/fs.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::image {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kHostViewDir = "hostview-1";
+// Top-level host directories that make up the view; each is mirrored as a symlink when it
+// is one on the host (merged /usr), bound read-only when it is a real directory.
+constexpr const char* kHostDirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+// Mount points the skeleton must already hold: its root is read-only for the runtime too.
+constexpr const char* kMountPoints[] = {"usr", "etc", "tmp", "work", "proc", "dev", "sys",
+                                        ".ociexec"};
+
+std::string read_link(const fs::path& p) {
+  std::error_code ec;
+  auto target = fs::read_symlink(p, ec);
+  return ec ? std::string() : target.string();
+}
+
+Expected<void> copy_alternatives(const fs::path& etc) {
+  // Debian's /etc/alternatives holds only symlinks (awk -> /usr/bin/mawk); without them many
+  // /usr/bin entries dangle.
+  std::error_code ec;
+  fs::directory_iterator it("/etc/alternatives", ec);
+  if (ec) return {};
+  if (auto r = sys::make_dir(etc / "alternatives", 0755, true); !r) return r;
+  for (const auto& entry : it) {
+    if (!entry.is_symlink(ec)) continue;
+    auto target = read_link(entry.path());
+    if (target.empty()) continue;
+    fs::create_symlink(target, etc / "alternatives" / entry.path().filename(), ec);
+  }
+  return {};
+}
+
+Expected<void> build_skeleton(const fs::path& dir) {
+  const fs::path root = dir / "rootfs";
+  const fs::path etc = dir / "etc";
+  for (const auto& d : {dir, root, etc})
+    if (auto r = sys::make_dir(d, 0755, false); !r) return r;
+  for (const char* m : kMountPoints)
+    if (auto r = sys::make_dir(root / m, 0755, false); !r) return r;
+  for (const char* name : kHostDirs) {
+    fs::path host = fs::path("/") / name;
+    std::error_code ec;
+    auto st = fs::symlink_status(host, ec);
+    if (ec || !fs::exists(st)) continue;
+    if (fs::is_symlink(st)) {
+      fs::create_symlink(read_link(host), root / name, ec);
+      if (ec) return tl::unexpected(Error{ErrorKind::kSystem,
+                                          fmt::format("symlink {}: {}", root / name, ec.message())});
+    } else if (fs::is_directory(st)) {
+      if (auto r = sys::make_dir(root / name, 0755, false); !r) return r;
+    }
+  }
+  for (const auto& [name, content] : synthetic_etc_files())
+    if (auto r = sys::write_new_file(etc / name, content, 0644); !r) return r;
+  // The loader cache lists library directories (no secrets); without it binaries that use
+  // multiarch library paths may not start.
+  if (auto cache = sys::read_file("/etc/ld.so.cache"))
+    if (auto r = sys::write_new_file(etc / "ld.so.cache", *cache, 0644); !r) return r;
+  return copy_alternatives(etc);
+}
+
+std::vector<spec::BindMount> host_view_binds(const fs::path& dir) {
+  std::vector<spec::BindMount> binds{{"/usr", "/usr"}, {(dir / "etc").string(), "/etc"}};
+  for (const char* name : kHostDirs) {
+    fs::path host = fs::path("/") / name;
+    std::error_code ec;
+    auto st = fs::symlink_status(host, ec);
+    if (!ec && fs::is_directory(st) && !fs::is_symlink(st))
+      binds.push_back({host.string(), host.string()});
+  }
+  return binds;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> synthetic_etc_files() {
+  return {
+      {"passwd",
+       "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/work:/usr/sbin/nologin\n"},
+      {"group", "root:x:0:\nnogroup:x:65534:\n"},
+      {"hostname", "ociexec\n"},
+      {"hosts", "127.0.0.1\tlocalhost ociexec\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+      {"nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"},
+      {"resolv.conf", ""},
+  };
+}
+
+Expected<RootfsPlan> host_view(const fs::path& state_dir) {
+  const fs::path dir = state_dir / kHostViewDir;
+  struct stat st{};
+  if (::stat((dir / "rootfs").c_str(), &st) != 0) {
+    // Build beside it and rename into place, so concurrent executors never see half a tree.
+    static std::atomic<unsigned> counter{0};
+    fs::path tmp = state_dir / fmt::format(".{}.tmp-{}-{}", kHostViewDir, ::getpid(), counter++);
+    auto built = build_skeleton(tmp);
+    if (built && ::rename(tmp.c_str(), dir.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
+      built = tl::unexpected(sys::errno_error(fmt::format("rename {}", dir), errno));
+    (void)sys::remove_tree(tmp);
+    if (!built) return tl::unexpected(built.error().with_context("build host view rootfs"));
+  }
+  return RootfsPlan{(dir / "rootfs").string(), host_view_binds(dir)};
+}
+
+Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
+  std::error_code ec;
+  auto canonical = fs::canonical(dir, ec);
+  if (ec || !fs::is_directory(canonical, ec))
+    return tl::unexpected(Error{ErrorKind::kRootfsNotFound,
+                                fmt::format("rootfs {}: not a directory; pass a prepared root "
+                                            "file system or omit --rootfs for the host view",
+                                            dir)});
+  return RootfsPlan{canonical.string(), {}};
+}
+
+}  // namespace ociexec::image

@@ -1,0 +1,145 @@
+#include "runtime/runtime.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "sys/process.h"
+
+namespace ociexec::runtime {
+
+namespace {
+
+std::vector<std::string> global_args(const Invocation& inv) {
+  return {inv.binary, "--root", inv.root.string(), "--log", inv.log.string(), "--log-format",
+          "json"};
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string runtime_name_of(const std::string& path) {
+  auto base = path.substr(path.rfind('/') + 1);
+  if (base.find("crun") != std::string::npos) return "crun";
+  if (base.find("runc") != std::string::npos) return "runc";
+  return base;
+}
+
+}  // namespace
+
+std::vector<std::string> create_argv(const Invocation& inv, const std::filesystem::path& bundle,
+                                     const std::filesystem::path& pid_file, const std::string& id) {
+  auto argv = global_args(inv);
+  argv.insert(argv.end(), {"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
+  return argv;
+}
+
+std::vector<std::string> start_argv(const Invocation& inv, const std::string& id) {
+  auto argv = global_args(inv);
+  argv.insert(argv.end(), {"start", id});
+  return argv;
+}
+
+std::vector<std::string> delete_argv(const Invocation& inv, const std::string& id) {
+  auto argv = global_args(inv);
+  argv.insert(argv.end(), {"delete", "--force", id});
+  return argv;
+}
+
+std::string parse_version(std::string_view out) {
+  auto pos = out.find("version ");
+  if (pos == std::string_view::npos) return {};
+  auto rest = out.substr(pos + 8);
+  return trim(rest.substr(0, rest.find('\n')));
+}
+
+std::string error_text(std::string_view json_log, std::string_view fallback) {
+  std::string last;
+  std::size_t pos = 0;
+  while (pos < json_log.size()) {
+    auto end = json_log.find('\n', pos);
+    if (end == std::string_view::npos) end = json_log.size();
+    auto line = json_log.substr(pos, end - pos);
+    pos = end + 1;
+    auto entry = nlohmann::json::parse(line, nullptr, false);
+    if (entry.is_discarded() || !entry.is_object()) {
+      if (!trim(line).empty()) last = trim(line);
+      continue;
+    }
+    auto level = entry.value("level", "");
+    if (level == "error" || level == "fatal" || level == "panic") last = entry.value("msg", "");
+  }
+  if (!last.empty()) return last;
+  std::string fb = trim(fallback);
+  auto nl = fb.rfind('\n');
+  return nl == std::string::npos ? fb : fb.substr(nl + 1);
+}
+
+ErrorKind classify_create_failure(std::string_view text) {
+  const bool exec_related = text.find("exec") != std::string_view::npos ||
+                            text.find("executable") != std::string_view::npos;
+  if (exec_related && (text.find("no such file or directory") != std::string_view::npos ||
+                       text.find("No such file or directory") != std::string_view::npos ||
+                       text.find("not found") != std::string_view::npos))
+    return ErrorKind::kCommandNotFound;
+  if (exec_related && (text.find("permission denied") != std::string_view::npos ||
+                       text.find("Permission denied") != std::string_view::npos))
+    return ErrorKind::kCommandNotExecutable;
+  return ErrorKind::kRuntimeFailed;
+}
+
+std::optional<std::string> crun_refusal(const cgroup::Layout& layout) {
+  if (layout.mode != cgroup::Mode::kHybrid || layout.unified_controllers.empty()) return std::nullopt;
+  std::string list;
+  for (const auto& c : layout.unified_controllers) list += (list.empty() ? "" : " ") + c;
+  const auto* v2 = layout.find_v2();
+  return fmt::format(
+      "crun refuses hybrid cgroups: the cgroup2 mount at {} has controllers ({}); use runc, or "
+      "run crun in a mount namespace without that mount",
+      v2 ? v2->mount_point : "?", list);
+}
+
+Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
+                            std::chrono::milliseconds timeout) {
+  auto out = sys::run_command({path, "--version"}, timeout);
+  if (!out) return tl::unexpected(out.error().with_context(fmt::format("probe runtime {}", path)));
+  if (out->status.signaled || out->status.code != 0)
+    return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
+                                fmt::format("probe runtime {}: \"--version\" failed: {}", path,
+                                            error_text({}, out->output))});
+  return RuntimeInfo{name, path, parse_version(out->output)};
+}
+
+Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& layout,
+                              std::chrono::milliseconds timeout) {
+  if (wanted == "auto" || wanted.empty()) {
+    // crun starts containers several times faster than runc; prefer it where it works.
+    if (!crun_refusal(layout))
+      if (auto crun = sys::find_executable("crun")) return probe("crun", *crun, timeout);
+    if (auto runc = sys::find_executable("runc")) return probe("runc", *runc, timeout);
+    if (auto crun = sys::find_executable("crun"))
+      return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
+                                  fmt::format("no usable runtime: runc is not on PATH and {}; "
+                                              "install runc",
+                                              *crun_refusal(layout))});
+    return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
+                                "no OCI runtime found: neither runc nor crun is on PATH; install "
+                                "one (apt-get install runc) or pass --runtime PATH"});
+  }
+  auto path = sys::find_executable(wanted);
+  if (!path)
+    return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
+                                fmt::format("runtime \"{}\" not found or not executable; install "
+                                            "it or pass its full path",
+                                            wanted)});
+  std::string name = runtime_name_of(*path);
+  if (name == "crun")
+    if (auto why = crun_refusal(layout))
+      return tl::unexpected(Error{ErrorKind::kRuntimeFailed, *why});
+  return probe(name, *path, timeout);
+}
+
+}  // namespace ociexec::runtime

@@ -1,0 +1,50 @@
+// OCI runtimes (runc, crun): detection, versions, and the pure argv builders for each call.
+// Each runtime gets a private --root under the state dir and a JSON --log per job, so its
+// messages never mix with the script's output.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgroup/parsers.h"
+#include "ociexec/error.h"
+#include "ociexec/executor.h"
+
+namespace ociexec::runtime {
+
+struct Invocation {
+  std::string binary;
+  std::filesystem::path root;  // --root
+  std::filesystem::path log;   // --log (JSON lines)
+};
+
+std::vector<std::string> create_argv(const Invocation& inv, const std::filesystem::path& bundle,
+                                     const std::filesystem::path& pid_file, const std::string& id);
+std::vector<std::string> start_argv(const Invocation& inv, const std::string& id);
+std::vector<std::string> delete_argv(const Invocation& inv, const std::string& id);
+
+// "runc version 1.1.5+ds1\n..." -> "1.1.5+ds1"; "" when not recognised.
+std::string parse_version(std::string_view version_output);
+// The runtime's own error text: the last "error"/"fatal" message of a JSON log, else the last
+// non-empty line of `fallback` (what it printed).
+std::string error_text(std::string_view json_log, std::string_view fallback);
+// How a failed create should be reported: the interpreter missing (127), not executable
+// (126), or any other runtime failure.
+ErrorKind classify_create_failure(std::string_view text);
+
+// Why crun cannot run on this cgroup layout, or nullopt. crun 1.x refuses hybrid hosts whose
+// cgroup2 mount has controllers.
+std::optional<std::string> crun_refusal(const cgroup::Layout& layout);
+
+// Resolves "auto", "runc", "crun" or a path to a runtime that can run here; reads its version.
+Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& layout,
+                              std::chrono::milliseconds timeout);
+// Reads the version of the runtime at `path` (named `name`).
+Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
+                            std::chrono::milliseconds timeout);
+
+}  // namespace ociexec::runtime

@@ -1,0 +1,112 @@
+#include "runtime/runtime_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "runtime/runtime.h"
+#include "sys/fs.h"
+
+namespace ociexec::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What is already in a non-blocking pipe, without waiting for more.
+std::string drain_available(int fd) {
+  std::string out;
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > 65536) break;
+  }
+  return out;
+}
+
+std::string read_log(const fs::path& log) { return sys::read_file(log).value_or(std::string()); }
+
+}  // namespace
+
+Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bundle,
+                                     const fs::path& pid_file, const fs::path& log,
+                                     const StdioFds& stdio, int stdout_read_fd,
+                                     int stderr_read_fd) const {
+  Invocation inv{info_.path, root_, log};
+  auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id),
+                                        {stdio.in, stdio.out, stdio.err});
+  if (!child) return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
+  auto status = child->wait_for(timeout_);
+  if (!status)
+    return tl::unexpected(status.error().with_context(fmt::format("{} create {}", info_.name, id)));
+  if (!status->signaled && status->code == 0) return {};
+  // runc and crun print fatal errors on their stderr, which is the container's stderr pipe.
+  std::string printed = drain_available(stderr_read_fd) + drain_available(stdout_read_fd);
+  std::string text = error_text(read_log(log), printed);
+  if (text.empty()) text = fmt::format("exited with status {}", status->shell_code());
+  return tl::unexpected(
+      Error{classify_create_failure(text), fmt::format("{} create: {}", info_.name, text)});
+}
+
+Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
+                                    const sys::Pidfd& init) const {
+  const fs::path fifo = root_ / id / "exec.fifo";
+  // O_NONBLOCK: a blocking open would hang forever if the init died before opening its end.
+  sys::UniqueFd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno != ENOENT) return tl::unexpected(sys::errno_error(fmt::format("open {}", fifo.string()), errno));
+    return call(start_argv({info_.path, root_, log}, id), log, "start");
+  }
+  pollfd fds[2] = {{fd.get(), POLLIN, 0}, {init.fd(), POLLIN, 0}};
+  int rc;
+  do {
+    rc = ::poll(fds, 2, static_cast<int>(timeout_.count()));
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    return tl::unexpected(Error{ErrorKind::kRuntimeTimeout,
+                                fmt::format("{} start {}: the container did not start within {} ms",
+                                            info_.name, id, timeout_.count())});
+  if (fds[0].revents & POLLIN) {
+    char byte;
+    if (::read(fd.get(), &byte, 1) == 1) {
+      ::unlink(fifo.c_str());  // as the runtimes' own start does: the state now reads "running"
+      return {};
+    }
+  }
+  return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                              fmt::format("{} start {}: the container init exited before it was "
+                                          "started: {}",
+                                          info_.name, id, error_text(read_log(log), ""))});
+}
+
+Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log) const {
+  if (::access((root_ / id).c_str(), F_OK) != 0) return {};  // already gone
+  return call(delete_argv({info_.path, root_, log}, id), log, "delete");
+}
+
+std::vector<std::string> RuntimeClient::list_ids() const {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root_, ec))
+    if (e.is_directory(ec)) ids.push_back(e.path().filename().string());
+  return ids;
+}
+
+Expected<void> RuntimeClient::call(const std::vector<std::string>& argv, const fs::path& log,
+                                   std::string_view what) const {
+  auto out = sys::run_command(argv, timeout_);
+  if (!out) return tl::unexpected(out.error().with_context(fmt::format("{} {}", info_.name, what)));
+  if (!out->status.signaled && out->status.code == 0) return {};
+  return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                              fmt::format("{} {}: {}", info_.name, what,
+                                          error_text(read_log(log), out->output))});
+}
+
+}  // namespace ociexec::runtime

@@ -1,0 +1,53 @@
+// Calls one OCI runtime for one executor: create, start, delete, each bounded by its own
+// timeout, with the runtime's private --root and the job's log file.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ociexec/error.h"
+#include "ociexec/executor.h"
+#include "sys/process.h"
+
+namespace ociexec::runtime {
+
+struct StdioFds {
+  int in = -1;
+  int out = -1;
+  int err = -1;
+};
+
+class RuntimeClient {
+ public:
+  RuntimeClient(RuntimeInfo info, std::filesystem::path root, std::chrono::milliseconds timeout)
+      : info_(std::move(info)), root_(std::move(root)), timeout_(timeout) {}
+
+  [[nodiscard]] const RuntimeInfo& info() const noexcept { return info_; }
+  [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
+
+  // Creates the container; its init inherits `stdio` and waits to be started. On failure the
+  // error carries the runtime's own text (from `log`, else from what it printed on `stdio`).
+  Expected<void> create(const std::string& id, const std::filesystem::path& bundle,
+                        const std::filesystem::path& pid_file, const std::filesystem::path& log,
+                        const StdioFds& stdio, int stdout_read_fd, int stderr_read_fd) const;
+  // Starts a created container. runc and crun hold the init at "<root>/<id>/exec.fifo" until
+  // it is opened for reading; that is all their `start` does, so we do it directly (about
+  // 0.1 ms instead of a 6 ms process) and fall back to `start` for other runtimes.
+  Expected<void> start(const std::string& id, const std::filesystem::path& log,
+                       const sys::Pidfd& init) const;
+  // Deletes the container (--force: kills anything left). Idempotent.
+  Expected<void> remove(const std::string& id, const std::filesystem::path& log) const;
+  // Ids of the containers in this runtime's root.
+  [[nodiscard]] std::vector<std::string> list_ids() const;
+
+ private:
+  Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                      std::string_view what) const;
+  RuntimeInfo info_;
+  std::filesystem::path root_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace ociexec::runtime

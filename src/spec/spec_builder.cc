@@ -1,0 +1,112 @@
+#include "spec/spec_builder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "spec/base_profile.h"
+
+namespace ociexec::spec {
+
+using nlohmann::json;
+
+namespace {
+
+std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+
+json merged_env(const json& base, const std::vector<std::string>& extra) {
+  std::vector<std::string> env = base.get<std::vector<std::string>>();
+  for (const auto& e : extra) {
+    auto key = env_key(e);
+    auto it = std::find_if(env.begin(), env.end(),
+                           [&](const std::string& b) { return env_key(b) == key; });
+    if (it != env.end())
+      *it = e;
+    else
+      env.push_back(e);
+  }
+  return env;
+}
+
+json tmpfs_mount(const std::string& dest, std::uint64_t bytes, const std::string& mode,
+                 std::optional<std::pair<std::uint32_t, std::uint32_t>> owner) {
+  json options = {"nosuid", "nodev", "mode=" + mode, fmt::format("size={}", bytes)};
+  if (owner) {
+    options.push_back(fmt::format("uid={}", owner->first));
+    options.push_back(fmt::format("gid={}", owner->second));
+  }
+  return {{"destination", dest}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}};
+}
+
+}  // namespace
+
+std::vector<std::string> seccomp_architectures(const std::string& machine) {
+  if (machine == "x86_64") return {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+  if (machine == "aarch64") return {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
+  if (machine == "ppc64le") return {"SCMP_ARCH_PPC64LE"};
+  if (machine == "s390x") return {"SCMP_ARCH_S390X", "SCMP_ARCH_S390"};
+  if (machine == "riscv64") return {"SCMP_ARCH_RISCV64"};
+  return {};
+}
+
+Expected<json> build_spec(const SpecInput& in) {
+  json spec;
+  try {
+    spec = json::parse(base_profile_json());
+  } catch (const json::exception& e) {
+    return tl::unexpected(Error{ErrorKind::kSystem, fmt::format("parse base profile: {}", e.what())});
+  }
+  if (in.args.empty())
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "build spec: empty command"});
+
+  auto& process = spec["process"];
+  process["args"] = in.args;
+  process["env"] = merged_env(process["env"], in.env);
+  process["cwd"] = in.cwd;
+  process["user"] = {{"uid", in.uid}, {"gid", in.gid}, {"additionalGids", {in.gid}}};
+  if (in.nofile_hard_limit) {
+    for (auto& rl : process["rlimits"]) {
+      if (rl["type"] != "RLIMIT_NOFILE") continue;
+      auto cap = *in.nofile_hard_limit;
+      rl["hard"] = std::min<std::uint64_t>(rl["hard"].get<std::uint64_t>(), cap);
+      rl["soft"] = std::min<std::uint64_t>(rl["soft"].get<std::uint64_t>(), cap);
+    }
+  }
+
+  spec["root"] = {{"path", in.rootfs_path}, {"readonly", true}};
+
+  auto& mounts = spec["mounts"];
+  for (const auto& b : in.readonly_binds) {
+    mounts.push_back({{"destination", b.destination},
+                      {"type", "bind"},
+                      {"source", b.source},
+                      {"options", {"rbind", "ro", "nosuid", "nodev"}}});
+  }
+  mounts.push_back(tmpfs_mount("/tmp", in.tmpfs_bytes, "1777", std::nullopt));
+  if (in.cwd != "/tmp")
+    mounts.push_back(tmpfs_mount(in.cwd, in.tmpfs_bytes, "0755", std::pair{in.uid, in.gid}));
+
+  auto& linux = spec["linux"];
+  linux["cgroupsPath"] = in.cgroups_path;
+  json resources = json::object();
+  if (in.memory_bytes) {
+    auto bytes = static_cast<std::int64_t>(*in.memory_bytes);
+    resources["memory"] = {{"limit", bytes}};
+    // memory+swap equal to memory: no swap to hide in.
+    if (in.swap_limit_supported) resources["memory"]["swap"] = bytes;
+  }
+  if (in.cpus) {
+    auto quota = static_cast<std::int64_t>(std::llround(*in.cpus * kCpuPeriodUs));
+    resources["cpu"] = {{"quota", quota}, {"period", kCpuPeriodUs}};
+  }
+  if (in.pids) resources["pids"] = {{"limit", *in.pids}};
+  linux["resources"] = resources;
+  linux["seccomp"]["architectures"] = seccomp_architectures(in.machine);
+  if (linux["seccomp"]["architectures"].empty()) linux["seccomp"].erase("architectures");
+
+  if (!in.annotations.empty()) spec["annotations"] = in.annotations;
+  return spec;
+}
+
+}  // namespace ociexec::spec

@@ -1,0 +1,50 @@
+// Turns a job into an OCI runtime spec (config.json, runtime-spec 1.0.x) on top of the base
+// profile in oci-bundles/default.json. Pure: no I/O, so the output is golden-file tested and
+// checked against the OCI JSON schema.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ociexec/error.h"
+
+namespace ociexec::spec {
+
+struct BindMount {
+  std::string source;
+  std::string destination;
+};
+
+struct SpecInput {
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=VALUE"; replaces a base entry with the same key
+  std::string cwd = "/work";
+  std::uint32_t uid = 65534;
+  std::uint32_t gid = 65534;
+  std::string rootfs_path = "rootfs";
+  std::vector<BindMount> readonly_binds;  // host view, synthetic /etc, the job's script dir
+  std::uint64_t tmpfs_bytes = 0;          // /tmp and the work dir, each
+  std::optional<std::uint64_t> memory_bytes;
+  bool swap_limit_supported = true;
+  std::optional<double> cpus;
+  std::optional<std::int64_t> pids;
+  std::string cgroups_path;
+  // The host's hard RLIMIT_NOFILE: a spec that asks for more fails without CAP_SYS_RESOURCE.
+  std::optional<std::uint64_t> nofile_hard_limit;
+  std::string machine = "x86_64";  // uname -m, picks the seccomp architectures
+  std::map<std::string, std::string> annotations;
+};
+
+inline constexpr std::uint64_t kCpuPeriodUs = 100000;
+
+Expected<nlohmann::json> build_spec(const SpecInput& input);
+
+// Seccomp architectures for `machine`, native first ("x86_64" -> X86_64, X86, X32).
+std::vector<std::string> seccomp_architectures(const std::string& machine);
+
+}  // namespace ociexec::spec

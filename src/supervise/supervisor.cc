@@ -1,0 +1,130 @@
+#include "supervise/supervisor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+
+namespace ociexec::supervise {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 1 << 16;
+
+// Reads what the pipe holds now. Past the cap, bytes are read and dropped so the writer never
+// blocks on a full pipe. Returns false once the pipe reached end of file.
+bool pump(int fd, Captured& sink, std::size_t cap, char* buf) {
+  for (;;) {
+    ssize_t n = ::read(fd, buf, kReadChunk);
+    if (n > 0) {
+      auto len = static_cast<std::size_t>(n);
+      std::size_t room = cap > sink.data.size() ? cap - sink.data.size() : 0;
+      sink.data.append(buf, std::min(room, len));
+      if (len > room) sink.truncated = true;
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;  // other errors end the stream
+  }
+}
+
+int poll_timeout_ms(Clock::time_point now, std::optional<Clock::time_point> wake) {
+  if (!wake) return -1;
+  if (*wake <= now) return 0;
+  // Round up: waking a little early would only loop once more before the deadline.
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(*wake - now).count();
+  return static_cast<int>((us + 999) / 1000);
+}
+
+}  // namespace
+
+Expected<Output> supervise(sys::ChildProcess& init, Input in) {
+  Output out;
+  std::optional<Clock::time_point> term_at;
+  if (in.grace.count() > 0) term_at = in.deadline - in.grace;
+  bool term_sent = false;
+  bool kill_sent = false;
+  bool exited = false;
+  Clock::time_point drain_until{};
+  std::string buffer(kReadChunk, '\0');
+
+  auto reap = [&]() -> Expected<bool> {
+    auto st = init.try_wait();
+    if (!st) return tl::unexpected(st.error());
+    if (!*st) return false;
+    out.status = **st;
+    out.exited_at = Clock::now();
+    exited = true;
+    drain_until = out.exited_at + kDrainAfterExit;
+    return true;
+  };
+
+  for (;;) {
+    auto now = Clock::now();
+    if (!exited) {
+      if (term_at && !term_sent && now >= *term_at) {
+        term_sent = true;
+        in.signal_job(SIGTERM);
+      }
+      if (!kill_sent && now >= in.deadline) {
+        // The first cause wins: an init that exited just before the deadline was not killed.
+        auto done = reap();
+        if (!done) return tl::unexpected(done.error());
+        if (!*done) {
+          kill_sent = true;
+          out.timed_out = true;
+          in.signal_job(SIGKILL);
+        }
+      }
+    }
+    if (exited && !in.stdout_fd && !in.stderr_fd) break;
+    if (exited && now >= drain_until) break;  // a pipe held open beyond the job: abandon it
+
+    std::optional<Clock::time_point> wake;
+    if (!exited) {
+      if (term_at && !term_sent) wake = *term_at;
+      if (!kill_sent) wake = wake ? std::min(*wake, in.deadline) : in.deadline;
+    } else {
+      wake = drain_until;
+    }
+
+    pollfd fds[3];
+    nfds_t count = 0;
+    int init_slot = -1, out_slot = -1, err_slot = -1;
+    if (!exited) {
+      init_slot = static_cast<int>(count);
+      fds[count++] = {init.pidfd().fd(), POLLIN, 0};
+    }
+    if (in.stdout_fd) {
+      out_slot = static_cast<int>(count);
+      fds[count++] = {in.stdout_fd.get(), POLLIN, 0};
+    }
+    if (in.stderr_fd) {
+      err_slot = static_cast<int>(count);
+      fds[count++] = {in.stderr_fd.get(), POLLIN, 0};
+    }
+    int rc = ::poll(fds, count, poll_timeout_ms(now, wake));
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(sys::errno_error("poll", errno));
+    }
+    // Output first: what the job wrote before it exited must not be lost to the drain limit.
+    if (out_slot >= 0 && fds[out_slot].revents &&
+        !pump(in.stdout_fd.get(), out.out, in.output_cap, buffer.data()))
+      in.stdout_fd.reset();
+    if (err_slot >= 0 && fds[err_slot].revents &&
+        !pump(in.stderr_fd.get(), out.err, in.output_cap, buffer.data()))
+      in.stderr_fd.reset();
+    if (init_slot >= 0 && fds[init_slot].revents) {
+      auto done = reap();
+      if (!done) return tl::unexpected(done.error());
+    }
+  }
+  return out;
+}
+
+}  // namespace ociexec::supervise

@@ -1,0 +1,48 @@
+// Supervision of a started container: one poll loop over the init's pidfd, both output pipes
+// and the absolute deadline. No sleeps, no busy loop: the loop wakes only for output, for the
+// init's exit, or for the next deadline (SIGTERM at deadline - grace, SIGKILL at deadline).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "ociexec/error.h"
+#include "sys/process.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::supervise {
+
+using Clock = std::chrono::steady_clock;
+
+// After the init exits, every process of its pid namespace is already dead; pipes still open
+// then are held by something outside the job, and are abandoned after this long.
+inline constexpr std::chrono::milliseconds kDrainAfterExit{200};
+
+struct Input {
+  sys::UniqueFd stdout_fd;  // non-blocking read ends
+  sys::UniqueFd stderr_fd;
+  Clock::time_point deadline;
+  std::chrono::milliseconds grace{0};
+  std::size_t output_cap = 0;
+  // Sends a signal to every process of the job (the init and its cgroup).
+  std::function<void(int)> signal_job;
+};
+
+struct Captured {
+  std::string data;
+  bool truncated = false;
+};
+
+struct Output {
+  sys::ExitStatus status;
+  bool timed_out = false;
+  Clock::time_point exited_at;
+  Captured out;
+  Captured err;
+};
+
+// Runs until the init has exited and both pipes are closed (or abandoned). `init` is reaped.
+Expected<Output> supervise(sys::ChildProcess& init, Input input);
+
+}  // namespace ociexec::supervise

@@ -1,0 +1,44 @@
+// File-system helpers used by bundles, the rootfs skeleton and gc. Paths are plain strings or
+// std::filesystem paths; every error names the operation and the path.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "ociexec/error.h"
+
+namespace ociexec::sys {
+
+namespace fs = std::filesystem;
+
+Expected<std::string> read_file(const fs::path& path);
+// Creates `path` (which must not exist) with `mode` and writes `data`.
+Expected<void> write_new_file(const fs::path& path, std::string_view data, unsigned mode = 0644);
+// mkdir; an existing directory is fine when `exist_ok`.
+Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok);
+// mkdir -p with `mode` for the directories it creates.
+Expected<void> make_dirs(const fs::path& path, unsigned mode);
+// rm -rf that never follows symlinks and refuses to descend into another file system.
+Expected<void> remove_tree(const fs::path& path);
+// Detaches every mount at or below `path` (deepest first).
+Expected<void> unmount_below(const fs::path& path);
+
+// Runs a callable when the scope ends, unless dismissed.
+class ScopeExit {
+ public:
+  explicit ScopeExit(std::function<void()> fn) : fn_(std::move(fn)) {}
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+  ~ScopeExit() {
+    if (fn_) fn_();
+  }
+  void dismiss() noexcept { fn_ = nullptr; }
+
+ private:
+  std::function<void()> fn_;
+};
+
+}  // namespace ociexec::sys

@@ -1,0 +1,203 @@
+#include "sys/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace ociexec::sys {
+
+Expected<Pidfd> Pidfd::open(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return tl::unexpected(errno_error(fmt::format("pidfd_open {}", pid), errno));
+  Pidfd p;
+  p.pid_ = pid;
+  p.fd_.reset(fd);
+  return p;
+}
+
+Expected<void> Pidfd::send_signal(int sig) const {
+  if (::syscall(SYS_pidfd_send_signal, fd_.get(), sig, nullptr, 0) != 0 && errno != ESRCH)
+    return tl::unexpected(errno_error(fmt::format("pidfd_send_signal {} to {}", sig, pid_), errno));
+  return {};
+}
+
+Expected<std::optional<ExitStatus>> Pidfd::wait(bool nohang) const {
+  for (;;) {
+    siginfo_t info{};
+    // P_PIDFD is 3; glibc 2.36 headers know it, older ones do not.
+    int rc = ::waitid(static_cast<idtype_t>(3), static_cast<id_t>(fd_.get()), &info,
+                      WEXITED | (nohang ? WNOHANG : 0));
+    if (rc != 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(errno_error(fmt::format("waitid pid {}", pid_), errno));
+    }
+    if (info.si_pid == 0) return std::optional<ExitStatus>{};
+    ExitStatus st;
+    if (info.si_code == CLD_EXITED) {
+      st.code = info.si_status;
+    } else {
+      st.signaled = true;
+      st.signal = info.si_status;
+    }
+    return std::optional<ExitStatus>{st};
+  }
+}
+
+bool Pidfd::wait_readable(std::chrono::milliseconds timeout) const {
+  pollfd p{fd_.get(), POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    int rc = ::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count())));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    kill_and_reap();
+    pidfd_ = std::move(other.pidfd_);
+    reaped_ = std::exchange(other.reaped_, true);
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { kill_and_reap(); }
+
+void ChildProcess::kill_and_reap() noexcept {
+  if (reaped_ || !pidfd_.valid()) return;
+  (void)pidfd_.send_signal(SIGKILL);
+  (void)pidfd_.wait(false);
+  reaped_ = true;
+}
+
+Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                           const SpawnOptions& options) {
+  if (argv.empty()) return tl::unexpected(Error{ErrorKind::kInvalidArgument, "spawn: empty argv"});
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const int wanted[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
+  for (int target = 0; target < 3; ++target) {
+    if (wanted[target] >= 0)
+      posix_spawn_file_actions_adddup2(&actions, wanted[target], target);
+    else
+      posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target ? O_WRONLY : O_RDONLY,
+                                       0);
+  }
+  // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+
+  std::vector<char*> cargv;
+  cargv.reserve(argv.size() + 1);
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), rc));
+
+  ChildProcess child;
+  // An unreaped child cannot be recycled, so this pidfd names exactly the process we spawned.
+  auto pidfd = Pidfd::open(pid);
+  if (!pidfd) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return tl::unexpected(pidfd.error());
+  }
+  child.pidfd_ = std::move(*pidfd);
+  child.reaped_ = false;
+  return child;
+}
+
+ChildProcess ChildProcess::adopt(Pidfd pidfd) {
+  ChildProcess child;
+  child.pidfd_ = std::move(pidfd);
+  child.reaped_ = false;
+  return child;
+}
+
+Expected<std::optional<ExitStatus>> ChildProcess::try_wait() {
+  auto st = pidfd_.wait(true);
+  if (st && *st) reaped_ = true;
+  return st;
+}
+
+Expected<void> become_subreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    return tl::unexpected(errno_error("prctl PR_SET_CHILD_SUBREAPER", errno));
+  return {};
+}
+
+Expected<ExitStatus> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
+  if (!pidfd_.wait_readable(timeout)) {
+    kill_and_reap();
+    return tl::unexpected(Error{ErrorKind::kRuntimeTimeout,
+                                fmt::format("process {} did not finish within {} ms",
+                                            pidfd_.pid(), timeout.count())});
+  }
+  auto st = pidfd_.wait(false);
+  reaped_ = true;
+  if (!st) return tl::unexpected(st.error());
+  return **st;
+}
+
+Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
+                                    std::chrono::milliseconds timeout) {
+  // A memfd, not a pipe: the command can write any amount without us reading concurrently.
+  auto out = make_memfd("ociexec-cmd-output", {});
+  if (!out) return tl::unexpected(out.error());
+  auto child = ChildProcess::spawn(argv, {-1, out->get(), out->get()});
+  if (!child) return tl::unexpected(child.error());
+  auto st = child->wait_for(timeout);
+  if (!st) return tl::unexpected(st.error().with_context(argv[0]));
+  if (::lseek(out->get(), 0, SEEK_SET) != 0) return tl::unexpected(errno_error("lseek", errno));
+  auto text = read_all(out->get());
+  if (!text) return tl::unexpected(text.error());
+  return CommandOutput{*st, std::move(*text)};
+}
+
+std::optional<std::string> find_executable(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) == 0) return name;
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::stringstream ss(dirs);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ociexec::sys

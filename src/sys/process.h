@@ -1,0 +1,100 @@
+// Child processes and pidfds. A Pidfd refers to one process for its whole life, so signals and
+// waits through it can never hit a recycled pid. ChildProcess kills and reaps its process
+// unless it was waited for, so no path leaves a zombie or a stray runtime behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ociexec/error.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::sys {
+
+// How a process ended, as waitid reports it.
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;    // exit status when !signaled
+  int signal = 0;  // terminating signal when signaled
+  // The shell convention: code, or 128 + signal.
+  [[nodiscard]] int shell_code() const noexcept { return signaled ? 128 + signal : code; }
+};
+
+class Pidfd {
+ public:
+  Pidfd() = default;
+  // Opens a pidfd for `pid`. The caller must know `pid` cannot have been recycled (an
+  // unreaped child of ours) or re-check the identity after opening.
+  static Expected<Pidfd> open(pid_t pid);
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+  [[nodiscard]] bool valid() const noexcept { return fd_.valid(); }
+
+  // Sends `sig`; a process that already exited is not an error.
+  Expected<void> send_signal(int sig) const;
+  // Reaps the process if it has exited (WNOHANG) or blocks until it does (!nohang).
+  // Returns nullopt while it is still running. Only valid for our own children.
+  Expected<std::optional<ExitStatus>> wait(bool nohang) const;
+  // Blocks until the process exits or `timeout` passes; true when it exited.
+  [[nodiscard]] bool wait_readable(std::chrono::milliseconds timeout) const;
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd fd_;
+};
+
+struct SpawnOptions {
+  // fds that become the child's 0, 1 and 2; -1 means /dev/null.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
+// A spawned child. Destroying it before wait() SIGKILLs and reaps the process.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&&) noexcept = default;
+  ChildProcess& operator=(ChildProcess&&) noexcept;
+  ~ChildProcess();
+
+  // posix_spawn with a clean signal mask, default dispositions and every fd above 2 closed.
+  static Expected<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                      const SpawnOptions& options);
+  // Takes charge of a child we did not spawn ourselves: a container init reparented to us
+  // because we are a subreaper. The caller has checked that `pidfd` is our child.
+  static ChildProcess adopt(Pidfd pidfd);
+
+  // Reaps the child if it has exited; nullopt while it runs.
+  Expected<std::optional<ExitStatus>> try_wait();
+
+  [[nodiscard]] const Pidfd& pidfd() const noexcept { return pidfd_; }
+  // Waits at most `timeout`; on expiry kills and reaps the child and returns kRuntimeTimeout.
+  Expected<ExitStatus> wait_for(std::chrono::milliseconds timeout);
+  void kill_and_reap() noexcept;
+
+ private:
+  Pidfd pidfd_;
+  bool reaped_ = true;
+};
+
+// Makes this process a child subreaper: orphaned descendants are reparented to it.
+Expected<void> become_subreaper();
+
+// Runs argv to completion within `timeout`, with stdout and stderr captured together.
+struct CommandOutput {
+  ExitStatus status;
+  std::string output;
+};
+Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
+                                    std::chrono::milliseconds timeout);
+
+// Finds `name` on $PATH (or checks it when it contains a '/'); nullopt when not executable.
+std::optional<std::string> find_executable(const std::string& name);
+
+}  // namespace ociexec::sys

@@ -1,0 +1,69 @@
+#include "sys/unique_fd.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ociexec::sys {
+
+void UniqueFd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);  // close errors cannot be acted upon; the fd is gone either way
+  fd_ = fd;
+}
+
+Error errno_error(std::string_view op, int err) {
+  return Error{ErrorKind::kSystem, fmt::format("{}: {}", op, std::strerror(err))};
+}
+
+Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return tl::unexpected(errno_error("pipe2", errno));
+  Pipe pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  if (nonblocking_read && ::fcntl(pipe.read.get(), F_SETFL, O_NONBLOCK) != 0)
+    return tl::unexpected(errno_error("fcntl O_NONBLOCK", errno));
+  if (size_hint > 0) ::fcntl(pipe.read.get(), F_SETPIPE_SZ, size_hint);  // best effort
+  return pipe;
+}
+
+Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data) {
+  UniqueFd fd(::memfd_create(std::string(name).c_str(), MFD_CLOEXEC));
+  if (!fd) return tl::unexpected(errno_error("memfd_create", errno));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(errno_error("write memfd", errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return tl::unexpected(errno_error("lseek memfd", errno));
+  return fd;
+}
+
+Expected<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, mode));
+  if (!fd) return tl::unexpected(errno_error(fmt::format("open \"{}\"", path), errno));
+  return fd;
+}
+
+Expected<std::string> read_all(int fd) {
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return out;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(errno_error("read", errno));
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace ociexec::sys

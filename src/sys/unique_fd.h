@@ -1,0 +1,58 @@
+// Owning file descriptors and the raw fd-creating syscalls. Every fd is created O_CLOEXEC so
+// that a runtime spawned by another thread never inherits a job's pipe (which would keep the
+// pipe open and delay end of file).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "ociexec/error.h"
+
+namespace ociexec::sys {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  explicit operator bool() const noexcept { return valid(); }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+// "op: strerror(err)" as a kSystem error.
+Error errno_error(std::string_view op, int err);
+
+// A pipe with both ends O_CLOEXEC; the read end optionally O_NONBLOCK and enlarged to
+// `size_hint` bytes (best effort) for throughput.
+Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint = 0);
+
+// An anonymous in-memory file holding `data`, positioned at offset 0.
+Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data);
+
+// Opens `path` with O_CLOEXEC added to `flags`.
+Expected<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode = 0);
+
+// Reads everything from `fd` (from its current offset) until end of file.
+Expected<std::string> read_all(int fd);
+
+}  // namespace ociexec::sys

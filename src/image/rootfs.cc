@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kHostViewDir = "hostview-1";
+constexpr const char* kHostViewDir = "hostview-2";
 // Top-level host directories that make up the view; each is mirrored as a symlink when it
 // is one on the host (merged /usr), bound read-only when it is a real directory.
 constexpr const char* kHostDirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
@@ -55,6 +55,8 @@ Expected<void> build_skeleton(const fs::path& dir) {
     if (auto r = sys::make_dir(d, 0755, false); !r) return r;
   for (const char* m : kMountPoints)
     if (auto r = sys::make_dir(root / m, 0755, false); !r) return r;
+  // runc gives a tmpfs the mode of the directory it covers, whatever mode= says.
+  if (auto r = sys::make_dir(root / "tmp", 01777, true); !r) return r;
   for (const char* name : kHostDirs) {
     fs::path host = fs::path("/") / name;
     std::error_code ec;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -58,12 +59,26 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
 Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
                                     const sys::Pidfd& init) const {
   const fs::path fifo = root_ / id / "exec.fifo";
+  if (info_.name == "crun") {
+    // crun's init reads the fifo; its `start` opens it for writing, unlinks it, writes a byte.
+    // O_NONBLOCK: with no reader (the init died) the open fails at once with ENXIO.
+    sys::UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd)
+      return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                  fmt::format("crun start {}: open {}: {}", id, fifo.string(),
+                                              std::strerror(errno))});
+    ::unlink(fifo.c_str());
+    const char byte = 0;
+    if (::write(fd.get(), &byte, 1) != 1)
+      return tl::unexpected(sys::errno_error(fmt::format("crun start {}: write exec fifo", id), errno));
+    return {};
+  }
+  if (info_.name != "runc") return call(start_argv({info_.path, root_, log}, id), log, "start");
+
+  // runc's init writes the fifo; its `start` opens it for reading and reads a byte.
   // O_NONBLOCK: a blocking open would hang forever if the init died before opening its end.
   sys::UniqueFd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) {
-    if (errno != ENOENT) return tl::unexpected(sys::errno_error(fmt::format("open {}", fifo.string()), errno));
-    return call(start_argv({info_.path, root_, log}, id), log, "start");
-  }
+  if (!fd) return tl::unexpected(sys::errno_error(fmt::format("runc start {}: open {}", id, fifo.string()), errno));
   pollfd fds[2] = {{fd.get(), POLLIN, 0}, {init.fd(), POLLIN, 0}};
   int rc;
   do {
@@ -71,19 +86,19 @@ Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
   } while (rc < 0 && errno == EINTR);
   if (rc == 0)
     return tl::unexpected(Error{ErrorKind::kRuntimeTimeout,
-                                fmt::format("{} start {}: the container did not start within {} ms",
-                                            info_.name, id, timeout_.count())});
+                                fmt::format("runc start {}: the container did not start within {} ms",
+                                            id, timeout_.count())});
   if (fds[0].revents & POLLIN) {
     char byte;
     if (::read(fd.get(), &byte, 1) == 1) {
-      ::unlink(fifo.c_str());  // as the runtimes' own start does: the state now reads "running"
+      ::unlink(fifo.c_str());  // as runc's own start does: the state now reads "running"
       return {};
     }
   }
   return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                              fmt::format("{} start {}: the container init exited before it was "
+                              fmt::format("runc start {}: the container init exited before it was "
                                           "started: {}",
-                                          info_.name, id, error_text(read_log(log), ""))});
+                                          id, error_text(read_log(log), ""))});
 }
 
 Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log) const {

@@ -1,1 +1,93 @@
 #include <doctest/doctest.h>
+
+#include "config/config.h"
+#include "config/units.h"
+
+using namespace ociexec;
+using namespace std::chrono_literals;
+
+TEST_CASE("sizes use docker's 1024-based units") {
+  CHECK(config::parse_size("256m") == 256ULL << 20);
+  CHECK(config::parse_size("1g") == 1ULL << 30);
+  CHECK(config::parse_size("1.5k") == 1536);
+  CHECK(config::parse_size("100") == 100);
+  CHECK(config::parse_size(" 64MiB ") == 64ULL << 20);
+  CHECK_FALSE(config::parse_size("12q"));
+  CHECK_FALSE(config::parse_size("-5m"));
+  CHECK_FALSE(config::parse_size(""));
+  CHECK(config::parse_size("12q").error().message.find("e.g. 256m") != std::string::npos);
+}
+
+TEST_CASE("durations default to seconds") {
+  CHECK(config::parse_duration("30") == 30s);
+  CHECK(config::parse_duration("1.5s") == 1500ms);
+  CHECK(config::parse_duration("500ms") == 500ms);
+  CHECK(config::parse_duration("5m") == 300s);
+  CHECK(config::parse_duration("1h") == 3600s);
+  CHECK_FALSE(config::parse_duration("5 minutes"));
+  CHECK_FALSE(config::parse_duration("-1"));
+}
+
+TEST_CASE("cpus and counts") {
+  CHECK(config::parse_cpus("0.5") == 0.5);
+  CHECK_FALSE(config::parse_cpus("half"));
+  CHECK(config::parse_count("1024") == 1024);
+  CHECK_FALSE(config::parse_count("10x"));
+  CHECK(config::is_unlimited("unlimited"));
+  CHECK_FALSE(config::is_unlimited("0"));
+}
+
+TEST_CASE("a YAML config sets every option") {
+  auto cfg = config::parse_config(R"(runtime: crun
+state_dir: /var/run/x
+cgroup_parent: jobs
+runtime_timeout: 10s
+timeout: 60
+grace: 2s
+memory: 512m
+cpus: 1.5
+pids_limit: unlimited
+tmpfs_size: 16m
+output_cap: 1m
+rootfs: /srv/rootfs
+interpreter: /usr/bin/python3 -u
+)",
+                                  "test.yaml");
+  REQUIRE(cfg);
+  CHECK(cfg->executor.runtime == "crun");
+  CHECK(cfg->executor.state_dir == "/var/run/x");
+  CHECK(cfg->executor.cgroup_parent == "jobs");
+  CHECK(cfg->executor.runtime_timeout == 10s);
+  CHECK(cfg->job.timeout == 60s);
+  CHECK(cfg->job.grace == 2s);
+  CHECK(cfg->job.limits.memory_bytes == 512ULL << 20);
+  CHECK(cfg->job.limits.cpus == 1.5);
+  CHECK_FALSE(cfg->job.limits.pids);
+  CHECK(cfg->job.limits.tmpfs_bytes == 16ULL << 20);
+  CHECK(cfg->job.output_cap == 1ULL << 20);
+  CHECK(cfg->job.rootfs == std::filesystem::path("/srv/rootfs"));
+  CHECK(cfg->job.interpreter == std::vector<std::string>{"/usr/bin/python3", "-u"});
+}
+
+TEST_CASE("an empty config keeps the defaults") {
+  auto cfg = config::parse_config("", "empty.yaml");
+  REQUIRE(cfg);
+  CHECK(cfg->job.timeout == 300s);
+  CHECK(cfg->executor.state_dir == "/run/ociexec");
+}
+
+TEST_CASE("unknown keys and bad values are rejected with file:line:column") {
+  auto unknown = config::parse_config("timeout: 5\nmemroy: 1g\n", "/etc/ociexec/config.yaml");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().kind == ErrorKind::kConfig);
+  CHECK(unknown.error().message.rfind("/etc/ociexec/config.yaml:2:1: unknown key \"memroy\"", 0) == 0);
+  auto bad = config::parse_config("timeout: 5\nmemory:   12q\n", "c.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.rfind("c.yaml:2:11: memory: invalid size \"12q\"", 0) == 0);
+  auto syntax = config::parse_config("timeout: [1,\n", "s.yaml");
+  REQUIRE_FALSE(syntax);
+  CHECK(syntax.error().message.rfind("s.yaml:", 0) == 0);
+  auto nested = config::parse_config("memory:\n  a: 1\n", "n.yaml");
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().message.find("expected a single value") != std::string::npos);
+}

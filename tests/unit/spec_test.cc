@@ -1,1 +1,113 @@
 #include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "fixture.h"
+#include "spec/shebang.h"
+#include "spec/spec_builder.h"
+#include "sys/process.h"
+
+using namespace ociexec;
+using nlohmann::json;
+
+namespace {
+
+spec::SpecInput sample_input() {
+  spec::SpecInput in;
+  in.args = {"/bin/sh", "/.ociexec/script"};
+  in.env = {"GREETING=hi", "PATH=/bin"};
+  in.cwd = "/work";
+  in.rootfs_path = "/run/ociexec/hostview-1/rootfs";
+  in.readonly_binds = {{"/usr", "/usr"}, {"/run/ociexec/bundles/x/job", "/.ociexec"}};
+  in.tmpfs_bytes = 64ULL << 20;
+  in.memory_bytes = 256ULL << 20;
+  in.cpus = 0.5;
+  in.pids = 128;
+  in.cgroups_path = "/ociexec/x";
+  in.nofile_hard_limit = 512;
+  in.machine = "x86_64";
+  in.annotations = {{"org.ociexec.container-id", "x"}};
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("the spec matches the golden file") {
+  auto spec = spec::build_spec(sample_input());
+  REQUIRE(spec);
+  const std::string golden_path = std::string(OCIEXEC_FIXTURES) + "/spec/golden.json";
+  if (std::getenv("OCIEXEC_UPDATE_GOLDEN")) std::ofstream(golden_path) << spec->dump(2) << "\n";
+  auto golden = json::parse(fixture("spec/golden.json"));
+  CHECK(*spec == golden);
+}
+
+TEST_CASE("the spec validates against the OCI runtime-spec JSON schema") {
+  for (bool with_limits : {true, false}) {
+    auto in = sample_input();
+    if (!with_limits) {
+      in.memory_bytes.reset();
+      in.cpus.reset();
+      in.pids.reset();
+    }
+    auto spec = spec::build_spec(in);
+    REQUIRE(spec);
+    std::string path = "/tmp/ociexec-spec-test-" + std::to_string(::getpid()) + ".json";
+    std::ofstream(path) << spec->dump();
+    auto out = sys::run_command(
+        {"/usr/bin/python3", std::string(OCIEXEC_SOURCE_DIR) + "/tests/tools/validate_spec.py", path},
+        std::chrono::seconds(60));
+    std::remove(path.c_str());
+    REQUIRE(out);
+    INFO(out->output);
+    CHECK(out->status.code == 0);
+  }
+}
+
+TEST_CASE("the spec carries the isolation the executor promises") {
+  auto spec = *spec::build_spec(sample_input());
+  std::vector<std::string> ns;
+  for (const auto& n : spec["linux"]["namespaces"]) ns.push_back(n["type"]);
+  for (const char* want : {"pid", "mount", "ipc", "uts", "network", "cgroup"})
+    CHECK(std::find(ns.begin(), ns.end(), want) != ns.end());
+  CHECK(spec["root"]["readonly"] == true);
+  CHECK(spec["process"]["noNewPrivileges"] == true);
+  CHECK(spec["process"]["user"]["uid"] == 65534);
+  CHECK(spec["process"]["capabilities"]["bounding"].empty());
+  CHECK(spec["linux"]["seccomp"]["architectures"].size() == 3);
+  CHECK_FALSE(spec["linux"]["maskedPaths"].empty());
+  // Limits: swap equal to memory (no hidden swap), CPUs as quota/period.
+  CHECK(spec["linux"]["resources"]["memory"]["limit"] == 256LL << 20);
+  CHECK(spec["linux"]["resources"]["memory"]["swap"] == 256LL << 20);
+  CHECK(spec["linux"]["resources"]["cpu"]["quota"] == 50000);
+  CHECK(spec["linux"]["resources"]["cpu"]["period"] == 100000);
+  CHECK(spec["linux"]["resources"]["pids"]["limit"] == 128);
+  // rlimits never above the host's hard limit.
+  for (const auto& rl : spec["process"]["rlimits"])
+    if (rl["type"] == "RLIMIT_NOFILE") CHECK(rl["hard"] == 512);
+  // The job's env replaces the base entry with the same key.
+  auto env = spec["process"]["env"].get<std::vector<std::string>>();
+  CHECK(std::count(env.begin(), env.end(), "PATH=/bin") == 1);
+  CHECK(std::find(env.begin(), env.end(), "GREETING=hi") != env.end());
+}
+
+TEST_CASE("without swap accounting the spec sets no swap limit") {
+  auto in = sample_input();
+  in.swap_limit_supported = false;
+  auto spec = *spec::build_spec(in);
+  CHECK_FALSE(spec["linux"]["resources"]["memory"].contains("swap"));
+}
+
+TEST_CASE("the #! line picks the interpreter with at most one argument") {
+  CHECK(spec::interpreter_for("echo hi\n") == std::vector<std::string>{"/bin/sh"});
+  CHECK(spec::interpreter_for("#!/usr/bin/python3\nprint(1)") ==
+        std::vector<std::string>{"/usr/bin/python3"});
+  CHECK(spec::interpreter_for("#! /usr/bin/env  python3 -u \r\nx") ==
+        std::vector<std::string>{"/usr/bin/env", "python3 -u"});
+  CHECK(spec::interpreter_for("#!\n") == std::vector<std::string>{"/bin/sh"});
+  CHECK(spec::interpreter_for("") == std::vector<std::string>{"/bin/sh"});
+}

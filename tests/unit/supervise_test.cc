@@ -1,1 +1,95 @@
+// The supervisor on plain child processes: no container, no root needed.
 #include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include "supervise/supervisor.h"
+#include "sys/process.h"
+
+using namespace ociexec;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Spawned {
+  sys::ChildProcess child;
+  sys::UniqueFd out;
+  sys::UniqueFd err;
+};
+
+Spawned spawn_sh(const std::string& script) {
+  auto out = sys::make_pipe(true);
+  auto err = sys::make_pipe(true);
+  REQUIRE(out);
+  REQUIRE(err);
+  auto child = sys::ChildProcess::spawn({"/bin/sh", "-c", script}, {-1, out->write.get(), err->write.get()});
+  REQUIRE(child);
+  return {std::move(*child), std::move(out->read), std::move(err->read)};
+}
+
+supervise::Input input(Spawned& s, std::chrono::milliseconds timeout, std::size_t cap = 1 << 20) {
+  supervise::Input in;
+  in.stdout_fd = std::move(s.out);
+  in.stderr_fd = std::move(s.err);
+  in.deadline = supervise::Clock::now() + timeout;
+  in.output_cap = cap;
+  const sys::Pidfd* pidfd = &s.child.pidfd();
+  in.signal_job = [pidfd](int sig) { (void)pidfd->send_signal(sig); };
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("a process that exits reports its status and both streams") {
+  auto s = spawn_sh("echo out; echo err >&2; exit 5");
+  auto r = supervise::supervise(s.child, input(s, 10s));
+  REQUIRE(r);
+  CHECK_FALSE(r->timed_out);
+  CHECK(r->status.code == 5);
+  CHECK(r->out.data == "out\n");
+  CHECK(r->err.data == "err\n");
+}
+
+TEST_CASE("the deadline kills with SIGKILL, promptly") {
+  auto s = spawn_sh("trap '' TERM; echo started; exec sleep 30");
+  auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, input(s, 300ms));
+  auto elapsed = supervise::Clock::now() - t0;
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(r->status.signaled);
+  CHECK(r->status.signal == SIGKILL);
+  CHECK(r->out.data == "started\n");
+  CHECK(elapsed >= 300ms);
+  CHECK(elapsed < 800ms);
+}
+
+TEST_CASE("grace sends SIGTERM before the deadline") {
+  auto s = spawn_sh("exec sleep 30");
+  auto in = input(s, 2s);
+  in.grace = 1900ms;  // SIGTERM after 100 ms
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK_FALSE(r->timed_out);
+  CHECK(r->status.signal == SIGTERM);
+}
+
+TEST_CASE("output past the cap is drained and dropped, and flagged") {
+  auto s = spawn_sh("head -c 3000000 /dev/zero; echo tail >&2");
+  auto r = supervise::supervise(s.child, input(s, 10s, 1000));
+  REQUIRE(r);
+  CHECK(r->status.code == 0);
+  CHECK(r->out.data.size() == 1000);
+  CHECK(r->out.truncated);
+  CHECK(r->err.data == "tail\n");
+  CHECK_FALSE(r->err.truncated);
+}
+
+TEST_CASE("a pipe held open after the process exits is abandoned after the drain limit") {
+  auto s = spawn_sh("(sleep 5 &) ; echo done");
+  auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, input(s, 10s));
+  REQUIRE(r);
+  CHECK(r->out.data == "done\n");
+  CHECK(supervise::Clock::now() - t0 < 2s);
+}

@@ -1,1 +1,56 @@
 #include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include "bundle/owner.h"
+#include "fixture.h"
+#include "sys/proc.h"
+#include "sys/unique_fd.h"
+
+using namespace ociexec;
+
+TEST_CASE("stat parsing survives a command name with spaces and parentheses") {
+  std::string stat = "4242 (evil) name (x) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+                     "987654 1000 100 18446744073709551615\n";
+  CHECK(sys::parse_stat_ppid(stat) == 17);
+  CHECK(sys::parse_stat_start_time(stat) == 987654);
+  CHECK(sys::parse_stat_start_time("garbage") == std::nullopt);
+}
+
+TEST_CASE("this process is alive under its own start time, not another") {
+  auto st = sys::process_start_time(::getpid());
+  REQUIRE(st);
+  CHECK(sys::process_alive(::getpid(), *st));
+  CHECK_FALSE(sys::process_alive(::getpid(), *st + 1));
+}
+
+TEST_CASE("mountinfo unescapes mount points and finds mounts below a path") {
+  auto mounts = sys::parse_mountinfo(fixture("mountinfo/hybrid"));
+  REQUIRE(mounts.size() == 8);
+  CHECK(mounts.back().mount_point == "/run/my dir");
+  CHECK(mounts[2].fs_type == "cgroup2");
+  auto below = sys::mount_points_below(mounts, "/sys/fs/cgroup/");
+  CHECK(below.size() == 6);
+  CHECK(sys::mount_points_below(mounts, "/sys/fs/cg").empty());
+}
+
+TEST_CASE("a memfd holds stdin bytes from offset 0") {
+  auto fd = sys::make_memfd("test", "hello\n");
+  REQUIRE(fd);
+  CHECK(sys::read_all(fd->get()) == std::string("hello\n"));
+}
+
+TEST_CASE("container ids name their owner, and foreign ids are ignored") {
+  auto id = bundle::new_container_id();
+  auto owner = bundle::owner_of(id);
+  REQUIRE(owner);
+  CHECK(*owner == bundle::Owner::self());
+  CHECK(owner->alive());
+  CHECK(bundle::new_container_id() != id);
+  CHECK_FALSE(bundle::owner_of("mycontainer"));
+  CHECK_FALSE(bundle::owner_of("ociexec-12-x-3"));
+  CHECK_FALSE(bundle::owner_of("ociexec-12-34"));
+  auto dead = bundle::owner_of("ociexec-999999999-1-0");
+  REQUIRE(dead);
+  CHECK_FALSE(dead->alive());
+}

@@ -1,1 +1,72 @@
 #include <doctest/doctest.h>
+
+#include "core/validate.h"
+
+using namespace ociexec;
+using namespace std::chrono_literals;
+
+namespace {
+
+core::HostFacts host() { return {2, 24ULL << 30}; }
+
+std::string error_of(JobOptions job) {
+  auto r = core::validate_job(job, host());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::kInvalidArgument);
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("defaults are valid and become the effective limits") {
+  auto eff = core::validate_job(JobOptions{}, host());
+  REQUIRE(eff);
+  CHECK(eff->timeout == 300s);
+  CHECK(eff->memory_bytes == 1ULL << 30);
+  CHECK(eff->pids == 1024);
+  CHECK_FALSE(eff->cpus);
+  CHECK(eff->output_cap == 10ULL << 20);
+}
+
+TEST_CASE("zero, negative and above-host limits are rejected with what is accepted") {
+  JobOptions j;
+  j.limits.memory_bytes = 0;
+  CHECK(error_of(j) == "memory 0b: below the minimum of 6m");
+  j = {};
+  j.limits.memory_bytes = 48ULL << 30;
+  CHECK(error_of(j) == "memory 48g: above this host's 24g of RAM");
+  j = {};
+  j.limits.cpus = 3;
+  CHECK(error_of(j) == "cpus 3: the range is 0.01 to 2 (the CPUs of this host)");
+  j = {};
+  j.limits.cpus = -1;
+  CHECK(error_of(j).find("cpus -1") == 0);
+  j = {};
+  j.limits.pids = -5;
+  CHECK(error_of(j) == "pids limit -5: must be at least 1");
+  j = {};
+  j.timeout = -1s;
+  CHECK(error_of(j).find("timeout") == 0);
+  j = {};
+  j.grace = 400s;
+  CHECK(error_of(j).find("grace 400s") == 0);
+  j = {};
+  j.limits.tmpfs_bytes = 0;
+  CHECK(error_of(j).find("tmpfs size") == 0);
+  j = {};
+  j.workdir = "work";
+  CHECK(error_of(j).find("workdir") == 0);
+  j.workdir = "/a/../etc";
+  CHECK(error_of(j).find("workdir") == 0);
+  j.workdir = "/etc";
+  CHECK(error_of(j).find("system directory") != std::string::npos);
+}
+
+TEST_CASE("durations and sizes are printed the way people write them") {
+  CHECK(core::format_seconds(300s) == "300s");
+  CHECK(core::format_seconds(1500ms) == "1.5s");
+  CHECK(core::format_seconds(250ms) == "0.25s");
+  CHECK(core::format_bytes(256ULL << 20) == "256m");
+  CHECK(core::format_bytes(1536) == "1536b");
+  CHECK(core::format_bytes(3ULL << 10) == "3k");
+}

@@ -1,0 +1,117 @@
+// Executor failures are errors, told apart from the script's outcome, and leave nothing.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+#include "sys/proc.h"
+#include "sys/process.h"
+
+using namespace std::chrono_literals;
+using ociexec::ErrorKind;
+using namespace ociexec::test;
+
+TEST_CASE("a missing runtime is a clear error") {
+  LeakCheck leaks;
+  auto opts = Env::get().executor_options();
+  opts.runtime = "/nonexistent/runc";
+  auto e = ociexec::Executor::create(opts);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().kind == ErrorKind::kRuntimeNotFound);
+  CHECK(e.error().message.find("/nonexistent/runc") != std::string::npos);
+  auto j = job();
+  j.runtime = "no-such-runtime";
+  auto r = executor().run("true\n", j);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::kRuntimeNotFound);
+  leaks.check();
+}
+
+TEST_CASE("a missing rootfs is a clear error") {
+  LeakCheck leaks;
+  auto j = job();
+  j.rootfs = "/nonexistent/rootfs";
+  auto r = executor().run("true\n", j);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == ErrorKind::kRootfsNotFound);
+  CHECK(r.error().message.find("/nonexistent/rootfs") != std::string::npos);
+  leaks.check();
+}
+
+TEST_CASE("bad limits are rejected before anything is created") {
+  LeakCheck leaks;
+  auto bad = [](auto mutate) {
+    auto j = job();
+    mutate(j);
+    auto r = executor().run("true\n", j);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::kInvalidArgument);
+    return r.error().message;
+  };
+  CHECK(bad([](auto& j) { j.limits.memory_bytes = 1024; }).find("memory") != std::string::npos);
+  CHECK(bad([](auto& j) { j.limits.memory_bytes = 1ULL << 50; }).find("above") != std::string::npos);
+  CHECK(bad([](auto& j) { j.limits.cpus = 0.0; }).find("cpus") != std::string::npos);
+  CHECK(bad([](auto& j) { j.limits.cpus = 4096.0; }).find("cpus") != std::string::npos);
+  CHECK(bad([](auto& j) { j.limits.pids = 0; }).find("pids") != std::string::npos);
+  CHECK(bad([](auto& j) { j.timeout = 0s; }).find("timeout") != std::string::npos);
+  CHECK(bad([](auto& j) { j.workdir = "/usr"; }).find("workdir") != std::string::npos);
+  CHECK(bad([](auto& j) { j.env = {"NOEQUALS"}; }).find("env") != std::string::npos);
+  leaks.check();
+}
+
+TEST_CASE("a missing or non-executable interpreter maps to not-found / cannot-execute") {
+  LeakCheck leaks;
+  auto j = job();
+  j.interpreter = {"/nonexistent"};
+  auto missing = executor().run("true\n", j);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == ErrorKind::kCommandNotFound);
+  CHECK(missing.error().message.find("/nonexistent") != std::string::npos);
+  j.interpreter = {"/not-executable"};
+  auto denied = executor().run("true\n", j);
+  REQUIRE_FALSE(denied);
+  CHECK(denied.error().kind == ErrorKind::kCommandNotExecutable);
+  leaks.check();
+}
+
+TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
+  LeakCheck leaks;
+  const auto& env = Env::get();
+  const std::string config = (env.state_dir / "gc-test.yaml").string();
+  {
+    std::ofstream f(config);
+    f << "state_dir: " << env.state_dir.string() << "\ncgroup_parent: " << env.cgroup_parent
+      << "\nruntime: " << env.runtime << "\n";
+  }
+  auto cli = ociexec::sys::ChildProcess::spawn(
+      {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c",
+       "/bin/payload sleep 60"},
+      {});
+  REQUIRE(cli);
+  // Wait (bounded) until the CLI's container runs.
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::error_code ec;
+    for (const auto& d : std::filesystem::directory_iterator(env.state_dir / "bundles", ec))
+      running = running || std::filesystem::exists(d.path() / "init.pid");
+  }
+  REQUIRE(running);
+  std::this_thread::sleep_for(100ms);
+  cli->kill_and_reap();
+  *cli = ociexec::sys::ChildProcess{};  // closes its pidfd
+  auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"}, 30s);
+  REQUIRE(gc);
+  CHECK(gc->status.code == 0);
+  CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
+  // The killed CLI's container init was reparented to us (a subreaper): reap it.
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(-1, nullptr, WNOHANG) <= 0 && ociexec::sys::children_of(::getpid()).empty()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  std::filesystem::remove(config);
+  leaks.check();
+}

@@ -1,0 +1,51 @@
+// Shared set-up for the integration tests: one private state dir and cgroup parent per test
+// process, the runtime under test (OCIEXEC_TEST_RUNTIME: runc or crun), the busybox+payload
+// rootfs, and the leak check that runs after every case.
+#pragma once
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "ociexec/ociexec.h"
+
+namespace ociexec::test {
+
+struct Env {
+  std::filesystem::path state_dir;
+  std::string cgroup_parent;
+  std::string runtime;          // "runc" or "crun"
+  std::filesystem::path rootfs;  // busybox + /bin/payload
+  std::filesystem::path cli;     // the ociexec binary
+
+  static const Env& get();
+  [[nodiscard]] ExecutorOptions executor_options() const;
+};
+
+// The executor shared by the tests of this process.
+const Executor& executor();
+
+// A job on the test rootfs with a short timeout.
+JobOptions job(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Runs a script and requires that it produced a Result.
+Result run_ok(const std::string& script, const JobOptions& options);
+
+// Records the fd count at construction; check() asserts that no container, cgroup, mount,
+// bundle dir, child process or fd was left behind since.
+class LeakCheck {
+ public:
+  LeakCheck();
+  void check() const;
+
+ private:
+  std::size_t fds_;
+};
+
+}  // namespace ociexec::test

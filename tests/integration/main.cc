@@ -1,0 +1,52 @@
+// Integration tests: real runtimes, as root. A prerequisite that is truly absent skips the
+// run with a reason (exit 77, which CTest reports as skipped), except under CI=true, where
+// every prerequisite must be present and a missing one fails the run.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cgroup/cgroup.h"
+#include "harness.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+
+namespace {
+
+std::string missing_prerequisite() {
+  const auto& env = ociexec::test::Env::get();
+  if (::geteuid() != 0) return "integration tests need root";
+  if (!ociexec::sys::find_executable(env.runtime))
+    return fmt::format("runtime {} is not installed (run scripts/install-deps.sh)", env.runtime);
+  if (::access((env.rootfs / "bin/payload").c_str(), X_OK) != 0)
+    return fmt::format("test rootfs {} is missing; build the tests first", env.rootfs.string());
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto& env = ociexec::test::Env::get();
+  if (auto why = missing_prerequisite(); !why.empty()) {
+    const char* ci = std::getenv("CI");
+    bool in_ci = ci && std::string(ci) == "true";
+    fmt::print(stderr, "{}: {}\n", in_ci ? "FAILED (CI needs every prerequisite)" : "SKIPPED", why);
+    (void)ociexec::sys::remove_tree(env.state_dir);
+    return in_ci ? 1 : 77;
+  }
+  fmt::print("integration tests with runtime {} (state {}, cgroup parent {})\n", env.runtime,
+             env.state_dir.string(), env.cgroup_parent);
+  doctest::Context context(argc, argv);
+  int rc = context.run();
+  (void)ociexec::sys::remove_tree(env.state_dir);
+  // The per-run cgroup parent: empty by now (the leak checks say so), so rmdir succeeds.
+  if (auto layout = ociexec::cgroup::detect_layout())
+    for (const auto& h : layout->hierarchies)
+      ::rmdir((std::filesystem::path(h.mount_point) / env.cgroup_parent).c_str());
+  return rc;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the integration tests' root file system: static busybox, the static test payload,
+# and the directories the executor mounts over. Made locally; nothing is downloaded.
+set -euo pipefail
+out=$1 payload=$2
+busybox=/bin/busybox  # from busybox-static: no libraries needed in the rootfs
+[[ -x $busybox ]] || { echo "make-test-rootfs: busybox not found; run scripts/install-deps.sh" >&2; exit 1; }
+rm -rf "$out.tmp"
+mkdir -p "$out.tmp"/{bin,etc,tmp,work,proc,dev,sys,.ociexec}
+chmod 1777 "$out.tmp/tmp"
+cp "$busybox" "$out.tmp/bin/busybox"
+for applet in sh cat echo env id ls sleep true false hostname printf kill ps; do
+  ln -s busybox "$out.tmp/bin/$applet"
+done
+cp "$payload" "$out.tmp/bin/payload"
+printf 'not a program\n' > "$out.tmp/not-executable"
+chmod 0644 "$out.tmp/not-executable"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/work:/bin/false\n' > "$out.tmp/etc/passwd"
+rm -rf "$out"
+mv "$out.tmp" "$out"

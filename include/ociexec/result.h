@@ -38,6 +38,8 @@ struct Result {
   Outcome outcome = Outcome::kExited;
   int signal = 0;  // set for kSignaled, and for kOomKilled when the main process was killed
   std::chrono::nanoseconds wall_time{0};             // from start to the main process' exit
+  // When the container was started: the deadline is started_at + limits.timeout.
+  std::chrono::steady_clock::time_point started_at{};
   std::optional<std::chrono::nanoseconds> cpu_time;  // user + system of the whole cgroup
   std::optional<std::uint64_t> peak_memory_bytes;    // cgroup high-water mark
   bool stdout_truncated = false;

@@ -33,7 +33,6 @@ Expected<config::Config> effective_config(const Globals& globals) {
   auto cfg = config::load_effective_config(globals.config_path);
   if (!cfg) return cfg;
   if (!globals.state_dir.empty()) cfg->executor.state_dir = globals.state_dir;
-  if (!globals.runtime.empty()) cfg->executor.runtime = globals.runtime;
   return cfg;
 }
 

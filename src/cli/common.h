@@ -22,7 +22,6 @@ inline constexpr int kExitNotFound = 127;
 struct Globals {
   std::string config_path;
   std::string state_dir;
-  std::string runtime;
 };
 
 using Action = std::function<int()>;
@@ -33,7 +32,7 @@ int exit_code_for(const Result& result);
 // Prints "ociexec: error: <message>" on stderr (one line) and returns the exit code.
 int report_error(const Error& error);
 
-// The configuration file, with --state-dir and --runtime applied on top.
+// The configuration file, with --state-dir applied on top.
 Expected<config::Config> effective_config(const Globals& globals);
 
 // Writes all of `data` to `fd`, retrying short writes.

@@ -20,6 +20,7 @@ namespace {
 struct RunFlags {
   std::string script_file;
   std::string command;
+  bool command_given = false;  // -c "" is an empty script, not a missing one
   std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
   std::vector<std::string> env;
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
@@ -80,10 +81,10 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
 }
 
 Expected<std::string> read_script(const RunFlags& f) {
-  if (!f.command.empty() && !f.script_file.empty())
+  if (f.command_given && !f.script_file.empty())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "give either a script FILE or -c SCRIPT, not both"});
-  if (!f.command.empty()) return f.command + "\n";
+  if (f.command_given) return f.command.empty() ? std::string() : f.command + "\n";
   if (f.script_file.empty())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "no script: give a FILE, - for standard input, or -c SCRIPT"});
@@ -159,7 +160,7 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   auto flags = std::make_shared<RunFlags>();
   auto* cmd = app.add_subcommand("run", "run a script in a fresh container");
   cmd->add_option("script", flags->script_file, "script file, or - for standard input");
-  cmd->add_option("-c", flags->command, "script text");
+  auto* command = cmd->add_option("-c", flags->command, "script text");
   cmd->add_option("--timeout", flags->timeout, "kill the job after this long (default 300s)");
   cmd->add_option("--grace", flags->grace, "send SIGTERM this long before the deadline (default 0)");
   cmd->add_option("-m,--memory", flags->memory, "memory limit, swap included (e.g. 256m, unlimited)");
@@ -175,7 +176,10 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--stdin", flags->stdin_file, "file whose bytes the script reads on stdin");
   cmd->add_option("-w,--workdir", flags->workdir, "working directory, a tmpfs (default /work)");
   cmd->add_flag("--json", flags->json, "print the whole result as one JSON object");
-  cmd->callback([&globals, &action, flags] { action = [&globals, flags] { return run(globals, *flags); }; });
+  cmd->callback([&globals, &action, flags, command] {
+    flags->command_given = command->count() > 0;
+    action = [&globals, flags] { return run(globals, *flags); };
+  });
 }
 
 }  // namespace ociexec::cli

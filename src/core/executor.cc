@@ -36,15 +36,23 @@ class ContainerGuard {
       : client_(client), id_(std::move(id)), log_(std::move(log)), cgroup_(cgroup) {}
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
-  ~ContainerGuard() { (void)finish(); }
+  ~ContainerGuard() {
+    if (done_) return;
+    (void)client_.remove(id_, log_);
+    (void)cgroup_.remove();
+  }
 
-  Expected<void> finish() {
-    if (done_) return {};
+  // The normal path, after the init was reaped: the cgroup first (which also kills anything
+  // that is somehow still in it), then the runtime's state.
+  Expected<void> finish_stopped() {
     done_ = true;
-    auto deleted = client_.remove(id_, log_);
     auto removed = cgroup_.remove();
+    auto deleted = client_.remove_stopped(id_, log_);
+    if (!removed) {
+      (void)client_.remove(id_, log_);
+      return tl::unexpected(removed.error().with_context("remove cgroup"));
+    }
     if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
-    if (!removed) return tl::unexpected(removed.error().with_context("remove cgroup"));
     return {};
   }
 
@@ -127,6 +135,7 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
   r.stdout_truncated = sup.out.truncated;
   r.stderr_truncated = sup.err.truncated;
   r.wall_time = sup.exited_at - started;
+  r.started_at = started;
   r.cpu_time = stats.cpu_time;
   r.peak_memory_bytes = stats.peak_memory_bytes;
   r.runtime_name = rt.name;
@@ -213,7 +222,7 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
 
   const cgroup::Stats stats = cgroup.read_stats();  // before delete removes the cgroup
-  if (auto r = guard.finish(); !r) return tl::unexpected(r.error());
+  if (auto r = guard.finish_stopped(); !r) return tl::unexpected(r.error());
   if (auto r = bundle->remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
   return compose_result(std::move(*sup), stats, started, *limits, (*client)->info(), id);
 }
@@ -231,7 +240,7 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_f
     return default_runtime;
   std::lock_guard lock(runtimes_mutex);
   if (auto it = runtimes.find(*wanted); it != runtimes.end()) return it->second;
-  auto info = runtime::resolve(*wanted, layout, options.runtime_timeout);
+  auto info = runtime::resolve(*wanted, layout, options.runtime_timeout, runtimes_dir);
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
@@ -281,7 +290,7 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   utsname uts{};
   impl->machine = ::uname(&uts) == 0 ? uts.machine : "x86_64";
 
-  auto info = runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout);
+  auto info = runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout, impl->runtimes_dir);
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());

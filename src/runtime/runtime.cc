@@ -1,12 +1,18 @@
 #include "runtime/runtime.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
+#include "sys/fs.h"
 #include "sys/process.h"
 
 namespace ociexec::runtime {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -102,24 +108,53 @@ std::optional<std::string> crun_refusal(const cgroup::Layout& layout) {
       v2 ? v2->mount_point : "?", list);
 }
 
+namespace {
+
+// "path ino size mtime_ns": changes whenever the binary at `path` is replaced or upgraded.
+std::string binary_identity(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return fmt::format("{} {} {} {}.{}", path, st.st_ino, st.st_size, st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
 Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout, const fs::path& cache_dir) {
+  const std::string identity = binary_identity(path);
+  const fs::path cache = cache_dir.empty() ? fs::path() : cache_dir / (name + ".version");
+  if (!cache.empty() && !identity.empty()) {
+    if (auto text = sys::read_file(cache)) {
+      auto nl = text->find('\n');
+      if (nl != std::string::npos && text->substr(0, nl) == identity)
+        return RuntimeInfo{name, path, trim(text->substr(nl + 1))};
+    }
+  }
   auto out = sys::run_command({path, "--version"}, timeout);
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("probe runtime {}", path)));
   if (out->status.signaled || out->status.code != 0)
     return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
                                 fmt::format("probe runtime {}: \"--version\" failed: {}", path,
                                             error_text({}, out->output))});
-  return RuntimeInfo{name, path, parse_version(out->output)};
+  RuntimeInfo info{name, path, parse_version(out->output)};
+  if (!cache.empty() && !identity.empty()) {
+    // Written aside and renamed: concurrent CLIs never read half a file.
+    const fs::path tmp = cache.string() + fmt::format(".tmp{}", ::getpid());
+    if (sys::write_new_file(tmp, identity + "\n" + info.version + "\n", 0600))
+      ::rename(tmp.c_str(), cache.c_str());
+    ::unlink(tmp.c_str());
+  }
+  return info;
 }
 
 Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& layout,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, const fs::path& cache_dir) {
   if (wanted == "auto" || wanted.empty()) {
     // crun starts containers several times faster than runc; prefer it where it works.
     if (!crun_refusal(layout))
-      if (auto crun = sys::find_executable("crun")) return probe("crun", *crun, timeout);
-    if (auto runc = sys::find_executable("runc")) return probe("runc", *runc, timeout);
+      if (auto crun = sys::find_executable("crun")) return probe("crun", *crun, timeout, cache_dir);
+    if (auto runc = sys::find_executable("runc")) return probe("runc", *runc, timeout, cache_dir);
     if (auto crun = sys::find_executable("crun"))
       return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
                                   fmt::format("no usable runtime: runc is not on PATH and {}; "
@@ -139,7 +174,7 @@ Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& l
   if (name == "crun")
     if (auto why = crun_refusal(layout))
       return tl::unexpected(Error{ErrorKind::kRuntimeFailed, *why});
-  return probe(name, *path, timeout);
+  return probe(name, *path, timeout, cache_dir);
 }
 
 }  // namespace ociexec::runtime

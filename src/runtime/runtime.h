@@ -41,10 +41,14 @@ ErrorKind classify_create_failure(std::string_view text);
 std::optional<std::string> crun_refusal(const cgroup::Layout& layout);
 
 // Resolves "auto", "runc", "crun" or a path to a runtime that can run here; reads its version.
+// With a `cache_dir`, the version is kept there per binary (path, inode, size, mtime), so a
+// short-lived CLI does not start the runtime just to ask its version.
 Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& layout,
-                              std::chrono::milliseconds timeout);
+                              std::chrono::milliseconds timeout,
+                              const std::filesystem::path& cache_dir = {});
 // Reads the version of the runtime at `path` (named `name`).
 Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
-                            std::chrono::milliseconds timeout);
+                            std::chrono::milliseconds timeout,
+                            const std::filesystem::path& cache_dir = {});
 
 }  // namespace ociexec::runtime

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -104,6 +105,25 @@ Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
 Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log) const {
   if (::access((root_ / id).c_str(), F_OK) != 0) return {};  // already gone
   return call(delete_argv({info_.path, root_, log}, id), log, "delete");
+}
+
+Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log) const {
+  static const std::vector<std::string> kRuncFiles = {"state.json"};
+  static const std::vector<std::string> kCrunFiles = {"config.json", "seccomp.bpf", "status"};
+  const auto* known = info_.name == "runc" ? &kRuncFiles : info_.name == "crun" ? &kCrunFiles : nullptr;
+  const fs::path dir = root_ / id;
+  bool only_known = known != nullptr;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (std::find(known->begin(), known->end(), name) == known->end()) only_known = false;
+    if (!only_known) break;
+  }
+  if (ec) return remove(id, log);
+  if (only_known) {
+    if (auto r = sys::remove_tree(dir); r) return {};
+  }
+  return remove(id, log);
 }
 
 std::vector<std::string> RuntimeClient::list_ids() const {

@@ -40,6 +40,11 @@ class RuntimeClient {
                        const sys::Pidfd& init) const;
   // Deletes the container (--force: kills anything left). Idempotent.
   Expected<void> remove(const std::string& id, const std::filesystem::path& log) const;
+  // Removes a container whose init we have reaped and whose cgroup we have removed. For runc
+  // and crun, deleting a stopped container with no hooks is exactly: destroy the cgroup, then
+  // remove the state dir; doing it here saves a runtime process (~5 ms for runc). Anything
+  // unexpected in the state dir, or another runtime, goes through `delete --force`.
+  Expected<void> remove_stopped(const std::string& id, const std::filesystem::path& log) const;
   // Ids of the containers in this runtime's root.
   [[nodiscard]] std::vector<std::string> list_ids() const;
 

@@ -42,6 +42,10 @@ struct JobOptions {
   std::optional<std::string> runtime;
   // Bytes kept per stream; the rest is read and dropped, and the truncated flag is set.
   std::size_t output_cap = 10 * kMiB;
+  // Optional, owned by the caller: a readable fd (pipe, socket) on which each byte is a signal
+  // number to send to every process of the job while it runs, e.g. to forward Ctrl-C. End of
+  // file stops the forwarding. -1: none.
+  int signal_fd = -1;
 };
 
 struct ExecutorOptions {

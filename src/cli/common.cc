@@ -36,6 +36,20 @@ Expected<config::Config> effective_config(const Globals& globals) {
   return cfg;
 }
 
+CLI::App* add_config_command(CLI::App& app, const std::string& name, const std::string& help,
+                             Globals& globals, Action& action,
+                             std::function<int(config::Config&)> body) {
+  auto* cmd = app.add_subcommand(name, help);
+  cmd->callback([&globals, &action, body = std::move(body)] {
+    action = [&globals, body] {
+      auto cfg = effective_config(globals);
+      if (!cfg) return report_error(cfg.error());
+      return body(*cfg);
+    };
+  });
+  return cmd;
+}
+
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());

@@ -38,6 +38,12 @@ Expected<config::Config> effective_config(const Globals& globals);
 // Writes all of `data` to `fd`, retrying short writes.
 void write_all(int fd, std::string_view data);
 
+// Adds a subcommand whose action runs `body` on the effective configuration; a bad
+// configuration is reported the usual way.
+CLI::App* add_config_command(CLI::App& app, const std::string& name, const std::string& help,
+                             Globals& globals, Action& action,
+                             std::function<int(config::Config&)> body);
+
 void register_run(CLI::App& app, Globals& globals, Action& action);
 void register_gc(CLI::App& app, Globals& globals, Action& action);
 void register_doctor(CLI::App& app, Globals& globals, Action& action);

@@ -7,25 +7,22 @@
 namespace ociexec::cli {
 
 void register_doctor(CLI::App& app, Globals& globals, Action& action) {
-  auto* cmd = app.add_subcommand("doctor", "check cgroups, runtimes, pidfd and user namespaces");
-  cmd->callback([&globals, &action] {
-    action = [&globals] {
-      auto cfg = effective_config(globals);
-      if (!cfg) return report_error(cfg.error());
-      bool runtime_ok = false;
-      bool core_ok = true;
-      for (const auto& f : core::run_doctor(cfg->executor)) {
-        fmt::print("[{}] {}: {}\n", f.ok ? " ok " : "FAIL", f.topic, f.detail);
-        if (!f.ok && !f.fix.empty()) fmt::print("       fix: {}\n", f.fix);
-        if (f.topic.rfind("runtime ", 0) == 0) runtime_ok = runtime_ok || f.ok;
-        if ((f.topic == "cgroups" || f.topic == "pidfd") && !f.ok) core_ok = false;
-      }
-      bool usable = runtime_ok && core_ok;
-      fmt::print("{}\n", usable ? "ociexec can run jobs on this host"
-                                : "ociexec cannot run jobs on this host: see the fixes above");
-      return usable ? 0 : kExitExecutorError;
-    };
-  });
+  add_config_command(
+      app, "doctor", "check cgroups, runtimes, pidfd and user namespaces", globals, action,
+      [](config::Config& cfg) {
+        bool runtime_ok = false;
+        bool core_ok = true;
+        for (const auto& f : core::run_doctor(cfg.executor)) {
+          fmt::print("[{}] {}: {}\n", f.ok ? " ok " : "FAIL", f.topic, f.detail);
+          if (!f.ok && !f.fix.empty()) fmt::print("       fix: {}\n", f.fix);
+          if (f.topic.rfind("runtime ", 0) == 0) runtime_ok = runtime_ok || f.ok;
+          if ((f.topic == "cgroups" || f.topic == "pidfd") && !f.ok) core_ok = false;
+        }
+        bool usable = runtime_ok && core_ok;
+        fmt::print("{}\n", usable ? "ociexec can run jobs on this host"
+                                  : "ociexec cannot run jobs on this host: see the fixes above");
+        return usable ? 0 : kExitExecutorError;
+      });
 }
 
 }  // namespace ociexec::cli

@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "config/units.h"
 #include "sys/fs.h"
+#include "sys/signals.h"
 
 namespace ociexec::cli {
 
@@ -143,6 +144,11 @@ int run(const Globals& globals, const RunFlags& flags) {
   if (!script) return fail(script.error());
   auto exec = Executor::create(cfg->executor);
   if (!exec) return fail(exec.error());
+  // Ctrl-C and kill reach the job instead of killing us mid-job (which would leave the
+  // container to `ociexec gc`): the job ends and is removed as usual.
+  auto forwarder = sys::SignalForwarder::install({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
+  if (!forwarder) return fail(forwarder.error());
+  job.signal_fd = forwarder->fd();
   auto result = exec->run(*script, job);
   if (!result) return fail(result.error());
   if (flags.json) {

@@ -6,23 +6,19 @@
 namespace ociexec::cli {
 
 void register_version(CLI::App& app, Globals& globals, Action& action) {
-  auto* cmd = app.add_subcommand("version", "print the version of ociexec and of its runtime");
-  cmd->callback([&globals, &action] {
-    action = [&globals] {
-      fmt::print("ociexec {}\n", version());
-      auto cfg = effective_config(globals);
-      if (!cfg) return report_error(cfg.error());
-      cfg->executor.collect_garbage_on_start = false;
-      auto exec = Executor::create(cfg->executor);
-      if (!exec) {
-        fmt::print("runtime: none ({})\n", exec.error().message);
-        return 0;
-      }
-      fmt::print("runtime: {} {} ({})\n", exec->runtime().name, exec->runtime().version,
-                 exec->runtime().path);
-      return 0;
-    };
-  });
+  add_config_command(app, "version", "print the version of ociexec and of its runtime", globals,
+                     action, [](config::Config& cfg) {
+                       fmt::print("ociexec {}\n", version());
+                       cfg.executor.collect_garbage_on_start = false;
+                       auto exec = Executor::create(cfg.executor);
+                       if (!exec) {
+                         fmt::print("runtime: none ({})\n", exec.error().message);
+                         return 0;
+                       }
+                       fmt::print("runtime: {} {} ({})\n", exec->runtime().name,
+                                  exec->runtime().version, exec->runtime().path);
+                       return 0;
+                     });
 }
 
 }  // namespace ociexec::cli

@@ -211,6 +211,7 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   sin.deadline = started + job.timeout;
   sin.grace = job.grace;
   sin.output_cap = job.output_cap;
+  sin.signal_fd = job.signal_fd;
   const sys::Pidfd& init_pidfd = init->pidfd();
   sin.signal_job = [&init_pidfd, &cgroup](int sig) {
     // The init first: its death takes its whole pid namespace with it. Then every process

@@ -32,6 +32,21 @@ bool pump(int fd, Captured& sink, std::size_t cap, char* buf) {
   }
 }
 
+// Forwards the signal numbers waiting on `fd`; false once it reached end of file.
+bool forward_signals(int fd, const std::function<void(int)>& signal_job) {
+  unsigned char sigs[64];
+  for (;;) {
+    ssize_t n = ::read(fd, sigs, sizeof sigs);
+    if (n > 0) {
+      for (ssize_t i = 0; i < n; ++i)
+        if (sigs[i] > 0 && sigs[i] < NSIG) signal_job(sigs[i]);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
 int poll_timeout_ms(Clock::time_point now, std::optional<Clock::time_point> wake) {
   if (!wake) return -1;
   if (*wake <= now) return 0;
@@ -92,12 +107,16 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
       wake = drain_until;
     }
 
-    pollfd fds[3];
+    pollfd fds[4];
     nfds_t count = 0;
-    int init_slot = -1, out_slot = -1, err_slot = -1;
+    int init_slot = -1, out_slot = -1, err_slot = -1, sig_slot = -1;
     if (!exited) {
       init_slot = static_cast<int>(count);
       fds[count++] = {init.pidfd().fd(), POLLIN, 0};
+      if (in.signal_fd >= 0) {
+        sig_slot = static_cast<int>(count);
+        fds[count++] = {in.signal_fd, POLLIN, 0};
+      }
     }
     if (in.stdout_fd) {
       out_slot = static_cast<int>(count);
@@ -119,6 +138,8 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     if (err_slot >= 0 && fds[err_slot].revents &&
         !pump(in.stderr_fd.get(), out.err, in.output_cap, buffer.data()))
       in.stderr_fd.reset();
+    if (sig_slot >= 0 && fds[sig_slot].revents && !forward_signals(in.signal_fd, in.signal_job))
+      in.signal_fd = -1;
     if (init_slot >= 0 && fds[init_slot].revents) {
       auto done = reap();
       if (!done) return tl::unexpected(done.error());

@@ -27,6 +27,8 @@ struct Input {
   std::size_t output_cap = 0;
   // Sends a signal to every process of the job (the init and its cgroup).
   std::function<void(int)> signal_job;
+  // Each byte read from it is a signal number to forward through signal_job (-1: none).
+  int signal_fd = -1;
 };
 
 struct Captured {

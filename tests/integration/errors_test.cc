@@ -80,26 +80,13 @@ TEST_CASE("a missing or non-executable interpreter maps to not-found / cannot-ex
 TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   LeakCheck leaks;
   const auto& env = Env::get();
-  const std::string config = (env.state_dir / "gc-test.yaml").string();
-  {
-    std::ofstream f(config);
-    f << "state_dir: " << env.state_dir.string() << "\ncgroup_parent: " << env.cgroup_parent
-      << "\nruntime: " << env.runtime << "\n";
-  }
+  const std::string config = write_cli_config("gc-test.yaml");
   auto cli = ociexec::sys::ChildProcess::spawn(
       {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c",
        "/bin/payload sleep 60"},
       {});
   REQUIRE(cli);
-  // Wait (bounded) until the CLI's container runs.
-  bool running = false;
-  for (int i = 0; i < 200 && !running; ++i) {
-    std::this_thread::sleep_for(20ms);
-    std::error_code ec;
-    for (const auto& d : std::filesystem::directory_iterator(env.state_dir / "bundles", ec))
-      running = running || std::filesystem::exists(d.path() / "init.pid");
-  }
-  REQUIRE(running);
+  REQUIRE(wait_for_running_container());
   std::this_thread::sleep_for(100ms);
   cli->kill_and_reap();
   *cli = ociexec::sys::ChildProcess{};  // closes its pidfd
@@ -112,6 +99,30 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
     if (::waitpid(-1, nullptr, WNOHANG) <= 0 && ociexec::sys::children_of(::getpid()).empty()) break;
     std::this_thread::sleep_for(10ms);
   }
+  std::filesystem::remove(config);
+  leaks.check();
+}
+
+TEST_CASE("SIGTERM twice to the CLI ends the job and removes everything without gc") {
+  LeakCheck leaks;
+  const auto& env = Env::get();
+  const std::string config = write_cli_config("signal-test.yaml");
+  auto cli = ociexec::sys::ChildProcess::spawn(
+      {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c",
+       "/bin/payload ignore-term 60"},
+      {});
+  REQUIRE(cli);
+  REQUIRE(wait_for_running_container());
+  std::this_thread::sleep_for(200ms);
+  // The first SIGTERM is forwarded and ignored by the payload; the second becomes SIGKILL.
+  REQUIRE(cli->pidfd().send_signal(SIGTERM));
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(cli->pidfd().send_signal(SIGTERM));
+  auto status = cli->wait_for(10s);
+  REQUIRE(status);
+  CHECK_FALSE(status->signaled);
+  CHECK(status->code == 128 + SIGKILL);
+  *cli = ociexec::sys::ChildProcess{};
   std::filesystem::remove(config);
   leaks.check();
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -63,6 +64,32 @@ Result run_ok(const std::string& script, const JobOptions& options) {
   auto r = executor().run(script, options);
   if (!r) FAIL("executor error: " << r.error().message);
   return std::move(*r);
+}
+
+std::string write_cli_config(const std::string& name) {
+  const Env& env = Env::get();
+  const std::string path = (env.state_dir / name).string();
+  std::ofstream f(path);
+  f << "state_dir: " << env.state_dir.string() << "\ncgroup_parent: " << env.cgroup_parent
+    << "\nruntime: " << env.runtime << "\n";
+  return path;
+}
+
+bool wait_for_running_container() {
+  using namespace std::chrono_literals;
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::error_code ec;
+    for (const auto& d : fs::directory_iterator(Env::get().state_dir / "bundles", ec))
+      if (fs::exists(d.path() / "init.pid")) return true;
+  }
+  return false;
+}
+
+JobOptions memory_job(std::uint64_t mib) {
+  auto j = job();
+  j.limits.memory_bytes = mib * kMiB;
+  return j;
 }
 
 LeakCheck::LeakCheck() : fds_(sys::open_fd_count()) {}

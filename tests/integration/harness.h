@@ -37,6 +37,13 @@ JobOptions job(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 // Runs a script and requires that it produced a Result.
 Result run_ok(const std::string& script, const JobOptions& options);
 
+// Writes a CLI config file pointing at this run's state dir, cgroup parent and runtime.
+std::string write_cli_config(const std::string& name);
+// Waits (bounded, 4 s) until some job of the state dir has a running container.
+bool wait_for_running_container();
+// A job with a memory limit of `mib` MiB.
+JobOptions memory_job(std::uint64_t mib);
+
 // Records the fd count at construction; check() asserts that no container, cgroup, mount,
 // bundle dir, child process or fd was left behind since.
 class LeakCheck {

@@ -9,9 +9,7 @@ using namespace ociexec::test;
 
 TEST_CASE("a memory hog is reported as oom_killed") {
   LeakCheck leaks;
-  auto j = job();
-  j.limits.memory_bytes = 64 * ociexec::kMiB;
-  auto r = run_ok("/bin/payload memhog 512\n", j);
+  auto r = run_ok("/bin/payload memhog 512\n", memory_job(64));
   CHECK(r.outcome == Outcome::kOomKilled);
   CHECK(r.stdout_data.find("allocated") == std::string::npos);
   REQUIRE(r.peak_memory_bytes);
@@ -22,9 +20,7 @@ TEST_CASE("a memory hog is reported as oom_killed") {
 
 TEST_CASE("an OOM kill of a child is reported even when the main process survives") {
   LeakCheck leaks;
-  auto j = job();
-  j.limits.memory_bytes = 64 * ociexec::kMiB;
-  auto r = run_ok("/bin/payload memhog 512; echo survived\n", j);
+  auto r = run_ok("/bin/payload memhog 512; echo survived\n", memory_job(64));
   CHECK(r.outcome == Outcome::kOomKilled);
   CHECK(r.stdout_data == "survived\n");
   CHECK(r.exit_code == 0);
@@ -33,9 +29,7 @@ TEST_CASE("an OOM kill of a child is reported even when the main process survive
 
 TEST_CASE("peak memory and CPU time are measured") {
   LeakCheck leaks;
-  auto j = job();
-  j.limits.memory_bytes = 256 * ociexec::kMiB;
-  auto r = run_ok("/bin/payload memhog 40\n", j);
+  auto r = run_ok("/bin/payload memhog 40\n", memory_job(256));
   CHECK(r.outcome == Outcome::kExited);
   REQUIRE(r.peak_memory_bytes);
   CHECK(*r.peak_memory_bytes >= 40 * ociexec::kMiB);

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "supervise/supervisor.h"
 #include "sys/process.h"
@@ -92,4 +93,19 @@ TEST_CASE("a pipe held open after the process exits is abandoned after the drain
   REQUIRE(r);
   CHECK(r->out.data == "done\n");
   CHECK(supervise::Clock::now() - t0 < 2s);
+}
+
+TEST_CASE("signal numbers written to signal_fd are forwarded to the job") {
+  auto s = spawn_sh("exec sleep 30");
+  auto sigpipe = sys::make_pipe(true);
+  REQUIRE(sigpipe);
+  auto in = input(s, 10s);
+  in.signal_fd = sigpipe->read.get();
+  const unsigned char term = SIGTERM;
+  REQUIRE(::write(sigpipe->write.get(), &term, 1) == 1);
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK_FALSE(r->timed_out);
+  CHECK(r->status.signaled);
+  CHECK(r->status.signal == SIGTERM);
 }

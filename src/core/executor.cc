@@ -3,11 +3,14 @@
 // delete -> clean up. Every step after the bundle exists is undone on every path by guards.
 #include "ociexec/executor.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <charconv>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
@@ -31,15 +34,20 @@ namespace {
 // then the cgroup, whatever the runtime managed. Safe to run twice.
 class ContainerGuard {
  public:
-  ContainerGuard(const runtime::RuntimeClient& client, std::string id, fs::path log,
+  ContainerGuard(const runtime::RuntimeClient& client, std::string id, const bundle::Bundle& bundle,
                  const cgroup::JobCgroup& cgroup)
-      : client_(client), id_(std::move(id)), log_(std::move(log)), cgroup_(cgroup) {}
+      : client_(client),
+        id_(std::move(id)),
+        log_(bundle.log_file()),
+        pid_file_(bundle.pid_file()),
+        cgroup_(cgroup) {}
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
   ~ContainerGuard() {
     if (done_) return;
     (void)client_.remove(id_, log_);
     (void)cgroup_.remove();
+    reap_orphaned_init();
   }
 
   // The normal path, after the init was reaped: the cgroup first (which also kills anything
@@ -57,9 +65,26 @@ class ContainerGuard {
   }
 
  private:
+  // A create that failed or timed out after forking the init leaves it reparented to us
+  // (a subreaper) with nobody to reap it: reap it here, if it is still our child.
+  void reap_orphaned_init() const noexcept {
+    auto text = sys::read_file(pid_file_);
+    if (!text) return;
+    pid_t pid = 0;
+    std::from_chars(text->data(), text->data() + text->size(), pid);
+    if (pid <= 0) return;
+    auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
+    if (!stat || sys::parse_stat_ppid(*stat) != ::getpid()) return;
+    if (auto pidfd = sys::Pidfd::open(pid)) {
+      (void)pidfd->send_signal(SIGKILL);
+      (void)pidfd->wait(false);
+    }
+  }
+
   const runtime::RuntimeClient& client_;
   std::string id_;
   fs::path log_;
+  fs::path pid_file_;
   const cgroup::JobCgroup& cgroup_;
   bool done_ = false;
 };
@@ -179,7 +204,9 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   auto spec = spec::build_spec(
       spec_input({cgroup::swap_limit_supported(layout), nofile_hard_limit, machine}, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
   if (!spec) return tl::unexpected(spec.error());
-  if (auto r = bundle->write_config(spec->dump()); !r) return tl::unexpected(r.error());
+  // Replace, not throw: an env value that is not UTF-8 must not become an exception.
+  const auto config_json = spec->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (auto r = bundle->write_config(config_json); !r) return tl::unexpected(r.error());
   if (auto r = bundle->write_script(script); !r) return tl::unexpected(r.error());
 
   // stdin is a memfd: the job reads at its own pace and we never block writing to it.
@@ -189,7 +216,7 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   if (!in || !out || !err)
     return tl::unexpected((!in ? in.error() : !out ? out.error() : err.error()).with_context("stdio"));
 
-  ContainerGuard guard(**client, id, bundle->log_file(), cgroup);
+  ContainerGuard guard(**client, id, *bundle, cgroup);
   auto created = (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
                                    {in->get(), out->write.get(), err->write.get()},
                                    out->read.get(), err->read.get());
@@ -273,6 +300,11 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
                                             opts.cgroup_parent)});
   if (opts.runtime_timeout.count() <= 0)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument, "runtime timeout: must be positive"});
+  if (::geteuid() != 0)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                fmt::format("running as uid {}: jobs need root (cgroup limits and "
+                                            "the runtimes' root mode); run as root",
+                                            ::geteuid())});
   impl->bundles_dir = opts.state_dir / "bundles";
   impl->runtimes_dir = opts.state_dir / "runtime";
   for (const auto& dir : {opts.state_dir, impl->bundles_dir, impl->runtimes_dir}) {
@@ -306,7 +338,13 @@ Executor& Executor::operator=(Executor&&) noexcept = default;
 Executor::~Executor() = default;
 
 Expected<Result> Executor::run(std::string_view script, const JobOptions& job) const {
-  return impl_->run(script, job);
+  // No exception crosses the API: the guards inside run() have already cleaned up while
+  // unwinding, so what is left is to report it.
+  try {
+    return impl_->run(script, job);
+  } catch (const std::exception& e) {
+    return tl::unexpected(Error{ErrorKind::kSystem, fmt::format("run: unexpected failure: {}", e.what())});
+  }
 }
 
 GcReport Executor::collect_garbage() const { return impl_->collect_garbage(); }

@@ -65,6 +65,16 @@ TEST_CASE("env entries, workdir and the unprivileged user are applied") {
   leaks.check();
 }
 
+TEST_CASE("an env value that is not UTF-8 does not break the job") {
+  LeakCheck leaks;
+  auto j = job();
+  j.env = {std::string("BYTES=a\xff\xfe") + "b"};
+  auto r = run_ok("echo ran\n", j);
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_data == "ran\n");
+  leaks.check();
+}
+
 TEST_CASE("the #! line chooses the interpreter, and --interpreter overrides it") {
   LeakCheck leaks;
   auto r = run_ok("#!/bin/payload exit\n", job());

@@ -31,8 +31,11 @@ struct Stats {
 
 Stats stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
-  return {std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()), at(0.5), at(0.99)};
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  return {std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()), at(0.5),
+          at(0.99)};
 }
 
 template <typename F>
@@ -90,19 +93,21 @@ int main(int argc, char** argv) {
   const std::string bare_root = (work / "bare-root").string();
 
   auto bare = [&](int i) {
-    auto r = ociexec::sys::run_command(
-        {rt_path, "--root", bare_root, "run", "--bundle", bundle.string(), fmt::format("bare-{}", i)},
-        std::chrono::seconds(30));
+    auto r = ociexec::sys::run_command({rt_path, "--root", bare_root, "run", "--bundle",
+                                        bundle.string(), fmt::format("bare-{}", i)},
+                                       std::chrono::seconds(30));
     if (!r || r->status.code != 0) die("bare run failed: " + (r ? r->output : r.error().message));
   };
   auto lib = [&](int) {
     auto r = exec->run("", job);
-    if (!r || r->exit_code != 0) die("library run failed: " + (r ? r->stderr_data : r.error().message));
+    if (!r || r->exit_code != 0)
+      die("library run failed: " + (r ? r->stderr_data : r.error().message));
   };
   auto via_cli = [&](int) {
-    auto r = ociexec::sys::run_command({cli, "--state-dir", eo.state_dir.string(), "run", "--runtime", runtime,
-                                        "--rootfs", rootfs.string(), "--interpreter", "/bin/true", "-c", ""},
-                                       std::chrono::seconds(30));
+    auto r = ociexec::sys::run_command(
+        {cli, "--state-dir", eo.state_dir.string(), "run", "--runtime", runtime, "--rootfs",
+         rootfs.string(), "--interpreter", "/bin/true", "-c", ""},
+        std::chrono::seconds(30));
     if (!r || r->status.code != 0) die("cli run failed: " + (r ? r->output : r.error().message));
   };
 
@@ -125,7 +130,8 @@ int main(int argc, char** argv) {
   slow.timeout = std::chrono::milliseconds(300);
   std::vector<double> t_kill;
   for (int i = 0; i < std::max(10, jobs / 5); ++i) {
-    auto r = exec->run("/bin/payload spawn-setsid 99 60 & exec /bin/payload ignore-term 60\n", slow);
+    auto r =
+        exec->run("/bin/payload spawn-setsid 99 60 & exec /bin/payload ignore-term 60\n", slow);
     auto back = Clock::now();
     if (!r || r->outcome != ociexec::Outcome::kTimedOut) die("kill job did not time out");
     t_kill.push_back(Ms(back - (r->started_at + r->limits.timeout)).count());
@@ -135,14 +141,14 @@ int main(int argc, char** argv) {
   fmt::print("{} {} | /bin/true on {} | {} jobs each, sequential\n", exec->runtime().name,
              exec->runtime().version, rootfs.string(), t_bare.size());
   fmt::print("{:<28} {:>9} {:>9} {:>9} {:>7}\n", "", "mean ms", "p50 ms", "p99 ms", "ratio");
-  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>7}\n", fmt::format("bare {} run", exec->runtime().name),
-             sb.mean, sb.p50, sb.p99, "1.00x");
-  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>6.2f}x\n", "ociexec library", sl.mean, sl.p50, sl.p99,
-             sl.mean / sb.mean);
-  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>6.2f}x\n", "ociexec CLI", sc.mean, sc.p50, sc.p99,
-             sc.mean / sb.mean);
-  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f}   (goal: <= 50 ms)\n", "deadline -> result", sk.mean, sk.p50,
-             sk.p99);
+  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>7}\n",
+             fmt::format("bare {} run", exec->runtime().name), sb.mean, sb.p50, sb.p99, "1.00x");
+  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>6.2f}x\n", "ociexec library", sl.mean, sl.p50,
+             sl.p99, sl.mean / sb.mean);
+  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f} {:>6.2f}x\n", "ociexec CLI", sc.mean, sc.p50,
+             sc.p99, sc.mean / sb.mean);
+  fmt::print("{:<28} {:>9.1f} {:>9.1f} {:>9.1f}   (goal: <= 50 ms)\n", "deadline -> result",
+             sk.mean, sk.p50, sk.p99);
   (void)ociexec::sys::remove_tree(work);
   return 0;
 }

@@ -62,8 +62,7 @@ class Executor {
 // The drop-in contract: runs `script` on a process-wide Executor with default options,
 // created on first use. Thread-safe. On timeout: exit_code -1 and a stderr line that starts
 // "Execution timeout (Ns)".
-[[nodiscard]] Expected<Result> execute_script(std::string_view script,
-                                              const JobOptions& job = {});
+[[nodiscard]] Expected<Result> execute_script(std::string_view script, const JobOptions& job = {});
 [[nodiscard]] Expected<Result> execute_script(std::string_view script, int timeout_seconds);
 
 // "0.1.0"

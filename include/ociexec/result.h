@@ -37,7 +37,7 @@ struct Result {
 
   Outcome outcome = Outcome::kExited;
   int signal = 0;  // set for kSignaled, and for kOomKilled when the main process was killed
-  std::chrono::nanoseconds wall_time{0};             // from start to the main process' exit
+  std::chrono::nanoseconds wall_time{0};  // from start to the main process' exit
   // When the container was started: the deadline is started_at + limits.timeout.
   std::chrono::steady_clock::time_point started_at{};
   std::optional<std::chrono::nanoseconds> cpu_time;  // user + system of the whole cgroup
@@ -52,15 +52,21 @@ struct Result {
   // Tuple protocol for structured bindings: (exit_code, stdout_data, stderr_data).
   template <std::size_t I>
   auto& get() & {
-    if constexpr (I == 0) return exit_code;
-    else if constexpr (I == 1) return stdout_data;
-    else return stderr_data;
+    if constexpr (I == 0)
+      return exit_code;
+    else if constexpr (I == 1)
+      return stdout_data;
+    else
+      return stderr_data;
   }
   template <std::size_t I>
   const auto& get() const& {
-    if constexpr (I == 0) return exit_code;
-    else if constexpr (I == 1) return stdout_data;
-    else return stderr_data;
+    if constexpr (I == 0)
+      return exit_code;
+    else if constexpr (I == 1)
+      return stdout_data;
+    else
+      return stderr_data;
   }
   template <std::size_t I>
   auto&& get() && {
@@ -75,8 +81,14 @@ std::string_view to_string(Outcome outcome) noexcept;
 template <>
 struct std::tuple_size<ociexec::Result> : std::integral_constant<std::size_t, 3> {};
 template <>
-struct std::tuple_element<0, ociexec::Result> { using type = int; };
+struct std::tuple_element<0, ociexec::Result> {
+  using type = int;
+};
 template <>
-struct std::tuple_element<1, ociexec::Result> { using type = std::string; };
+struct std::tuple_element<1, ociexec::Result> {
+  using type = std::string;
+};
 template <>
-struct std::tuple_element<2, ociexec::Result> { using type = std::string; };
+struct std::tuple_element<2, ociexec::Result> {
+  using type = std::string;
+};

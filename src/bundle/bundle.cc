@@ -16,7 +16,9 @@ Expected<Bundle> Bundle::create(const fs::path& bundles_dir, const std::string& 
   return bundle;
 }
 
-Bundle::~Bundle() { (void)remove(); }
+Bundle::~Bundle() {
+  (void)remove();
+}
 
 Expected<void> Bundle::write_config(std::string_view json) const {
   auto r = sys::write_new_file(config_path(), json, 0600);

@@ -24,7 +24,8 @@ Expected<Layout> detect_layout() {
   std::string controllers;
   for (const auto& m : mounts) {
     if (m.fs_type != "cgroup2") continue;
-    if (auto text = sys::read_file(fs::path(m.mount_point) / "cgroup.controllers")) controllers = *text;
+    if (auto text = sys::read_file(fs::path(m.mount_point) / "cgroup.controllers"))
+      controllers = *text;
     break;
   }
   auto layout = layout_from_mounts(mounts, controllers);
@@ -148,8 +149,8 @@ std::vector<std::string> list_job_cgroups(const Layout& layout, const std::strin
 bool swap_limit_supported(const Layout& layout) {
   if (layout.mode == Mode::kV2) return true;  // runc and crun skip swap.max when it is absent
   const Hierarchy* mem = layout.find_v1("memory");
-  return mem && ::access((fs::path(mem->mount_point) / "memory.memsw.limit_in_bytes").c_str(),
-                         F_OK) == 0;
+  return mem &&
+         ::access((fs::path(mem->mount_point) / "memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
 }
 
 }  // namespace ociexec::cgroup

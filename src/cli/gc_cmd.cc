@@ -7,8 +7,8 @@
 namespace ociexec::cli {
 
 void register_gc(CLI::App& app, Globals& globals, Action& action) {
-  add_config_command(app, "gc", "remove what crashed ociexec processes left behind", globals, action,
-                     [](config::Config& cfg) {
+  add_config_command(app, "gc", "remove what crashed ociexec processes left behind", globals,
+                     action, [](config::Config& cfg) {
                        cfg.executor.collect_garbage_on_start = false;
                        auto exec = Executor::create(cfg.executor);
                        if (!exec) return report_error(exec.error());

@@ -4,8 +4,8 @@
 // exit 125 with one line that names the problem, like every executor error.
 #include <cstdio>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/common.h"
 

@@ -1,8 +1,8 @@
 // `ociexec run [flags] (FILE | - | -c SCRIPT)`: runs one script; its stdout and stderr pass
 // through and its exit code becomes ours (see common.h for the contract). Flag names follow
 // `podman run` where one exists.
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 
@@ -52,15 +52,17 @@ Expected<void> apply_limit(const std::string& flag, const std::string& text, Par
 
 Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   auto& lim = job.limits;
-  for (auto r : {apply_flag("--timeout", f.timeout, config::parse_duration, [&](auto v) { job.timeout = v; }),
-                 apply_flag("--grace", f.grace, config::parse_duration, [&](auto v) { job.grace = v; }),
-                 apply_limit("--memory", f.memory, config::parse_size, lim.memory_bytes),
-                 apply_limit("--cpus", f.cpus, config::parse_cpus, lim.cpus),
-                 apply_limit("--pids-limit", f.pids, config::parse_count, lim.pids),
-                 apply_flag("--tmpfs-size", f.tmpfs_size, config::parse_size,
-                            [&](auto v) { lim.tmpfs_bytes = v; }),
-                 apply_flag("--output-cap", f.output_cap, config::parse_size,
-                            [&](auto v) { job.output_cap = static_cast<std::size_t>(v); })})
+  for (auto r :
+       {apply_flag("--timeout", f.timeout, config::parse_duration,
+                   [&](auto v) { job.timeout = v; }),
+        apply_flag("--grace", f.grace, config::parse_duration, [&](auto v) { job.grace = v; }),
+        apply_limit("--memory", f.memory, config::parse_size, lim.memory_bytes),
+        apply_limit("--cpus", f.cpus, config::parse_cpus, lim.cpus),
+        apply_limit("--pids-limit", f.pids, config::parse_count, lim.pids),
+        apply_flag("--tmpfs-size", f.tmpfs_size, config::parse_size,
+                   [&](auto v) { lim.tmpfs_bytes = v; }),
+        apply_flag("--output-cap", f.output_cap, config::parse_size,
+                   [&](auto v) { job.output_cap = static_cast<std::size_t>(v); })})
     if (!r) return r;
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
@@ -83,8 +85,8 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
 
 Expected<std::string> read_script(const RunFlags& f) {
   if (f.command_given && !f.script_file.empty())
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                "give either a script FILE or -c SCRIPT, not both"});
+    return tl::unexpected(
+        Error{ErrorKind::kInvalidArgument, "give either a script FILE or -c SCRIPT, not both"});
   if (f.command_given) return f.command.empty() ? std::string() : f.command + "\n";
   if (f.script_file.empty())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
@@ -107,8 +109,9 @@ nlohmann::json result_json(const Result& r) {
       {"outcome", to_string(r.outcome)},
       {"signal", r.signal ? json(r.signal) : json(nullptr)},
       {"wall_time_ms", std::chrono::duration<double, std::milli>(r.wall_time).count()},
-      {"cpu_time_ms", r.cpu_time ? json(std::chrono::duration<double, std::milli>(*r.cpu_time).count())
-                                 : json(nullptr)},
+      {"cpu_time_ms", r.cpu_time
+                          ? json(std::chrono::duration<double, std::milli>(*r.cpu_time).count())
+                          : json(nullptr)},
       {"peak_memory_bytes", opt(r.peak_memory_bytes)},
       {"stdout_truncated", r.stdout_truncated},
       {"stderr_truncated", r.stderr_truncated},
@@ -132,8 +135,7 @@ void print_json(const nlohmann::json& j) {
 
 int run(const Globals& globals, const RunFlags& flags) {
   auto fail = [&](const Error& e) {
-    if (flags.json)
-      print_json({{"error", {{"kind", to_string(e.kind)}, {"message", e.message}}}});
+    if (flags.json) print_json({{"error", {{"kind", to_string(e.kind)}, {"message", e.message}}}});
     return flags.json ? exit_code_for(e) : report_error(e);
   };
   auto cfg = effective_config(globals);
@@ -168,11 +170,14 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("script", flags->script_file, "script file, or - for standard input");
   auto* command = cmd->add_option("-c", flags->command, "script text");
   cmd->add_option("--timeout", flags->timeout, "kill the job after this long (default 300s)");
-  cmd->add_option("--grace", flags->grace, "send SIGTERM this long before the deadline (default 0)");
-  cmd->add_option("-m,--memory", flags->memory, "memory limit, swap included (e.g. 256m, unlimited)");
+  cmd->add_option("--grace", flags->grace,
+                  "send SIGTERM this long before the deadline (default 0)");
+  cmd->add_option("-m,--memory", flags->memory,
+                  "memory limit, swap included (e.g. 256m, unlimited)");
   cmd->add_option("--cpus", flags->cpus, "CPU limit (e.g. 0.5, unlimited)");
   cmd->add_option("--pids-limit", flags->pids, "maximum processes and threads (or unlimited)");
-  cmd->add_option("--tmpfs-size", flags->tmpfs_size, "size of /tmp and of the work dir (default 64m)");
+  cmd->add_option("--tmpfs-size", flags->tmpfs_size,
+                  "size of /tmp and of the work dir (default 64m)");
   cmd->add_option("--output-cap", flags->output_cap, "bytes kept per stream (default 10m)");
   cmd->add_option("-e,--env", flags->env, "KEY=VALUE, or KEY to pass the host's value");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");

@@ -41,42 +41,52 @@ Setter limit_setter(std::optional<T> Limits::*field, Parse parse) {
 
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
-      {"runtime", [](Config& c, const std::string& v) -> Expected<void> {
+      {"runtime",
+       [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.runtime = v;
          return {};
        }},
-      {"state_dir", [](Config& c, const std::string& v) -> Expected<void> {
+      {"state_dir",
+       [](Config& c, const std::string& v) -> Expected<void> {
          if (v.empty() || v.front() != '/')
            return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
          c.executor.state_dir = v;
          return {};
        }},
-      {"cgroup_parent", [](Config& c, const std::string& v) -> Expected<void> {
+      {"cgroup_parent",
+       [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.cgroup_parent = v;
          return {};
        }},
-      {"runtime_timeout", [](Config& c, const std::string& v) {
+      {"runtime_timeout",
+       [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.runtime_timeout);
        }},
-      {"timeout", [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.timeout); }},
-      {"grace", [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.grace); }},
+      {"timeout",
+       [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.timeout); }},
+      {"grace",
+       [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.grace); }},
       {"memory", limit_setter(&Limits::memory_bytes, parse_size)},
       {"cpus", limit_setter(&Limits::cpus, parse_cpus)},
       {"pids_limit", limit_setter(&Limits::pids, parse_count)},
-      {"tmpfs_size", [](Config& c, const std::string& v) {
+      {"tmpfs_size",
+       [](Config& c, const std::string& v) {
          return assign(parse_size(v), c.job.limits.tmpfs_bytes);
        }},
-      {"output_cap", [](Config& c, const std::string& v) -> Expected<void> {
+      {"output_cap",
+       [](Config& c, const std::string& v) -> Expected<void> {
          auto size = parse_size(v);
          if (!size) return tl::unexpected(size.error());
          c.job.output_cap = static_cast<std::size_t>(*size);
          return {};
        }},
-      {"rootfs", [](Config& c, const std::string& v) -> Expected<void> {
+      {"rootfs",
+       [](Config& c, const std::string& v) -> Expected<void> {
          c.job.rootfs = v;
          return {};
        }},
-      {"interpreter", [](Config& c, const std::string& v) -> Expected<void> {
+      {"interpreter",
+       [](Config& c, const std::string& v) -> Expected<void> {
          c.job.interpreter = split_command(v);
          return {};
        }},
@@ -120,9 +130,11 @@ Expected<Config> parse_config(std::string_view yaml, const std::string& source) 
                                fmt::format("unknown key \"{}\"; known keys: {}", key, known)));
     }
     if (!entry.second.IsScalar())
-      return tl::unexpected(at(source, entry.second.Mark(), fmt::format("{}: expected a single value", key)));
+      return tl::unexpected(
+          at(source, entry.second.Mark(), fmt::format("{}: expected a single value", key)));
     if (auto r = it->second(config, entry.second.Scalar()); !r)
-      return tl::unexpected(at(source, entry.second.Mark(), fmt::format("{}: {}", key, r.error().message)));
+      return tl::unexpected(
+          at(source, entry.second.Mark(), fmt::format("{}: {}", key, r.error().message)));
   }
   return config;
 }
@@ -130,8 +142,8 @@ Expected<Config> parse_config(std::string_view yaml, const std::string& source) 
 Expected<Config> load_config(const std::filesystem::path& path) {
   auto text = sys::read_file(path);
   if (!text)
-    return tl::unexpected(Error{ErrorKind::kConfig,
-                                fmt::format("read config: {}", text.error().message)});
+    return tl::unexpected(
+        Error{ErrorKind::kConfig, fmt::format("read config: {}", text.error().message)});
   return parse_config(*text, path.string());
 }
 

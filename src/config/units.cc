@@ -47,15 +47,21 @@ Expected<std::uint64_t> parse_size(std::string_view text) {
   std::uint64_t mult = 0;
   std::string u;
   for (char c : unit) u += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (u.empty() || u == "b") mult = 1;
-  else if (u == "k" || u == "kb" || u == "kib") mult = 1ULL << 10;
-  else if (u == "m" || u == "mb" || u == "mib") mult = 1ULL << 20;
-  else if (u == "g" || u == "gb" || u == "gib") mult = 1ULL << 30;
-  else if (u == "t" || u == "tb" || u == "tib") mult = 1ULL << 40;
+  if (u.empty() || u == "b")
+    mult = 1;
+  else if (u == "k" || u == "kb" || u == "kib")
+    mult = 1ULL << 10;
+  else if (u == "m" || u == "mb" || u == "mib")
+    mult = 1ULL << 20;
+  else if (u == "g" || u == "gb" || u == "gib")
+    mult = 1ULL << 30;
+  else if (u == "t" || u == "tb" || u == "tib")
+    mult = 1ULL << 40;
   if (!value || mult == 0)
-    return bad(fmt::format("invalid size \"{}\": expected a number with an optional unit b, k, m, "
-                           "g or t (e.g. 256m)",
-                           text));
+    return bad(
+        fmt::format("invalid size \"{}\": expected a number with an optional unit b, k, m, "
+                    "g or t (e.g. 256m)",
+                    text));
   double bytes = *value * static_cast<double>(mult);
   if (bytes >= static_cast<double>(std::numeric_limits<std::int64_t>::max()))
     return bad(fmt::format("invalid size \"{}\": too large", text));
@@ -67,16 +73,22 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string_view unit;
   auto value = leading_number(t, unit);
   double ms_per_unit = 0;
-  if (unit.empty() || unit == "s") ms_per_unit = 1000;
-  else if (unit == "ms") ms_per_unit = 1;
-  else if (unit == "m") ms_per_unit = 60'000;
-  else if (unit == "h") ms_per_unit = 3'600'000;
+  if (unit.empty() || unit == "s")
+    ms_per_unit = 1000;
+  else if (unit == "ms")
+    ms_per_unit = 1;
+  else if (unit == "m")
+    ms_per_unit = 60'000;
+  else if (unit == "h")
+    ms_per_unit = 3'600'000;
   if (!value || ms_per_unit == 0)
-    return bad(fmt::format("invalid duration \"{}\": expected a number of seconds or a number with "
-                           "a unit ms, s, m or h (e.g. 30s)",
-                           text));
+    return bad(
+        fmt::format("invalid duration \"{}\": expected a number of seconds or a number with "
+                    "a unit ms, s, m or h (e.g. 30s)",
+                    text));
   double ms = *value * ms_per_unit;
-  if (ms > 365.0 * 24 * 3'600'000) return bad(fmt::format("invalid duration \"{}\": too long", text));
+  if (ms > 365.0 * 24 * 3'600'000)
+    return bad(fmt::format("invalid duration \"{}\": too long", text));
   return std::chrono::milliseconds(std::llround(ms));
 }
 
@@ -85,7 +97,8 @@ Expected<double> parse_cpus(std::string_view text) {
   std::string_view rest;
   auto value = leading_number(t, rest);
   if (!value || !rest.empty())
-    return bad(fmt::format("invalid cpus \"{}\": expected a decimal number of CPUs (e.g. 0.5)", text));
+    return bad(
+        fmt::format("invalid cpus \"{}\": expected a decimal number of CPUs (e.g. 0.5)", text));
   return *value;
 }
 

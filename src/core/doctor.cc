@@ -49,7 +49,8 @@ Finding check_pidfd() {
 Finding check_userns() {
   auto max = sys::read_file("/proc/sys/user/max_user_namespaces");
   auto clone = sys::read_file("/proc/sys/kernel/unprivileged_userns_clone");
-  std::string detail = fmt::format("max_user_namespaces={}", max ? max->substr(0, max->find('\n')) : "?");
+  std::string detail =
+      fmt::format("max_user_namespaces={}", max ? max->substr(0, max->find('\n')) : "?");
   bool ok = max && max->rfind("0", 0) != 0;
   if (clone) {
     detail += fmt::format(", unprivileged_userns_clone={}", clone->substr(0, clone->find('\n')));
@@ -77,11 +78,13 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
   job.timeout = std::chrono::seconds(30);
   auto t0 = std::chrono::steady_clock::now();
   auto result = exec->run("exit 0\n", job);
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!result) return {topic, false, result.error().message, "see the message"};
   if (result->exit_code != 0)
     return {topic, false, fmt::format("a test job exited {}", result->exit_code), {}};
-  return {topic, true,
+  return {topic,
+          true,
           fmt::format("{} {} at {}: a test job ran in {:.0f} ms", name, exec->runtime().version,
                       *path, ms),
           {}};
@@ -98,7 +101,8 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   bool root = ::geteuid() == 0;
   findings.push_back({"privileges", root, root ? "running as root" : "not root",
                       root ? std::string() : "run as root (rootless mode is not supported yet)"});
-  for (const char* name : {"runc", "crun"}) findings.push_back(check_runtime(name, options, layout));
+  for (const char* name : {"runc", "crun"})
+    findings.push_back(check_runtime(name, options, layout));
   return findings;
 }
 

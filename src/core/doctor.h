@@ -10,7 +10,7 @@
 namespace ociexec::core {
 
 struct Finding {
-  std::string topic;   // "cgroups", "runtime runc", "pidfd", ...
+  std::string topic;  // "cgroups", "runtime runc", "pidfd", ...
   bool ok = false;
   std::string detail;  // what was found
   std::string fix;     // what to do when !ok (may be empty)

@@ -151,6 +151,63 @@ spec::SpecInput spec_input(const HostSpecFacts& host, const JobOptions& job,
   return in;
 }
 
+Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& spec,
+                            std::string_view script) {
+  // Replace, not throw: an env value that is not UTF-8 must not become an exception.
+  if (auto r =
+          bundle.write_config(spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      !r)
+    return r;
+  return bundle.write_script(script);
+}
+
+// The job's stdio: stdin is a memfd (the job reads at its own pace, we never block writing),
+// stdout and stderr are pipes we read in the poll loop.
+struct JobStdio {
+  sys::UniqueFd in;
+  sys::Pipe out;
+  sys::Pipe err;
+
+  static Expected<JobStdio> open(std::string_view stdin_data) {
+    auto in = sys::make_memfd("ociexec-stdin", stdin_data);
+    if (!in) return tl::unexpected(in.error().with_context("stdin"));
+    auto out = sys::make_pipe(true, 1 << 20);
+    if (!out) return tl::unexpected(out.error().with_context("stdout"));
+    auto err = sys::make_pipe(true, 1 << 20);
+    if (!err) return tl::unexpected(err.error().with_context("stderr"));
+    return JobStdio{std::move(*in), std::move(*out), std::move(*err)};
+  }
+  [[nodiscard]] runtime::StdioFds for_container() const {
+    return {in.get(), out.write.get(), err.write.get()};
+  }
+  // Once the init holds its own copies: ours would keep the pipes from reaching end of file.
+  void close_container_ends() {
+    in.reset();
+    out.write.reset();
+    err.write.reset();
+  }
+};
+
+Expected<supervise::Output> supervise_job(sys::ChildProcess& init, JobStdio stdio,
+                                          const JobOptions& job, const cgroup::JobCgroup& cgroup,
+                                          supervise::Clock::time_point started) {
+  supervise::Input in;
+  in.stdout_fd = std::move(stdio.out.read);
+  in.stderr_fd = std::move(stdio.err.read);
+  in.deadline = started + job.timeout;
+  in.grace = job.grace;
+  in.output_cap = job.output_cap;
+  in.signal_fd = job.signal_fd;
+  const sys::Pidfd& init_pidfd = init.pidfd();
+  in.signal_job = [&init_pidfd, &cgroup](int sig) {
+    // The init first: its death takes its whole pid namespace with it. Then every process
+    // in the cgroup, for anything that is not in that namespace.
+    (void)init_pidfd.send_signal(sig);
+    cgroup.signal_all(sig);
+  };
+  return supervise::supervise(init, std::move(in));
+}
+
 Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
                       supervise::Clock::time_point started, const EffectiveLimits& limits,
                       const RuntimeInfo& rt, std::string id) {
@@ -172,8 +229,9 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
     r.outcome = Outcome::kTimedOut;
     r.exit_code = -1;
     if (!r.stderr_data.empty() && r.stderr_data.back() != '\n') r.stderr_data += '\n';
-    r.stderr_data += fmt::format("Execution timeout ({}): the job was killed at its deadline\n",
-                                 core::format_seconds(limits.timeout));
+    r.stderr_data +=
+        fmt::format("Execution timeout ({}): the job ran past its time limit and was killed\n",
+                    core::format_seconds(limits.timeout));
   } else if (stats.oom_kills > 0) {
     r.outcome = Outcome::kOomKilled;
     r.exit_code = sup.status.shell_code();
@@ -201,55 +259,29 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   auto bundle = bundle::Bundle::create(bundles_dir, id);
   if (!bundle) return tl::unexpected(bundle.error());
   const cgroup::JobCgroup cgroup(layout, options.cgroup_parent, id);
+  const HostSpecFacts facts{cgroup::swap_limit_supported(layout), nofile_hard_limit, machine};
   auto spec = spec::build_spec(
-      spec_input({cgroup::swap_limit_supported(layout), nofile_hard_limit, machine}, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
+      spec_input(facts, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
   if (!spec) return tl::unexpected(spec.error());
-  // Replace, not throw: an env value that is not UTF-8 must not become an exception.
-  const auto config_json = spec->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (auto r = bundle->write_config(config_json); !r) return tl::unexpected(r.error());
-  if (auto r = bundle->write_script(script); !r) return tl::unexpected(r.error());
-
-  // stdin is a memfd: the job reads at its own pace and we never block writing to it.
-  auto in = sys::make_memfd("ociexec-stdin", job.stdin_data);
-  auto out = sys::make_pipe(true, 1 << 20);
-  auto err = sys::make_pipe(true, 1 << 20);
-  if (!in || !out || !err)
-    return tl::unexpected((!in ? in.error() : !out ? out.error() : err.error()).with_context("stdio"));
+  if (auto r = write_bundle(*bundle, *spec, script); !r) return tl::unexpected(r.error());
+  auto stdio = JobStdio::open(job.stdin_data);
+  if (!stdio) return tl::unexpected(stdio.error());
 
   ContainerGuard guard(**client, id, *bundle, cgroup);
-  auto created = (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
-                                   {in->get(), out->write.get(), err->write.get()},
-                                   out->read.get(), err->read.get());
-  // The init holds its own copies now; ours would keep the pipes from reaching end of file.
-  out->write.reset();
-  err->write.reset();
-  in->reset();
+  auto created =
+      (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
+                        stdio->for_container(), stdio->out.read.get(), stdio->err.read.get());
+  stdio->close_container_ends();
   if (!created) return tl::unexpected(created.error());
-
   auto init = open_init(bundle->pid_file());
   if (!init) return tl::unexpected(init.error());
   const auto started = supervise::Clock::now();
   if (auto r = (*client)->start(id, bundle->log_file(), init->pidfd()); !r)
     return tl::unexpected(r.error());
 
-  supervise::Input sin;
-  sin.stdout_fd = std::move(out->read);
-  sin.stderr_fd = std::move(err->read);
-  sin.deadline = started + job.timeout;
-  sin.grace = job.grace;
-  sin.output_cap = job.output_cap;
-  sin.signal_fd = job.signal_fd;
-  const sys::Pidfd& init_pidfd = init->pidfd();
-  sin.signal_job = [&init_pidfd, &cgroup](int sig) {
-    // The init first: its death takes its whole pid namespace with it. Then every process
-    // in the cgroup, for anything that is not in that namespace.
-    (void)init_pidfd.send_signal(sig);
-    cgroup.signal_all(sig);
-  };
-  auto sup = supervise::supervise(*init, std::move(sin));
+  auto sup = supervise_job(*init, std::move(*stdio), job, cgroup, started);
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
-
-  const cgroup::Stats stats = cgroup.read_stats();  // before delete removes the cgroup
+  const cgroup::Stats stats = cgroup.read_stats();  // before the cgroup is removed
   if (auto r = guard.finish_stopped(); !r) return tl::unexpected(r.error());
   if (auto r = bundle->remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
   return compose_result(std::move(*sup), stats, started, *limits, (*client)->info(), id);
@@ -323,7 +355,8 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   utsname uts{};
   impl->machine = ::uname(&uts) == 0 ? uts.machine : "x86_64";
 
-  auto info = runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout, impl->runtimes_dir);
+  auto info =
+      runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout, impl->runtimes_dir);
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
@@ -343,13 +376,20 @@ Expected<Result> Executor::run(std::string_view script, const JobOptions& job) c
   try {
     return impl_->run(script, job);
   } catch (const std::exception& e) {
-    return tl::unexpected(Error{ErrorKind::kSystem, fmt::format("run: unexpected failure: {}", e.what())});
+    return tl::unexpected(
+        Error{ErrorKind::kSystem, fmt::format("run: unexpected failure: {}", e.what())});
   }
 }
 
-GcReport Executor::collect_garbage() const { return impl_->collect_garbage(); }
-const RuntimeInfo& Executor::runtime() const noexcept { return impl_->default_runtime->info(); }
-const ExecutorOptions& Executor::options() const noexcept { return impl_->options; }
+GcReport Executor::collect_garbage() const {
+  return impl_->collect_garbage();
+}
+const RuntimeInfo& Executor::runtime() const noexcept {
+  return impl_->default_runtime->info();
+}
+const ExecutorOptions& Executor::options() const noexcept {
+  return impl_->options;
+}
 
 Expected<Result> execute_script(std::string_view script, const JobOptions& job) {
   static const Expected<Executor> shared = Executor::create();

@@ -19,8 +19,8 @@ tl::unexpected<Error> invalid(std::string message) {
 }
 
 constexpr std::array<std::string_view, 12> kReservedDirs = {
-    "/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/.ociexec",
-    "/dev/shm"};
+    "/",    "/usr",  "/bin", "/sbin", "/lib",      "/lib64",
+    "/etc", "/proc", "/dev", "/sys",  "/.ociexec", "/dev/shm"};
 
 }  // namespace
 
@@ -63,7 +63,8 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   const auto& lim = job.limits;
   if (lim.memory_bytes) {
     if (*lim.memory_bytes < kMinMemoryBytes)
-      return invalid(fmt::format("memory {}: below the minimum of 6m", format_bytes(*lim.memory_bytes)));
+      return invalid(
+          fmt::format("memory {}: below the minimum of 6m", format_bytes(*lim.memory_bytes)));
     if (host.memory_bytes && *lim.memory_bytes > host.memory_bytes)
       return invalid(fmt::format("memory {}: above this host's {} of RAM",
                                  format_bytes(*lim.memory_bytes), format_bytes(host.memory_bytes)));
@@ -72,8 +73,8 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   if (lim.cpus) {
     double cpus = *lim.cpus;
     if (!std::isfinite(cpus) || cpus < 0.01 || cpus > host.cpus)
-      return invalid(fmt::format("cpus {}: the range is 0.01 to {} (the CPUs of this host)", cpus,
-                                 host.cpus));
+      return invalid(
+          fmt::format("cpus {}: the range is 0.01 to {} (the CPUs of this host)", cpus, host.cpus));
   }
   eff.cpus = lim.cpus;
   if (lim.pids && *lim.pids < 1)
@@ -88,10 +89,12 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   const std::string& wd = job.workdir;
   if (wd.empty() || wd.front() != '/' || wd.find("/..") != std::string::npos ||
       wd.find("//") != std::string::npos || (wd.size() > 1 && wd.back() == '/'))
-    return invalid(fmt::format("workdir \"{}\": must be a normalized absolute path, e.g. /work", wd));
+    return invalid(
+        fmt::format("workdir \"{}\": must be a normalized absolute path, e.g. /work", wd));
   for (auto reserved : kReservedDirs)
     if (wd == reserved)
-      return invalid(fmt::format("workdir \"{}\": a system directory; choose another, e.g. /work", wd));
+      return invalid(
+          fmt::format("workdir \"{}\": a system directory; choose another, e.g. /work", wd));
   for (const auto& e : job.env) {
     auto eq = e.find('=');
     if (eq == std::string::npos || eq == 0 || e.find('\0') != std::string::npos)

@@ -23,8 +23,8 @@ constexpr const char* kHostViewDir = "hostview-2";
 // is one on the host (merged /usr), bound read-only when it is a real directory.
 constexpr const char* kHostDirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 // Mount points the skeleton must already hold: its root is read-only for the runtime too.
-constexpr const char* kMountPoints[] = {"usr", "etc", "tmp", "work", "proc", "dev", "sys",
-                                        ".ociexec"};
+constexpr const char* kMountPoints[] = {"usr",  "etc", "tmp", "work",
+                                        "proc", "dev", "sys", ".ociexec"};
 
 std::string read_link(const fs::path& p) {
   std::error_code ec;
@@ -64,8 +64,9 @@ Expected<void> build_skeleton(const fs::path& dir) {
     if (ec || !fs::exists(st)) continue;
     if (fs::is_symlink(st)) {
       fs::create_symlink(read_link(host), root / name, ec);
-      if (ec) return tl::unexpected(Error{ErrorKind::kSystem,
-                                          fmt::format("symlink {}: {}", root / name, ec.message())});
+      if (ec)
+        return tl::unexpected(
+            Error{ErrorKind::kSystem, fmt::format("symlink {}: {}", root / name, ec.message())});
     } else if (fs::is_directory(st)) {
       if (auto r = sys::make_dir(root / name, 0755, false); !r) return r;
     }
@@ -107,7 +108,7 @@ std::vector<std::pair<std::string, std::string>> synthetic_etc_files() {
 
 Expected<RootfsPlan> host_view(const fs::path& state_dir) {
   const fs::path dir = state_dir / kHostViewDir;
-  struct stat st{};
+  struct stat st {};
   if (::stat((dir / "rootfs").c_str(), &st) != 0) {
     // Build beside it and rename into place, so concurrent executors never see half a tree.
     static std::atomic<unsigned> counter{0};

@@ -15,7 +15,7 @@
 namespace ociexec::image {
 
 struct RootfsPlan {
-  std::string root_path;                       // OCI root.path
+  std::string root_path;                        // OCI root.path
   std::vector<spec::BindMount> readonly_binds;  // mounts that complete the root
 };
 

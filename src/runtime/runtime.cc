@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> global_args(const Invocation& inv) {
-  return {inv.binary, "--root", inv.root.string(), "--log", inv.log.string(), "--log-format",
-          "json"};
+  return {inv.binary,     "--root", inv.root.string(), "--log", inv.log.string(),
+          "--log-format", "json"};
 }
 
 std::string trim(std::string_view s) {
@@ -39,7 +39,8 @@ std::string runtime_name_of(const std::string& path) {
 std::vector<std::string> create_argv(const Invocation& inv, const std::filesystem::path& bundle,
                                      const std::filesystem::path& pid_file, const std::string& id) {
   auto argv = global_args(inv);
-  argv.insert(argv.end(), {"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
+  argv.insert(argv.end(),
+              {"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
   return argv;
 }
 
@@ -98,7 +99,8 @@ ErrorKind classify_create_failure(std::string_view text) {
 }
 
 std::optional<std::string> crun_refusal(const cgroup::Layout& layout) {
-  if (layout.mode != cgroup::Mode::kHybrid || layout.unified_controllers.empty()) return std::nullopt;
+  if (layout.mode != cgroup::Mode::kHybrid || layout.unified_controllers.empty())
+    return std::nullopt;
   std::string list;
   for (const auto& c : layout.unified_controllers) list += (list.empty() ? "" : " ") + c;
   const auto* v2 = layout.find_v2();
@@ -112,7 +114,7 @@ namespace {
 
 // "path ino size mtime_ns": changes whenever the binary at `path` is replaced or upgraded.
 std::string binary_identity(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
   return fmt::format("{} {} {} {}.{}", path, st.st_ino, st.st_size, st.st_mtim.tv_sec,
                      st.st_mtim.tv_nsec);
@@ -134,9 +136,9 @@ Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
   auto out = sys::run_command({path, "--version"}, timeout);
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("probe runtime {}", path)));
   if (out->status.signaled || out->status.code != 0)
-    return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
-                                fmt::format("probe runtime {}: \"--version\" failed: {}", path,
-                                            error_text({}, out->output))});
+    return tl::unexpected(
+        Error{ErrorKind::kRuntimeNotFound, fmt::format("probe runtime {}: \"--version\" failed: {}",
+                                                       path, error_text({}, out->output))});
   RuntimeInfo info{name, path, parse_version(out->output)};
   if (!cache.empty() && !identity.empty()) {
     // Written aside and renamed: concurrent CLIs never read half a file.

@@ -33,7 +33,9 @@ std::string drain_available(int fd) {
   return out;
 }
 
-std::string read_log(const fs::path& log) { return sys::read_file(log).value_or(std::string()); }
+std::string read_log(const fs::path& log) {
+  return sys::read_file(log).value_or(std::string());
+}
 
 }  // namespace
 
@@ -44,7 +46,8 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
   Invocation inv{info_.path, root_, log};
   auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id),
                                         {stdio.in, stdio.out, stdio.err});
-  if (!child) return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
+  if (!child)
+    return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);
   if (!status)
     return tl::unexpected(status.error().with_context(fmt::format("{} create {}", info_.name, id)));
@@ -65,13 +68,14 @@ Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
     // O_NONBLOCK: with no reader (the init died) the open fails at once with ENXIO.
     sys::UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fd)
-      return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                  fmt::format("crun start {}: open {}: {}", id, fifo.string(),
-                                              std::strerror(errno))});
+      return tl::unexpected(Error{
+          ErrorKind::kRuntimeFailed,
+          fmt::format("crun start {}: open {}: {}", id, fifo.string(), std::strerror(errno))});
     ::unlink(fifo.c_str());
     const char byte = 0;
     if (::write(fd.get(), &byte, 1) != 1)
-      return tl::unexpected(sys::errno_error(fmt::format("crun start {}: write exec fifo", id), errno));
+      return tl::unexpected(
+          sys::errno_error(fmt::format("crun start {}: write exec fifo", id), errno));
     return {};
   }
   if (info_.name != "runc") return call(start_argv({info_.path, root_, log}, id), log, "start");
@@ -79,16 +83,19 @@ Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
   // runc's init writes the fifo; its `start` opens it for reading and reads a byte.
   // O_NONBLOCK: a blocking open would hang forever if the init died before opening its end.
   sys::UniqueFd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) return tl::unexpected(sys::errno_error(fmt::format("runc start {}: open {}", id, fifo.string()), errno));
+  if (!fd)
+    return tl::unexpected(
+        sys::errno_error(fmt::format("runc start {}: open {}", id, fifo.string()), errno));
   pollfd fds[2] = {{fd.get(), POLLIN, 0}, {init.fd(), POLLIN, 0}};
   int rc;
   do {
     rc = ::poll(fds, 2, static_cast<int>(timeout_.count()));
   } while (rc < 0 && errno == EINTR);
   if (rc == 0)
-    return tl::unexpected(Error{ErrorKind::kRuntimeTimeout,
-                                fmt::format("runc start {}: the container did not start within {} ms",
-                                            id, timeout_.count())});
+    return tl::unexpected(
+        Error{ErrorKind::kRuntimeTimeout,
+              fmt::format("runc start {}: the container did not start within {} ms", id,
+                          timeout_.count())});
   if (fds[0].revents & POLLIN) {
     char byte;
     if (::read(fd.get(), &byte, 1) == 1) {
@@ -110,7 +117,9 @@ Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log)
 Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log) const {
   static const std::vector<std::string> kRuncFiles = {"state.json"};
   static const std::vector<std::string> kCrunFiles = {"config.json", "seccomp.bpf", "status"};
-  const auto* known = info_.name == "runc" ? &kRuncFiles : info_.name == "crun" ? &kCrunFiles : nullptr;
+  const auto* known = info_.name == "runc"   ? &kRuncFiles
+                      : info_.name == "crun" ? &kCrunFiles
+                                             : nullptr;
   const fs::path dir = root_ / id;
   bool only_known = known != nullptr;
   std::error_code ec;
@@ -139,9 +148,9 @@ Expected<void> RuntimeClient::call(const std::vector<std::string>& argv, const f
   auto out = sys::run_command(argv, timeout_);
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("{} {}", info_.name, what)));
   if (!out->status.signaled && out->status.code == 0) return {};
-  return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                              fmt::format("{} {}: {}", info_.name, what,
-                                          error_text(read_log(log), out->output))});
+  return tl::unexpected(
+      Error{ErrorKind::kRuntimeFailed,
+            fmt::format("{} {}: {}", info_.name, what, error_text(read_log(log), out->output))});
 }
 
 }  // namespace ociexec::runtime

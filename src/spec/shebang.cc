@@ -4,15 +4,17 @@ namespace ociexec::spec {
 
 namespace {
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 }  // namespace
 
 std::vector<std::string> interpreter_for(std::string_view script) {
   if (script.size() < 2 || script.substr(0, 2) != "#!") return {std::string(kDefaultShell)};
-  std::string_view line = script.substr(2, script.find('\n') == std::string_view::npos
-                                               ? std::string_view::npos
-                                               : script.find('\n') - 2);
+  std::string_view line =
+      script.substr(2, script.find('\n') == std::string_view::npos ? std::string_view::npos
+                                                                   : script.find('\n') - 2);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::size_t i = 0;
   while (i < line.size() && is_blank(line[i])) ++i;

@@ -13,7 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+std::string env_key(const std::string& entry) {
+  return entry.substr(0, entry.find('='));
+}
 
 json merged_env(const json& base, const std::vector<std::string>& extra) {
   std::vector<std::string> env = base.get<std::vector<std::string>>();

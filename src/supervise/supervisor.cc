@@ -82,7 +82,9 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     auto now = Clock::now();
     if (!exited) {
       if (term_at && !term_sent && now >= *term_at) {
+        // Asking the job to stop because its time is up: however it ends now, it timed out.
         term_sent = true;
+        out.timed_out = true;
         in.signal_job(SIGTERM);
       }
       if (!kill_sent && now >= in.deadline) {

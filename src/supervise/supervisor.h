@@ -38,7 +38,7 @@ struct Captured {
 
 struct Output {
   sys::ExitStatus status;
-  bool timed_out = false;
+  bool timed_out = false;  // the deadline (or its grace SIGTERM) ended the job
   Clock::time_point exited_at;
   Captured out;
   Captured err;

@@ -49,7 +49,7 @@ Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok) {
     return {};
   }
   if (errno == EEXIST && exist_ok) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
   }
   return tl::unexpected(errno_error(fmt::format("mkdir {}", path), errno));
@@ -68,15 +68,15 @@ Expected<void> make_dirs(const fs::path& path, unsigned mode) {
 namespace {
 
 Expected<void> remove_at(int dirfd, const char* name, dev_t device, const fs::path& shown) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};
     return tl::unexpected(errno_error(fmt::format("stat {}", shown), errno));
   }
   if (S_ISDIR(st.st_mode)) {
     if (st.st_dev != device)
-      return tl::unexpected(Error{ErrorKind::kSystem,
-                                  fmt::format("remove {}: a mount point; unmount it first", shown)});
+      return tl::unexpected(Error{
+          ErrorKind::kSystem, fmt::format("remove {}: a mount point; unmount it first", shown)});
     UniqueFd sub(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!sub) return tl::unexpected(errno_error(fmt::format("open {}", shown), errno));
     int dup = ::dup(sub.get());
@@ -106,7 +106,7 @@ Expected<void> remove_at(int dirfd, const char* name, dev_t device, const fs::pa
 }  // namespace
 
 Expected<void> remove_tree(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
     return tl::unexpected(errno_error(fmt::format("stat {}", path), errno));

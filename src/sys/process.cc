@@ -79,7 +79,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-ChildProcess::~ChildProcess() { kill_and_reap(); }
+ChildProcess::~ChildProcess() {
+  kill_and_reap();
+}
 
 void ChildProcess::kill_and_reap() noexcept {
   if (reaped_ || !pidfd_.valid()) return;
@@ -157,9 +159,9 @@ Expected<void> become_subreaper() {
 Expected<ExitStatus> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
   if (!pidfd_.wait_readable(timeout)) {
     kill_and_reap();
-    return tl::unexpected(Error{ErrorKind::kRuntimeTimeout,
-                                fmt::format("process {} did not finish within {} ms",
-                                            pidfd_.pid(), timeout.count())});
+    return tl::unexpected(Error{
+        ErrorKind::kRuntimeTimeout,
+        fmt::format("process {} did not finish within {} ms", pidfd_.pid(), timeout.count())});
   }
   auto st = pidfd_.wait(false);
   reaped_ = true;

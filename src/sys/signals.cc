@@ -34,7 +34,8 @@ Expected<SignalForwarder> SignalForwarder::install(const std::vector<int>& signa
   g_first = 0;
   g_write_fd = fwd.pipe_.write.get();
   for (int sig : signals) {
-    struct sigaction sa {}, old{};
+    struct sigaction sa {
+    }, old{};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
@@ -54,6 +55,8 @@ SignalForwarder::~SignalForwarder() {
   if (!previous_.empty()) g_write_fd = -1;
 }
 
-int SignalForwarder::first_signal() noexcept { return g_first.load(); }
+int SignalForwarder::first_signal() noexcept {
+  return g_first.load();
+}
 
 }  // namespace ociexec::sys

@@ -52,7 +52,8 @@ TEST_CASE("bad limits are rejected before anything is created") {
     return r.error().message;
   };
   CHECK(bad([](auto& j) { j.limits.memory_bytes = 1024; }).find("memory") != std::string::npos);
-  CHECK(bad([](auto& j) { j.limits.memory_bytes = 1ULL << 50; }).find("above") != std::string::npos);
+  CHECK(bad([](auto& j) { j.limits.memory_bytes = 1ULL << 50; }).find("above") !=
+        std::string::npos);
   CHECK(bad([](auto& j) { j.limits.cpus = 0.0; }).find("cpus") != std::string::npos);
   CHECK(bad([](auto& j) { j.limits.cpus = 4096.0; }).find("cpus") != std::string::npos);
   CHECK(bad([](auto& j) { j.limits.pids = 0; }).find("pids") != std::string::npos);
@@ -81,10 +82,10 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   LeakCheck leaks;
   const auto& env = Env::get();
   const std::string config = write_cli_config("gc-test.yaml");
-  auto cli = ociexec::sys::ChildProcess::spawn(
-      {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c",
-       "/bin/payload sleep 60"},
-      {});
+  auto cli =
+      ociexec::sys::ChildProcess::spawn({env.cli.string(), "--config", config, "run", "--rootfs",
+                                         env.rootfs.string(), "-c", "/bin/payload sleep 60"},
+                                        {});
   REQUIRE(cli);
   REQUIRE(wait_for_running_container());
   std::this_thread::sleep_for(100ms);
@@ -96,7 +97,8 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
   // The killed CLI's container init was reparented to us (a subreaper): reap it.
   for (int i = 0; i < 100; ++i) {
-    if (::waitpid(-1, nullptr, WNOHANG) <= 0 && ociexec::sys::children_of(::getpid()).empty()) break;
+    if (::waitpid(-1, nullptr, WNOHANG) <= 0 && ociexec::sys::children_of(::getpid()).empty())
+      break;
     std::this_thread::sleep_for(10ms);
   }
   std::filesystem::remove(config);
@@ -107,10 +109,10 @@ TEST_CASE("SIGTERM twice to the CLI ends the job and removes everything without 
   LeakCheck leaks;
   const auto& env = Env::get();
   const std::string config = write_cli_config("signal-test.yaml");
-  auto cli = ociexec::sys::ChildProcess::spawn(
-      {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c",
-       "/bin/payload ignore-term 60"},
-      {});
+  auto cli =
+      ociexec::sys::ChildProcess::spawn({env.cli.string(), "--config", config, "run", "--rootfs",
+                                         env.rootfs.string(), "-c", "/bin/payload ignore-term 60"},
+                                        {});
   REQUIRE(cli);
   REQUIRE(wait_for_running_container());
   std::this_thread::sleep_for(200ms);

@@ -104,18 +104,23 @@ void LeakCheck::check() const {
   };
   CHECK_MESSAGE(entries(env.state_dir / "bundles").empty(), "bundle dirs left behind");
   for (const auto& rt : entries(env.state_dir / "runtime"))
-    CHECK_MESSAGE(entries(env.state_dir / "runtime" / rt).empty(), "container state left in " << rt);
+    CHECK_MESSAGE(entries(env.state_dir / "runtime" / rt).empty(),
+                  "container state left in " << rt);
   auto layout = cgroup::detect_layout();
   REQUIRE(layout);
   auto cgroups = cgroup::list_job_cgroups(*layout, env.cgroup_parent);
   CHECK_MESSAGE(cgroups.empty(), "cgroups left behind: " << (cgroups.empty() ? "" : cgroups[0]));
   auto mountinfo = sys::read_file("/proc/self/mountinfo");
   REQUIRE(mountinfo);
-  CHECK_MESSAGE(sys::mount_points_below(sys::parse_mountinfo(*mountinfo), env.state_dir / "bundles").empty(),
-                "mounts left behind");
+  CHECK_MESSAGE(
+      sys::mount_points_below(sys::parse_mountinfo(*mountinfo), env.state_dir / "bundles").empty(),
+      "mounts left behind");
   auto children = sys::children_of(::getpid());
-  CHECK_MESSAGE(children.empty(), "child processes left behind: " << children.size()
-                                      << (children.empty() ? "" : children[0].zombie ? " (zombie)" : ""));
+  CHECK_MESSAGE(children.empty(),
+                "child processes left behind: " << children.size()
+                                                << (children.empty()     ? ""
+                                                    : children[0].zombie ? " (zombie)"
+                                                                         : ""));
   CHECK_MESSAGE(sys::open_fd_count() == fds_, "fds leaked");
 }
 

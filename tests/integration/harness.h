@@ -20,7 +20,7 @@ namespace ociexec::test {
 struct Env {
   std::filesystem::path state_dir;
   std::string cgroup_parent;
-  std::string runtime;          // "runc" or "crun"
+  std::string runtime;           // "runc" or "crun"
   std::filesystem::path rootfs;  // busybox + /bin/payload
   std::filesystem::path cli;     // the ociexec binary
 

@@ -35,8 +35,9 @@ TEST_CASE("the network is unreachable, even the host's loopback") {
 
 TEST_CASE("the rootfs is read-only; /tmp and the work dir are writable") {
   LeakCheck leaks;
-  auto r = run_ok("/bin/payload write /bin/x 1; /bin/payload write /tmp/x 1; /bin/payload write /work/x 1\n",
-                  job());
+  auto r = run_ok(
+      "/bin/payload write /bin/x 1; /bin/payload write /tmp/x 1; /bin/payload write /work/x 1\n",
+      job());
   CHECK(r.stdout_data == "open: Read-only file system\nwrote 1\nwrote 1\n");
   auto script = run_ok("/bin/payload write /.ociexec/script 1\n", job());
   CHECK(script.stdout_data.find("wrote") == std::string::npos);

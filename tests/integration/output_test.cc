@@ -35,7 +35,8 @@ TEST_CASE("the output cap is configurable and output under it is not truncated")
 TEST_CASE("stdout and stderr are read concurrently") {
   LeakCheck leaks;
   // 4 MiB to each stream, interleaved: a reader of one stream at a time would deadlock.
-  auto r = run_ok("for i in 1 2 3 4; do /bin/payload flood 1; /bin/payload flood 1 >&2; done\n", job());
+  auto r =
+      run_ok("for i in 1 2 3 4; do /bin/payload flood 1; /bin/payload flood 1 >&2; done\n", job());
   CHECK(r.stdout_data.size() == 4 * ociexec::kMiB);
   CHECK(r.stderr_data.size() == 4 * ociexec::kMiB);
   leaks.check();

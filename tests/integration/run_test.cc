@@ -119,12 +119,14 @@ TEST_CASE("eight jobs run concurrently on one executor") {
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([i, &outputs] {
-      auto r = ociexec::test::executor().run(fmt::format("/bin/payload sleep 1; echo job {}\n", i), job());
+      auto r = ociexec::test::executor().run(fmt::format("/bin/payload sleep 1; echo job {}\n", i),
+                                             job());
       outputs[static_cast<std::size_t>(i)] = r ? r->stdout_data : "error: " + r.error().message;
     });
   for (auto& t : threads) t.join();
   auto elapsed = std::chrono::steady_clock::now() - t0;
-  for (int i = 0; i < 8; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("job {}\n", i));
+  for (int i = 0; i < 8; ++i)
+    CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("job {}\n", i));
   CHECK(elapsed < 6s);  // serially it would take over 8 s
   leaks.check();
 }

@@ -58,3 +58,16 @@ TEST_CASE("a background process holding stdout does not hang the job") {
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
   leaks.check();
 }
+
+TEST_CASE("a job that stops on the grace SIGTERM has still timed out") {
+  LeakCheck leaks;
+  auto j = job(3s);
+  j.grace = 2s;  // SIGTERM at 1 s, which the payload does not ignore
+  auto r = run_ok("/bin/payload sleep 60\n", j);
+  CHECK(r.outcome == Outcome::kTimedOut);
+  CHECK(r.exit_code == -1);
+  CHECK(r.stderr_data.find("Execution timeout (3s)") != std::string::npos);
+  CHECK(r.wall_time >= 1s);
+  CHECK(r.wall_time < 2s);
+  leaks.check();
+}

@@ -31,7 +31,10 @@ int usage() {
 }
 
 void sleep_seconds(double s) {
-  struct timespec ts{static_cast<time_t>(s), static_cast<long>((s - static_cast<double>(static_cast<time_t>(s))) * 1e9)};
+  struct timespec ts {
+    static_cast<time_t>(s),
+        static_cast<long>((s - static_cast<double>(static_cast<time_t>(s))) * 1e9)
+  };
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }

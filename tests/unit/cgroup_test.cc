@@ -25,7 +25,8 @@ TEST_CASE("v1 memory.oom_control gives the oom_kill count") {
 }
 
 TEST_CASE("a hybrid host is detected with its v1 controllers and unified controllers") {
-  auto layout = layout_from_mounts(ociexec::sys::parse_mountinfo(fixture("mountinfo/hybrid")), "hugetlb\n");
+  auto layout =
+      layout_from_mounts(ociexec::sys::parse_mountinfo(fixture("mountinfo/hybrid")), "hugetlb\n");
   CHECK(layout.mode == Mode::kHybrid);
   CHECK(layout.hierarchies.size() == 5);
   REQUIRE(layout.find_v1("memory"));

@@ -80,7 +80,8 @@ TEST_CASE("unknown keys and bad values are rejected with file:line:column") {
   auto unknown = config::parse_config("timeout: 5\nmemroy: 1g\n", "/etc/ociexec/config.yaml");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().kind == ErrorKind::kConfig);
-  CHECK(unknown.error().message.rfind("/etc/ociexec/config.yaml:2:1: unknown key \"memroy\"", 0) == 0);
+  CHECK(unknown.error().message.rfind("/etc/ociexec/config.yaml:2:1: unknown key \"memroy\"", 0) ==
+        0);
   auto bad = config::parse_config("timeout: 5\nmemory:   12q\n", "c.yaml");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.rfind("c.yaml:2:11: memory: invalid size \"12q\"", 0) == 0);

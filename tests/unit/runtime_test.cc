@@ -20,7 +20,8 @@ TEST_CASE("runtime argv: private root, JSON log, then the command") {
 }
 
 TEST_CASE("versions of runc and crun parse") {
-  CHECK(runtime::parse_version("runc version 1.1.5+ds1\ncommit: x\nspec: 1.0.2-dev\n") == "1.1.5+ds1");
+  CHECK(runtime::parse_version("runc version 1.1.5+ds1\ncommit: x\nspec: 1.0.2-dev\n") ==
+        "1.1.5+ds1");
   CHECK(runtime::parse_version("crun version 1.8.1\ncommit: f8a0\n+SYSTEMD +SELINUX\n") == "1.8.1");
   CHECK(runtime::parse_version("nonsense").empty());
 }
@@ -33,9 +34,10 @@ TEST_CASE("the runtime's own error text comes from its JSON log") {
 }
 
 TEST_CASE("create failures are classified as not found, not executable or runtime errors") {
-  CHECK(runtime::classify_create_failure(runtime::error_text(fixture("runtime/runc-create-failed.log"), "")) ==
-        ErrorKind::kCommandNotFound);
-  CHECK(runtime::classify_create_failure("executable file `/x` not found in $PATH: No such file or directory") ==
+  CHECK(runtime::classify_create_failure(runtime::error_text(
+            fixture("runtime/runc-create-failed.log"), "")) == ErrorKind::kCommandNotFound);
+  CHECK(runtime::classify_create_failure(
+            "executable file `/x` not found in $PATH: No such file or directory") ==
         ErrorKind::kCommandNotFound);
   CHECK(runtime::classify_create_failure("exec: \"/etc/passwd\": permission denied") ==
         ErrorKind::kCommandNotExecutable);
@@ -44,13 +46,15 @@ TEST_CASE("create failures are classified as not found, not executable or runtim
 }
 
 TEST_CASE("crun is refused on a hybrid host with controllers on the cgroup2 mount only") {
-  auto hybrid = cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/hybrid")), "hugetlb");
+  auto hybrid =
+      cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/hybrid")), "hugetlb");
   auto why = runtime::crun_refusal(hybrid);
   REQUIRE(why);
   CHECK(why->find("hugetlb") != std::string::npos);
   CHECK(why->find("/sys/fs/cgroup/unified") != std::string::npos);
   auto empty = cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/hybrid")), "");
   CHECK_FALSE(runtime::crun_refusal(empty));
-  auto v2 = cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/v2")), "memory pids");
+  auto v2 =
+      cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/v2")), "memory pids");
   CHECK_FALSE(runtime::crun_refusal(v2));
 }

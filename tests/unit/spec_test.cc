@@ -58,9 +58,10 @@ TEST_CASE("the spec validates against the OCI runtime-spec JSON schema") {
     REQUIRE(spec);
     std::string path = "/tmp/ociexec-spec-test-" + std::to_string(::getpid()) + ".json";
     std::ofstream(path) << spec->dump();
-    auto out = sys::run_command(
-        {"/usr/bin/python3", std::string(OCIEXEC_SOURCE_DIR) + "/tests/tools/validate_spec.py", path},
-        std::chrono::seconds(60));
+    auto out =
+        sys::run_command({"/usr/bin/python3",
+                          std::string(OCIEXEC_SOURCE_DIR) + "/tests/tools/validate_spec.py", path},
+                         std::chrono::seconds(60));
     std::remove(path.c_str());
     REQUIRE(out);
     INFO(out->output);

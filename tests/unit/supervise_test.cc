@@ -23,7 +23,8 @@ Spawned spawn_sh(const std::string& script) {
   auto err = sys::make_pipe(true);
   REQUIRE(out);
   REQUIRE(err);
-  auto child = sys::ChildProcess::spawn({"/bin/sh", "-c", script}, {-1, out->write.get(), err->write.get()});
+  auto child =
+      sys::ChildProcess::spawn({"/bin/sh", "-c", script}, {-1, out->write.get(), err->write.get()});
   REQUIRE(child);
   return {std::move(*child), std::move(out->read), std::move(err->read)};
 }
@@ -65,14 +66,16 @@ TEST_CASE("the deadline kills with SIGKILL, promptly") {
   CHECK(elapsed < 800ms);
 }
 
-TEST_CASE("grace sends SIGTERM before the deadline") {
+TEST_CASE("grace sends SIGTERM before the deadline, and a job it ends has timed out") {
   auto s = spawn_sh("exec sleep 30");
   auto in = input(s, 2s);
   in.grace = 1900ms;  // SIGTERM after 100 ms
+  auto t0 = supervise::Clock::now();
   auto r = supervise::supervise(s.child, std::move(in));
   REQUIRE(r);
-  CHECK_FALSE(r->timed_out);
+  CHECK(r->timed_out);
   CHECK(r->status.signal == SIGTERM);
+  CHECK(supervise::Clock::now() - t0 < 1s);
 }
 
 TEST_CASE("output past the cap is drained and dropped, and flagged") {

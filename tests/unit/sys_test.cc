@@ -10,8 +10,9 @@
 using namespace ociexec;
 
 TEST_CASE("stat parsing survives a command name with spaces and parentheses") {
-  std::string stat = "4242 (evil) name (x) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
-                     "987654 1000 100 18446744073709551615\n";
+  std::string stat =
+      "4242 (evil) name (x) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+      "987654 1000 100 18446744073709551615\n";
   CHECK(sys::parse_stat_ppid(stat) == 17);
   CHECK(sys::parse_stat_start_time(stat) == 987654);
   CHECK(sys::parse_stat_start_time("garbage") == std::nullopt);

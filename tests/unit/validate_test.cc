@@ -7,7 +7,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-core::HostFacts host() { return {2, 24ULL << 30}; }
+core::HostFacts host() {
+  return {2, 24ULL << 30};
+}
 
 std::string error_of(JobOptions job) {
   auto r = core::validate_job(job, host());

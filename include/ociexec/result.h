@@ -52,25 +52,27 @@ struct Result {
   // Tuple protocol for structured bindings: (exit_code, stdout_data, stderr_data).
   template <std::size_t I>
   auto& get() & {
-    if constexpr (I == 0)
-      return exit_code;
-    else if constexpr (I == 1)
-      return stdout_data;
-    else
-      return stderr_data;
+    return field<I>(*this);
   }
   template <std::size_t I>
   const auto& get() const& {
-    if constexpr (I == 0)
-      return exit_code;
-    else if constexpr (I == 1)
-      return stdout_data;
-    else
-      return stderr_data;
+    return field<I>(*this);
   }
   template <std::size_t I>
   auto&& get() && {
-    return std::move(get<I>());
+    return std::move(field<I>(*this));
+  }
+
+ private:
+  template <std::size_t I, typename Self>
+  static auto& field(Self& self) {
+    static_assert(I < 3, "a Result unpacks into three values");
+    if constexpr (I == 0)
+      return self.exit_code;
+    else if constexpr (I == 1)
+      return self.stdout_data;
+    else
+      return self.stderr_data;
   }
 };
 

@@ -118,9 +118,11 @@ std::size_t JobCgroup::signal_all(int sig) const {
 Expected<void> JobCgroup::remove() const {
   using namespace std::chrono_literals;
   Expected<void> last;
-  // Killed processes leave the cgroup asynchronously; rmdir says EBUSY until they have.
+  // Usually empty by now (the init is reaped, its pid namespace gone), so rmdir comes first.
+  // A busy cgroup gets its members killed; they leave asynchronously, so rmdir says EBUSY
+  // until they have.
   for (int attempt = 0; attempt < 200; ++attempt) {
-    signal_all(SIGKILL);
+    if (attempt > 0) signal_all(SIGKILL);
     last = {};
     bool busy = false;
     for (const auto& dir : directories()) {
@@ -129,7 +131,7 @@ Expected<void> JobCgroup::remove() const {
       last = tl::unexpected(sys::errno_error(fmt::format("rmdir {}", dir.string()), errno));
     }
     if (!busy) return last;
-    std::this_thread::sleep_for(attempt < 20 ? 1ms : 10ms);
+    if (attempt > 0) std::this_thread::sleep_for(attempt < 20 ? 1ms : 10ms);
   }
   return last;
 }

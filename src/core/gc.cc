@@ -59,16 +59,25 @@ GcReport Executor::Impl::collect_garbage() const {
     if (!orphaned(id)) continue;
     std::vector<std::string> problems;
     const fs::path bundle_dir = bundles_dir / id;
+    // The cgroup first: once it is gone, no process of the job is left to run.
+    const bool cgroup_gone = [&] {
+      auto r = cgroup::JobCgroup(layout, options.cgroup_parent, id).remove();
+      if (!r) problems.push_back(r.error().message);
+      return r.has_value();
+    }();
     for (const auto& client : clients) {
       auto ids_here = client->list_ids();
       if (std::find(ids_here.begin(), ids_here.end(), id) == ids_here.end()) continue;
       // The log must live outside the bundle: the bundle may already be gone.
       const fs::path log = client->root() / fmt::format("{}.gc.log", id);
-      if (auto r = client->remove(id, log); !r) problems.push_back(r.error().message);
+      auto deleted = client->remove(id, log);
       (void)sys::remove_tree(log);
+      if (deleted) continue;
+      // A runtime that cannot run here any more (crun on a hybrid host, outside the mount
+      // namespace it ran in) cannot delete; with the cgroup gone, its state is only files.
+      if (cgroup_gone && sys::remove_tree(client->root() / id)) continue;
+      problems.push_back(deleted.error().message);
     }
-    if (auto r = cgroup::JobCgroup(layout, options.cgroup_parent, id).remove(); !r)
-      problems.push_back(r.error().message);
     if (auto r = bundle::remove_bundle_dir(bundle_dir); !r) problems.push_back(r.error().message);
     if (problems.empty()) {
       report.removed.push_back(id);

@@ -82,15 +82,11 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   LeakCheck leaks;
   const auto& env = Env::get();
   const std::string config = write_cli_config("gc-test.yaml");
-  auto cli =
-      ociexec::sys::ChildProcess::spawn({env.cli.string(), "--config", config, "run", "--rootfs",
-                                         env.rootfs.string(), "-c", "/bin/payload sleep 60"},
-                                        {});
-  REQUIRE(cli);
+  auto cli = spawn_cli_job(config, "/bin/payload sleep 60");
   REQUIRE(wait_for_running_container());
   std::this_thread::sleep_for(100ms);
-  cli->kill_and_reap();
-  *cli = ociexec::sys::ChildProcess{};  // closes its pidfd
+  cli.kill_and_reap();
+  cli = ociexec::sys::ChildProcess{};  // closes its pidfd
   auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"}, 30s);
   REQUIRE(gc);
   CHECK(gc->status.code == 0);
@@ -109,22 +105,18 @@ TEST_CASE("SIGTERM twice to the CLI ends the job and removes everything without 
   LeakCheck leaks;
   const auto& env = Env::get();
   const std::string config = write_cli_config("signal-test.yaml");
-  auto cli =
-      ociexec::sys::ChildProcess::spawn({env.cli.string(), "--config", config, "run", "--rootfs",
-                                         env.rootfs.string(), "-c", "/bin/payload ignore-term 60"},
-                                        {});
-  REQUIRE(cli);
+  auto cli = spawn_cli_job(config, "/bin/payload ignore-term 60");
   REQUIRE(wait_for_running_container());
   std::this_thread::sleep_for(200ms);
   // The first SIGTERM is forwarded and ignored by the payload; the second becomes SIGKILL.
-  REQUIRE(cli->pidfd().send_signal(SIGTERM));
+  REQUIRE(cli.pidfd().send_signal(SIGTERM));
   std::this_thread::sleep_for(200ms);
-  REQUIRE(cli->pidfd().send_signal(SIGTERM));
-  auto status = cli->wait_for(10s);
+  REQUIRE(cli.pidfd().send_signal(SIGTERM));
+  auto status = cli.wait_for(10s);
   REQUIRE(status);
   CHECK_FALSE(status->signaled);
   CHECK(status->code == 128 + SIGKILL);
-  *cli = ociexec::sys::ChildProcess{};
+  cli = ociexec::sys::ChildProcess{};
   std::filesystem::remove(config);
   leaks.check();
 }

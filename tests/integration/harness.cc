@@ -75,6 +75,15 @@ std::string write_cli_config(const std::string& name) {
   return path;
 }
 
+ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::string& script) {
+  const Env& env = Env::get();
+  auto cli = sys::ChildProcess::spawn(
+      {env.cli.string(), "--config", config, "run", "--rootfs", env.rootfs.string(), "-c", script},
+      {});
+  if (!cli) FAIL("spawn the CLI: " << cli.error().message);
+  return std::move(*cli);
+}
+
 bool wait_for_running_container() {
   using namespace std::chrono_literals;
   for (int i = 0; i < 200; ++i) {

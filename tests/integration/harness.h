@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include "ociexec/ociexec.h"
+#include "sys/process.h"
 
 namespace ociexec::test {
 
@@ -39,6 +40,8 @@ Result run_ok(const std::string& script, const JobOptions& options);
 
 // Writes a CLI config file pointing at this run's state dir, cgroup parent and runtime.
 std::string write_cli_config(const std::string& name);
+// Starts `ociexec --config CONFIG run --rootfs <test rootfs> -c SCRIPT`.
+ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::string& script);
 // Waits (bounded, 4 s) until some job of the state dir has a running container.
 bool wait_for_running_container();
 // A job with a memory limit of `mib` MiB.

@@ -179,7 +179,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--tmpfs-size", flags->tmpfs_size,
                   "size of /tmp and of the work dir (default 64m)");
   cmd->add_option("--output-cap", flags->output_cap, "bytes kept per stream (default 10m)");
-  cmd->add_option("-e,--env", flags->env, "KEY=VALUE, or KEY to pass the host's value");
+  // One value per -e, so "-e K=V script.sh" leaves the script to the positional argument.
+  cmd->add_option("-e,--env", flags->env, "KEY=VALUE, or KEY to pass the host's value")
+      ->allow_extra_args(false);
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
   cmd->add_option("--interpreter", flags->interpreter,

@@ -1,0 +1,146 @@
+// The CLI's exit-code contract, tested from outside: the script's code, 124 timeout, 125
+// executor or usage error (one line), 126/127 cannot execute / not found, 128+N signal.
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+
+using namespace std::chrono_literals;
+using namespace ociexec::test;
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun cli(std::vector<std::string> args) {
+  const auto& env = Env::get();
+  static const std::string config = write_cli_config("cli-test.yaml");
+  std::vector<std::string> argv{env.cli.string(), "--config", config};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = ociexec::sys::run_command(argv, 60s);
+  if (!r) FAIL("run the CLI: " << r.error().message);
+  return {r->status.shell_code(), r->output};
+}
+
+std::vector<std::string> run_args(std::vector<std::string> extra) {
+  std::vector<std::string> args{"run", "--rootfs", Env::get().rootfs.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+bool one_line(const std::string& s) {
+  return !s.empty() && s.find('\n') == s.size() - 1;
+}
+
+}  // namespace
+
+TEST_CASE("cli: the script's output passes through and its exit code is ours") {
+  LeakCheck leaks;
+  auto r = cli(run_args({"-c", "echo out; exit 3"}));
+  CHECK(r.code == 3);
+  CHECK(r.output == "out\n");
+  leaks.check();
+}
+
+TEST_CASE("cli: timeout exits 124 with the message; --json reports exit_code -1") {
+  LeakCheck leaks;
+  auto r = cli(run_args({"--timeout", "1", "-c", "echo before; /bin/payload sleep 60"}));
+  CHECK(r.code == 124);
+  CHECK(r.output.find("before\n") != std::string::npos);
+  CHECK(r.output.find("Execution timeout (1s)") != std::string::npos);
+  auto j = cli(run_args({"--json", "--timeout", "500ms", "-c", "/bin/payload sleep 60"}));
+  CHECK(j.code == 124);
+  auto doc = nlohmann::json::parse(j.output);
+  CHECK(doc["exit_code"] == -1);
+  CHECK(doc["outcome"] == "timed_out");
+  CHECK(doc["limits"]["timeout_ms"] == 500);
+  CHECK(doc["runtime"]["name"] == Env::get().runtime);
+  leaks.check();
+}
+
+TEST_CASE("cli: killed by signal N exits 128+N") {
+  LeakCheck leaks;
+  auto r = cli(run_args({"--interpreter", "/bin/payload segv", "-c", ""}));
+  CHECK(r.code == 128 + SIGSEGV);
+  leaks.check();
+}
+
+TEST_CASE("cli: interpreter not found exits 127, not executable 126, each with one line") {
+  LeakCheck leaks;
+  auto missing = cli(run_args({"--interpreter", "/nonexistent", "-c", "true"}));
+  CHECK(missing.code == 127);
+  CHECK(one_line(missing.output));
+  CHECK(missing.output.rfind("ociexec: error: ", 0) == 0);
+  auto denied = cli(run_args({"--interpreter", "/not-executable", "-c", "true"}));
+  CHECK(denied.code == 126);
+  CHECK(one_line(denied.output));
+  leaks.check();
+}
+
+TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line naming the problem") {
+  LeakCheck leaks;
+  struct Case {
+    std::vector<std::string> args;
+    std::string names;
+  };
+  const Case cases[] = {
+      {{"run", "--bogus", "-c", "true"}, "--bogus"},
+      {run_args({"--memory", "12q", "-c", "true"}), "--memory: invalid size \"12q\""},
+      {run_args({"--memory", "1k", "-c", "true"}), "below the minimum"},
+      {run_args({"--cpus", "0", "-c", "true"}), "cpus 0"},
+      {run_args({"--pids-limit", "0", "-c", "true"}), "pids limit 0"},
+      {run_args({"--timeout", "soon", "-c", "true"}), "--timeout: invalid duration"},
+      {{"run", "--rootfs", "/nonexistent", "-c", "true"}, "/nonexistent"},
+      {run_args({"--runtime", "/nonexistent/runc", "-c", "true"}), "/nonexistent/runc"},
+      {run_args({}), "no script"},
+      {run_args({"-e", "=x", "-c", "true"}), "env"},
+  };
+  for (const auto& c : cases) {
+    auto r = cli(c.args);
+    INFO(r.output);
+    CHECK(r.code == 125);
+    CHECK(one_line(r.output));
+    CHECK(r.output.find(c.names) != std::string::npos);
+  }
+  leaks.check();
+}
+
+TEST_CASE("cli: a bad config file exits 125 with file:line:column") {
+  LeakCheck leaks;
+  const auto path = (Env::get().state_dir / "bad.yaml").string();
+  std::ofstream(path) << "timeout: 5\nmemory: lots\n";
+  auto r = ociexec::sys::run_command({Env::get().cli.string(), "--config", path, "version"}, 30s);
+  REQUIRE(r);
+  CHECK(r->status.code == 125);
+  CHECK(r->output.find(path + ":2:9: memory: invalid size \"lots\"") != std::string::npos);
+  std::filesystem::remove(path);
+  leaks.check();
+}
+
+TEST_CASE("cli: stdin, env and a script file reach the job") {
+  LeakCheck leaks;
+  const auto dir = Env::get().state_dir;
+  std::ofstream(dir / "in.txt") << "from stdin\n";
+  std::ofstream(dir / "job.sh") << "#!/bin/sh\n/bin/payload cat; echo \"$GREETING\"\n";
+  auto r = cli(run_args(
+      {"--stdin", (dir / "in.txt").string(), "-e", "GREETING=hi", (dir / "job.sh").string()}));
+  CHECK(r.code == 0);
+  CHECK(r.output == "from stdin\nhi\n");
+  std::filesystem::remove(dir / "in.txt");
+  std::filesystem::remove(dir / "job.sh");
+  leaks.check();
+}
+
+TEST_CASE("cli: doctor finds a working runtime; version names it") {
+  LeakCheck leaks;
+  auto d = cli({"doctor"});
+  CHECK(d.code == 0);
+  CHECK(d.output.find("[ ok ] runtime " + Env::get().runtime) != std::string::npos);
+  CHECK(d.output.find("ociexec can run jobs on this host") != std::string::npos);
+  auto v = cli({"version"});
+  CHECK(v.code == 0);
+  CHECK(v.output.rfind("ociexec 0.1.0\nruntime: ", 0) == 0);
+  leaks.check();
+}

@@ -4,11 +4,11 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev doctest-dev
   runc crun busybox-static
   python3 python3-jsonschema golang-github-opencontainers-specs-dev
-  util-linux procps iproute2
+  util-linux
 )
 
 missing=()

@@ -344,6 +344,10 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
       return tl::unexpected(r.error().with_context(
           fmt::format("create state dir (choose a writable one with --state-dir)")));
   }
+  if (sys::child_statuses_discarded())
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "SIGCHLD is ignored in this process, so the kernel discards "
+                                "the exit status of every job; restore SIGCHLD to SIG_DFL"});
   if (auto r = sys::become_subreaper(); !r) return tl::unexpected(r.error());
   auto layout = cgroup::detect_layout();
   if (!layout) return tl::unexpected(layout.error());

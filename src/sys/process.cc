@@ -150,6 +150,12 @@ Expected<std::optional<ExitStatus>> ChildProcess::try_wait() {
   return st;
 }
 
+bool child_statuses_discarded() {
+  struct sigaction current {};
+  if (::sigaction(SIGCHLD, nullptr, &current) != 0) return false;
+  return current.sa_handler == SIG_IGN || (current.sa_flags & SA_NOCLDWAIT) != 0;
+}
+
 Expected<void> become_subreaper() {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return tl::unexpected(errno_error("prctl PR_SET_CHILD_SUBREAPER", errno));

@@ -83,6 +83,10 @@ class ChildProcess {
   bool reaped_ = true;
 };
 
+// True when SIGCHLD is ignored or SA_NOCLDWAIT is set: the kernel then reaps children itself
+// and their exit statuses are lost to waitid.
+bool child_statuses_discarded();
+
 // Makes this process a child subreaper: orphaned descendants are reparented to it.
 Expected<void> become_subreaper();
 

@@ -120,3 +120,16 @@ TEST_CASE("SIGTERM twice to the CLI ends the job and removes everything without 
   std::filesystem::remove(config);
   leaks.check();
 }
+
+TEST_CASE("an executor refuses a process that ignores SIGCHLD") {
+  LeakCheck leaks;
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGCHLD, &ignore, &old) == 0);
+  auto e = ociexec::Executor::create(Env::get().executor_options());
+  ::sigaction(SIGCHLD, &old, nullptr);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("SIGCHLD") != std::string::npos);
+  leaks.check();
+}

@@ -36,6 +36,8 @@ class Executor {
  public:
   // Creates the state directory, detects the cgroup layout and the runtime, and (by default)
   // collects what dead executors left behind. Blocks for a few runtime calls at most.
+  // Needs root (rootless mode is not supported yet) and SIGCHLD not ignored; both are
+  // reported as errors.
   static Expected<Executor> create(ExecutorOptions options = {});
 
   Executor(Executor&&) noexcept;

@@ -7,7 +7,8 @@ packages=(
   build-essential cmake
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev doctest-dev
   runc crun busybox-static
-  python3 python3-jsonschema golang-github-opencontainers-specs-dev
+  python3 python3-dev python3-pytest python3-jsonschema pybind11-dev
+  golang-github-opencontainers-specs-dev
   util-linux
 )
 

@@ -127,8 +127,8 @@ Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
   auto canonical = fs::canonical(dir, ec);
   if (ec || !fs::is_directory(canonical, ec))
     return tl::unexpected(Error{ErrorKind::kRootfsNotFound,
-                                fmt::format("rootfs {}: not a directory; pass a prepared root "
-                                            "file system or omit --rootfs for the host view",
+                                fmt::format("rootfs {}: not a directory; give a prepared root "
+                                            "file system directory, or none for the built-in host view",
                                             dir)});
   return RootfsPlan{canonical.string(), {}};
 }

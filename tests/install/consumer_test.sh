@@ -16,3 +16,13 @@ if [[ $(id -u) -eq 0 ]]; then
   [[ $out == "exit 0, stdout: hello from a container" ]]
 fi
 echo "consumer built against the installed package"
+
+# The Python package, where `cmake --install` put it (lib/python3.X/dist-packages under the
+# prefix, which Debian's python3 searches for the /usr/local prefix).
+if [[ -f $build/python/ociexec/__init__.py ]]; then
+  site=$(echo "$prefix"/lib/python3*/dist-packages)
+  test -f "$site/ociexec/__init__.pyi" -a -f "$site/ociexec/py.typed"
+  code='import ociexec; print("python package", ociexec.__version__)'
+  [[ $(id -u) -eq 0 ]] && code+='; print(ociexec.execute_script("echo hi from python"))'
+  (cd / && PYTHONPATH=$site /usr/bin/python3 -c "$code")
+fi

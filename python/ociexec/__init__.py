@@ -1,0 +1,127 @@
+"""ociexec: run scripts in OCI containers (runc/crun) without a daemon.
+
+The drop-in contract of the executors built on the Docker daemon::
+
+    from ociexec import execute_script
+    exit_code, stdout, stderr = execute_script("echo hi", timeout_seconds=300)
+
+Past the timeout the whole container is SIGKILLed and removed: ``exit_code`` is -1 and
+``stderr`` ends with a line that starts ``Execution timeout (Ns)``. Nothing is left behind.
+
+Jobs need root. The first executor makes this process a child subreaper (as conmon does), so
+that container inits become its children: do not reap children you did not start (no
+``os.waitpid(-1, ...)``, no asyncio ``SafeChildWatcher``/``FastChildWatcher``).
+
+Keyword options, accepted by every function that runs a job:
+
+- ``grace_seconds``: SIGTERM this long before the deadline (default 0: SIGKILL only)
+- ``memory``: bytes (int) or a size ("256m"); None for no limit (default 1 GiB)
+- ``cpus``: a float (0.5); None for no limit (default)
+- ``pids``: maximum processes and threads; None for no limit (default 1024)
+- ``tmpfs_size``: size of /tmp and of the work dir (default "64m")
+- ``output_cap``: bytes kept per stream; the rest is dropped (default "10m")
+- ``env``: a dict, or a list of "KEY=VALUE"
+- ``stdin``: str or bytes the script reads on its standard input
+- ``interpreter``: a command (str or list); default: the script's #! line, else /bin/sh
+- ``rootfs``: a prepared root file system directory; default: a read-only view of the host
+- ``runtime``: "runc", "crun", "auto" or a path
+- ``workdir``: working directory inside, a writable tmpfs (default "/work")
+"""
+
+import threading
+
+from ._ociexec import ExecutorError, InvalidOptionError, Result
+from ._ociexec import Executor as _CoreExecutor
+from ._ociexec import _check_options
+from ._ociexec import version as _version
+
+__all__ = [
+    "execute_script",
+    "run",
+    "Executor",
+    "Result",
+    "ExecutorError",
+    "InvalidOptionError",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "__version__",
+]
+
+__version__ = _version()
+DEFAULT_TIMEOUT_SECONDS = 300
+
+
+class Executor:
+    """Runs jobs; keeps its configuration and state across calls. Thread-safe: any number of
+    threads may run jobs on one executor at once (the GIL is released while a job runs).
+
+    ``state_dir`` holds bundles and runtime state; ``runtime`` is "auto" (crun where it works
+    on this host, else runc), "runc", "crun" or a path; ``cgroup_parent`` names the parent of
+    every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds. Any other
+    keyword becomes a default option for this executor's jobs (see the module's docstring).
+
+    Raises ExecutorError when no runtime works, the state dir cannot be made, or the process
+    is not root.
+    """
+
+    def __init__(self, state_dir="/run/ociexec", runtime="auto", cgroup_parent="ociexec",
+                 runtime_timeout=30.0, **defaults):
+        self._core = _CoreExecutor(str(state_dir), runtime, cgroup_parent, float(runtime_timeout))
+        self._defaults = dict(defaults)
+        self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
+
+    def run(self, script, timeout_seconds=None, **options):
+        """Runs ``script`` (str or bytes) in a fresh container and returns a Result: exit_code,
+        stdout, stderr, outcome ("exited", "signaled", "timed_out", "oom_killed"), signal,
+        wall_time, cpu_time, peak_memory, the truncated flags, runtime and the effective
+        limits. A Result unpacks as (exit_code, stdout, stderr). ``timeout_seconds`` None
+        means this executor's default (300 unless set). Blocks until the job is done and
+        removed. Raises ExecutorError (InvalidOptionError for bad values) when the executor,
+        not the script, fails."""
+        merged = dict(self._defaults)
+        merged.update(options)
+        if timeout_seconds is not None:
+            merged["timeout_seconds"] = timeout_seconds
+        return self._core.run(script, merged)
+
+    def execute_script(self, script, timeout_seconds=None, **options):
+        """The contract: returns (exit_code, stdout, stderr); exit_code is -1 on timeout and
+        stderr then ends with the line "Execution timeout (Ns): ..."."""
+        result = self.run(script, timeout_seconds, **options)
+        return result.exit_code, result.stdout, result.stderr
+
+    def collect_garbage(self):
+        """Removes containers, cgroups and bundles whose owning process is gone; returns the
+        ids removed."""
+        return self._core.collect_garbage()
+
+    @property
+    def runtime(self):
+        """{"name", "path", "version"} of the runtime jobs use by default."""
+        return self._core.runtime
+
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def _default_executor():
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Executor()
+        return _default
+
+
+def run(script, timeout_seconds=DEFAULT_TIMEOUT_SECONDS, **options):
+    """Runs ``script`` on the process-wide default executor; returns the full Result."""
+    return _default_executor().run(script, timeout_seconds, **options)
+
+
+def execute_script(script, timeout_seconds=DEFAULT_TIMEOUT_SECONDS, **options):
+    """Runs ``script`` in a container and returns (exit_code, stdout, stderr).
+
+    On timeout the whole container is killed at the deadline: exit_code is -1 and stderr ends
+    with the line "Execution timeout (Ns): ...", after whatever the script wrote. Executor
+    failures (no runtime, bad options, missing rootfs) raise ExecutorError."""
+    return _default_executor().execute_script(script, timeout_seconds, **options)

@@ -1,0 +1,113 @@
+from os import PathLike
+from typing import Iterator, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+
+__version__: str
+DEFAULT_TIMEOUT_SECONDS: int
+
+_Size = Union[int, str]
+_Text = Union[str, bytes]
+
+class Limits(TypedDict):
+    timeout: float
+    grace: float
+    memory: Optional[int]
+    cpus: Optional[float]
+    pids: Optional[int]
+    tmpfs_size: int
+    output_cap: int
+
+class RuntimeInfo(TypedDict):
+    name: str
+    path: str
+    version: str
+
+class ExecutorError(RuntimeError):
+    """An executor failure (not the script's): no runtime, missing rootfs, runtime errors."""
+    kind: str  # "runtime_not_found", "runtime_failed", "rootfs_not_found", ...
+
+class InvalidOptionError(ExecutorError, ValueError):
+    """A bad option value: a limit, timeout, env entry or interpreter."""
+
+class Result:
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def stdout_bytes(self) -> bytes: ...
+    @property
+    def stderr_bytes(self) -> bytes: ...
+    @property
+    def outcome(self) -> str: ...  # "exited" | "signaled" | "timed_out" | "oom_killed"
+    @property
+    def signal(self) -> Optional[int]: ...
+    @property
+    def wall_time(self) -> float: ...
+    @property
+    def cpu_time(self) -> Optional[float]: ...
+    @property
+    def peak_memory(self) -> Optional[int]: ...
+    @property
+    def stdout_truncated(self) -> bool: ...
+    @property
+    def stderr_truncated(self) -> bool: ...
+    @property
+    def runtime(self) -> Tuple[str, str]: ...
+    @property
+    def container_id(self) -> str: ...
+    @property
+    def limits(self) -> Limits: ...
+    def __iter__(self) -> Iterator[Union[int, str]]: ...
+
+class Executor:
+    def __init__(
+        self,
+        state_dir: Union[str, PathLike[str]] = ...,
+        runtime: str = ...,
+        cgroup_parent: str = ...,
+        runtime_timeout: float = ...,
+        *,
+        timeout_seconds: float = ...,
+        grace_seconds: float = ...,
+        memory: Optional[_Size] = ...,
+        cpus: Optional[Union[float, str]] = ...,
+        pids: Optional[int] = ...,
+        tmpfs_size: _Size = ...,
+        output_cap: _Size = ...,
+        env: Union[Mapping[str, str], Sequence[str], None] = ...,
+        stdin: Optional[_Text] = ...,
+        interpreter: Union[str, Sequence[str], None] = ...,
+        rootfs: Union[str, PathLike[str], None] = ...,
+        workdir: str = ...,
+    ) -> None: ...
+    def run(
+        self,
+        script: _Text,
+        timeout_seconds: Optional[float] = ...,
+        *,
+        grace_seconds: float = ...,
+        memory: Optional[_Size] = ...,
+        cpus: Optional[Union[float, str]] = ...,
+        pids: Optional[int] = ...,
+        tmpfs_size: _Size = ...,
+        output_cap: _Size = ...,
+        env: Union[Mapping[str, str], Sequence[str], None] = ...,
+        stdin: Optional[_Text] = ...,
+        interpreter: Union[str, Sequence[str], None] = ...,
+        rootfs: Union[str, PathLike[str], None] = ...,
+        runtime: Optional[str] = ...,
+        workdir: str = ...,
+    ) -> Result: ...
+    def execute_script(
+        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: object
+    ) -> Tuple[int, str, str]: ...
+    def collect_garbage(self) -> list[str]: ...
+    @property
+    def runtime(self) -> RuntimeInfo: ...
+
+def run(script: _Text, timeout_seconds: float = 300, **options: object) -> Result: ...
+def execute_script(
+    script: _Text, timeout_seconds: float = 300, **options: object
+) -> Tuple[int, str, str]: ...

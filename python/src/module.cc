@@ -1,0 +1,308 @@
+// The CPython extension behind the `ociexec` package: Executor, Result and the executor's
+// exceptions. Keyword options are converted here (one place, with clear TypeErrors); the
+// friendly functions and the default executor live in ociexec/__init__.py. The GIL is
+// released while a job runs, so Python threads run jobs in parallel.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <exception>
+#include <sstream>
+#include <string>
+
+#include "config/units.h"
+#include "ociexec/ociexec.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// Carries an ociexec::Error to the exception translator.
+struct ExecutorFailure : std::exception {
+  std::string kind;
+  std::string message;
+  ExecutorFailure(std::string k, std::string m) : kind(std::move(k)), message(std::move(m)) {}
+  const char* what() const noexcept override { return message.c_str(); }
+};
+
+[[noreturn]] void raise_error(const ociexec::Error& e) {
+  throw ExecutorFailure(std::string(ociexec::to_string(e.kind)), e.message);
+}
+
+template <typename T>
+T value_or_raise(ociexec::Expected<T> v) {
+  if (!v) raise_error(v.error());
+  return std::move(*v);
+}
+
+std::string text_of(const py::handle& obj, const char* what) {
+  if (py::isinstance<py::bytes>(obj)) return obj.cast<std::string>();
+  if (py::isinstance<py::str>(obj)) return obj.cast<std::string>();
+  throw py::type_error(std::string(what) + ": expected str or bytes");
+}
+
+std::chrono::milliseconds seconds_of(const py::handle& obj, const char* what) {
+  if (!py::isinstance<py::int_>(obj) && !py::isinstance<py::float_>(obj))
+    throw py::type_error(std::string(what) + ": expected a number of seconds");
+  const double s = obj.cast<double>();
+  if (!std::isfinite(s)) throw py::value_error(std::string(what) + ": must be finite");
+  return std::chrono::milliseconds(std::llround(s * 1000.0));
+}
+
+// An int of bytes, or a string such as "256m".
+std::uint64_t size_of(const py::handle& obj, const char* what) {
+  if (py::isinstance<py::str>(obj))
+    return value_or_raise(ociexec::config::parse_size(obj.cast<std::string>()));
+  if (py::isinstance<py::int_>(obj)) {
+    const auto v = obj.cast<long long>();
+    if (v < 0)
+      raise_error({ociexec::ErrorKind::kInvalidArgument, std::string(what) + ": negative size"});
+    return static_cast<std::uint64_t>(v);
+  }
+  throw py::type_error(std::string(what) +
+                       ": expected bytes as an int, or a size string like '256m'");
+}
+
+std::vector<std::string> env_of(const py::handle& obj) {
+  std::vector<std::string> env;
+  if (py::isinstance<py::dict>(obj)) {
+    for (auto [k, v] : obj.cast<py::dict>())
+      env.push_back(py::str(k).cast<std::string>() + "=" + py::str(v).cast<std::string>());
+    return env;
+  }
+  if (py::isinstance<py::str>(obj)) throw py::type_error("env: expected a dict or a list of 'K=V'");
+  for (auto item : obj) env.push_back(py::str(item).cast<std::string>());
+  return env;
+}
+
+std::vector<std::string> command_of(const py::handle& obj) {
+  if (py::isinstance<py::str>(obj)) {
+    std::vector<std::string> words;
+    std::istringstream in(obj.cast<std::string>());
+    std::string w;
+    while (in >> w) words.push_back(w);
+    return words;
+  }
+  std::vector<std::string> argv;
+  for (auto item : obj) argv.push_back(py::str(item).cast<std::string>());
+  return argv;
+}
+
+// Applies keyword options to `job`. None means "no limit" for memory, cpus and pids, and
+// "the default" for everything else.
+void apply_options(ociexec::JobOptions& job, const py::dict& options) {
+  for (auto [key_obj, value] : options) {
+    const auto key = py::str(key_obj).cast<std::string>();
+    const bool none = value.is_none();
+    auto& lim = job.limits;
+    if (key == "timeout_seconds") {
+      if (!none) job.timeout = seconds_of(value, "timeout_seconds");
+    } else if (key == "grace_seconds") {
+      if (!none) job.grace = seconds_of(value, "grace_seconds");
+    } else if (key == "memory") {
+      lim.memory_bytes = none ? std::nullopt : std::optional(size_of(value, "memory"));
+    } else if (key == "cpus") {
+      if (none)
+        lim.cpus.reset();
+      else if (py::isinstance<py::str>(value))
+        lim.cpus = value_or_raise(ociexec::config::parse_cpus(value.cast<std::string>()));
+      else
+        lim.cpus = value.cast<double>();
+    } else if (key == "pids") {
+      lim.pids = none ? std::nullopt : std::optional(value.cast<std::int64_t>());
+    } else if (key == "tmpfs_size") {
+      if (!none) lim.tmpfs_bytes = size_of(value, "tmpfs_size");
+    } else if (key == "output_cap") {
+      if (!none) job.output_cap = static_cast<std::size_t>(size_of(value, "output_cap"));
+    } else if (key == "env") {
+      job.env = none ? std::vector<std::string>{} : env_of(value);
+    } else if (key == "stdin") {
+      job.stdin_data = none ? std::string() : text_of(value, "stdin");
+    } else if (key == "interpreter") {
+      job.interpreter = none ? std::vector<std::string>{} : command_of(value);
+    } else if (key == "rootfs") {
+      if (none)
+        job.rootfs.reset();
+      else
+        job.rootfs = py::str(value).cast<std::string>();  // str or os.PathLike via __str__
+    } else if (key == "runtime") {
+      if (none)
+        job.runtime.reset();
+      else
+        job.runtime = value.cast<std::string>();
+    } else if (key == "workdir") {
+      if (!none) job.workdir = value.cast<std::string>();
+    } else {
+      throw py::type_error("unknown option '" + key +
+                           "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
+                           "tmpfs_size, output_cap, env, stdin, interpreter, rootfs, runtime, "
+                           "workdir");
+    }
+  }
+}
+
+py::str decode(const std::string& data) {
+  // Scripts may print anything; invalid UTF-8 becomes U+FFFD rather than an exception.
+  PyObject* s = PyUnicode_DecodeUTF8(data.data(), static_cast<Py_ssize_t>(data.size()), "replace");
+  if (!s) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
+py::object optional_seconds(const std::optional<std::chrono::nanoseconds>& d) {
+  if (!d) return py::none();
+  return py::float_(std::chrono::duration<double>(*d).count());
+}
+
+template <typename T>
+py::object optional_value(const std::optional<T>& v) {
+  return v ? py::cast(*v) : py::none();
+}
+
+py::dict limits_dict(const ociexec::EffectiveLimits& l) {
+  py::dict d;
+  d["timeout"] = std::chrono::duration<double>(l.timeout).count();
+  d["grace"] = std::chrono::duration<double>(l.grace).count();
+  d["memory"] = optional_value(l.memory_bytes);
+  d["cpus"] = optional_value(l.cpus);
+  d["pids"] = optional_value(l.pids);
+  d["tmpfs_size"] = l.tmpfs_bytes;
+  d["output_cap"] = l.output_cap;
+  return d;
+}
+
+class PyExecutor {
+ public:
+  PyExecutor(const std::string& state_dir, const std::string& runtime,
+             const std::string& cgroup_parent, double runtime_timeout) {
+    ociexec::ExecutorOptions o;
+    o.state_dir = state_dir;
+    o.runtime = runtime;
+    o.cgroup_parent = cgroup_parent;
+    o.runtime_timeout = std::chrono::milliseconds(std::llround(runtime_timeout * 1000.0));
+    exec_ = std::make_shared<ociexec::Executor>(value_or_raise(ociexec::Executor::create(o)));
+  }
+
+  ociexec::Result run(const py::handle& script, const py::dict& options) const {
+    ociexec::JobOptions job;
+    apply_options(job, options);
+    const std::string text = text_of(script, "script");
+    ociexec::Expected<ociexec::Result> result;
+    {
+      py::gil_scoped_release unlocked;  // jobs in other Python threads run meanwhile
+      result = exec_->run(text, job);
+    }
+    return value_or_raise(std::move(result));
+  }
+
+  py::list collect_garbage() const {
+    auto report = exec_->collect_garbage();
+    if (!report.errors.empty())
+      raise_error({ociexec::ErrorKind::kSystem, "gc: " + report.errors.front()});
+    return py::cast(report.removed);
+  }
+
+  py::dict runtime() const {
+    py::dict d;
+    d["name"] = exec_->runtime().name;
+    d["path"] = exec_->runtime().path;
+    d["version"] = exec_->runtime().version;
+    return d;
+  }
+
+ private:
+  std::shared_ptr<ociexec::Executor> exec_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_ociexec, m) {
+  m.doc() = "Compiled core of the ociexec package; use the functions in `ociexec`.";
+  // ExecutorError(RuntimeError) for every executor failure, with .kind; InvalidOptionError is
+  // also a ValueError, as Python code expects of a bad value.
+  static PyObject* executor_error =
+      PyErr_NewException("ociexec.ExecutorError", PyExc_RuntimeError, nullptr);
+  static PyObject* invalid_option = [] {
+    PyObject* bases = PyTuple_Pack(2, executor_error, PyExc_ValueError);
+    PyObject* type = PyErr_NewException("ociexec.InvalidOptionError", bases, nullptr);
+    Py_DECREF(bases);
+    return type;
+  }();
+  m.attr("ExecutorError") = py::handle(executor_error);
+  m.attr("InvalidOptionError") = py::handle(invalid_option);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ExecutorFailure& e) {
+      PyObject* type = e.kind == "invalid_argument" ? invalid_option : executor_error;
+      py::object err =
+          py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", e.message.c_str()));
+      if (!err) return;  // the call already set a Python error
+      err.attr("kind") = e.kind;
+      PyErr_SetObject(type, err.ptr());
+    }
+  });
+
+  py::class_<ociexec::Result>(m, "Result")
+      .def_property_readonly("exit_code", [](const ociexec::Result& r) { return r.exit_code; })
+      .def_property_readonly("stdout",
+                             [](const ociexec::Result& r) { return decode(r.stdout_data); })
+      .def_property_readonly("stderr",
+                             [](const ociexec::Result& r) { return decode(r.stderr_data); })
+      .def_property_readonly("stdout_bytes",
+                             [](const ociexec::Result& r) { return py::bytes(r.stdout_data); })
+      .def_property_readonly("stderr_bytes",
+                             [](const ociexec::Result& r) { return py::bytes(r.stderr_data); })
+      .def_property_readonly(
+          "outcome",
+          [](const ociexec::Result& r) { return std::string(ociexec::to_string(r.outcome)); })
+      .def_property_readonly(
+          "signal",
+          [](const ociexec::Result& r) { return r.signal ? py::cast(r.signal) : py::none(); })
+      .def_property_readonly("wall_time",
+                             [](const ociexec::Result& r) {
+                               return std::chrono::duration<double>(r.wall_time).count();
+                             })
+      .def_property_readonly("cpu_time",
+                             [](const ociexec::Result& r) { return optional_seconds(r.cpu_time); })
+      .def_property_readonly(
+          "peak_memory",
+          [](const ociexec::Result& r) { return optional_value(r.peak_memory_bytes); })
+      .def_property_readonly("stdout_truncated",
+                             [](const ociexec::Result& r) { return r.stdout_truncated; })
+      .def_property_readonly("stderr_truncated",
+                             [](const ociexec::Result& r) { return r.stderr_truncated; })
+      .def_property_readonly("runtime",
+                             [](const ociexec::Result& r) {
+                               return py::make_tuple(r.runtime_name, r.runtime_version);
+                             })
+      .def_property_readonly("container_id",
+                             [](const ociexec::Result& r) { return r.container_id; })
+      .def_property_readonly("limits",
+                             [](const ociexec::Result& r) { return limits_dict(r.limits); })
+      .def("__iter__",
+           [](const ociexec::Result& r) {
+             return py::iter(
+                 py::make_tuple(r.exit_code, decode(r.stdout_data), decode(r.stderr_data)));
+           })
+      .def("__repr__", [](const ociexec::Result& r) {
+        return "<ociexec.Result exit_code=" + std::to_string(r.exit_code) +
+               " outcome=" + std::string(ociexec::to_string(r.outcome)) + ">";
+      });
+
+  py::class_<PyExecutor>(m, "Executor")
+      .def(py::init<const std::string&, const std::string&, const std::string&, double>(),
+           py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
+           py::arg("runtime_timeout"))
+      .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
+      .def("collect_garbage", &PyExecutor::collect_garbage)
+      .def_property_readonly("runtime", &PyExecutor::runtime);
+
+  m.def("version", [] { return std::string(ociexec::version()); });
+  m.def(
+      "_check_options",
+      [](const py::dict& options) {
+        ociexec::JobOptions job;
+        apply_options(job, options);
+      },
+      "Raises TypeError or InvalidOptionError for options that no job would accept.");
+}

@@ -1,0 +1,130 @@
+"""Options, results, errors and threads, on an executor of our own over the test rootfs."""
+
+import concurrent.futures
+import os
+import time
+
+import pytest
+
+import ociexec
+
+from conftest import ROOTFS
+
+
+def test_the_result_is_complete_and_unpacks_as_a_triple(executor):
+    result = executor.run("echo out; echo err >&2; exit 3", timeout_seconds=10)
+    code, out, err = result
+    assert (code, out, err) == (3, "out\n", "err\n")
+    assert result.outcome == "exited"
+    assert result.signal is None
+    assert 0 < result.wall_time < 10
+    assert result.cpu_time is not None and result.cpu_time >= 0
+    assert result.peak_memory > 0
+    assert result.runtime[0] in ("runc", "crun")
+    assert result.container_id.startswith("ociexec-")
+    assert result.limits == {"timeout": 10.0, "grace": 0.0, "memory": 1 << 30, "cpus": None,
+                             "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20}
+
+
+def test_a_memory_hog_is_oom_killed(executor):
+    result = executor.run("/bin/payload memhog 512", memory="64m", timeout_seconds=20)
+    assert result.outcome == "oom_killed"
+    assert result.limits["memory"] == 64 << 20
+    assert result.peak_memory <= 64 << 20
+
+
+def test_limits_accept_ints_strings_and_none(executor):
+    assert executor.run("true", memory=256 << 20).limits["memory"] == 256 << 20
+    assert executor.run("true", memory=None, pids=None).limits["memory"] is None
+    assert executor.run("true", cpus="0.5").limits["cpus"] == 0.5
+    result = executor.run("/bin/payload forkbomb 30", pids=32, timeout_seconds=20)
+    assert result.stdout.startswith("fork failed after ")
+    assert int(result.stdout.split()[3].rstrip(":")) < 32
+
+
+def test_a_cpu_quota_holds(executor):
+    result = executor.run("while :; do :; done", cpus=0.2, timeout_seconds=1.5)
+    assert result.outcome == "timed_out"
+    assert 0.15 < result.cpu_time < 0.5
+
+
+def test_stdin_reaches_the_script_as_str_or_bytes(executor):
+    assert executor.run("/bin/payload cat", stdin="hello\n").stdout == "hello\n"
+    data = bytes(range(256)) * 1000
+    assert executor.run("/bin/payload cat", stdin=data).stdout_bytes == data
+
+
+def test_output_caps_drop_the_rest_and_say_so(executor):
+    result = executor.run("/bin/payload flood 1", output_cap=1000)
+    assert len(result.stdout) == 1000
+    assert result.stdout_truncated
+    assert not result.stderr_truncated
+
+
+def test_output_that_is_not_utf8_is_replaced_in_str_and_kept_in_bytes(executor):
+    result = executor.run("printf 'a\\377b'")
+    assert result.stdout == "a\ufffdb"
+    assert result.stdout_bytes == b"a\xffb"
+
+
+def test_env_interpreter_and_grace(executor):
+    result = executor.run("/bin/payload env", env={"GREETING": "hi there"})
+    assert "GREETING=hi there\n" in result.stdout
+    assert executor.run("ignored", interpreter=["/bin/payload", "exit", "7"]).exit_code == 7
+    result = executor.run("/bin/payload sleep 60", timeout_seconds=3, grace_seconds=2)
+    assert result.outcome == "timed_out"
+    assert result.wall_time < 2
+
+
+def test_eight_python_threads_run_jobs_at_once(executor):
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: executor.execute_script(f"/bin/payload sleep 1; echo {i}"),
+                                range(8)))
+    elapsed = time.monotonic() - start
+    assert results == [(0, f"{i}\n", "") for i in range(8)]
+    assert elapsed < 5  # one at a time would take over 8 s: the GIL is released while jobs run
+
+
+def test_executor_failures_raise_executor_error_with_a_kind(executor):
+    with pytest.raises(ociexec.ExecutorError) as missing_rootfs:
+        executor.run("true", rootfs="/nonexistent/rootfs")
+    assert missing_rootfs.value.kind == "rootfs_not_found"
+    assert "/nonexistent/rootfs" in str(missing_rootfs.value)
+    with pytest.raises(ociexec.ExecutorError) as missing_runtime:
+        executor.run("true", runtime="/nonexistent/runc")
+    assert missing_runtime.value.kind == "runtime_not_found"
+    with pytest.raises(ociexec.ExecutorError) as not_found:
+        executor.run("true", interpreter="/nonexistent")
+    assert not_found.value.kind == "command_not_found"
+    with pytest.raises(ociexec.ExecutorError):
+        ociexec.Executor(runtime="/nonexistent/runc")
+
+
+def test_bad_values_raise_invalid_option_error_which_is_a_value_error(executor):
+    for bad in ({"memory": "12q"}, {"memory": "1k"}, {"cpus": 0}, {"pids": 0},
+                {"timeout_seconds": 0}, {"env": ["NOEQUALS"]}, {"workdir": "/usr"}):
+        with pytest.raises(ociexec.InvalidOptionError) as err:
+            executor.run("true", **bad)
+        assert isinstance(err.value, ValueError)
+        assert err.value.kind == "invalid_argument"
+
+
+def test_unknown_or_mistyped_options_raise_type_error(executor):
+    with pytest.raises(TypeError, match="unknown option 'memroy'"):
+        executor.run("true", memroy="1g")
+    with pytest.raises(TypeError):
+        executor.run("true", memory=[1])
+    with pytest.raises(TypeError):
+        ociexec.Executor(state_dir="/tmp/unused", bogus=1)
+
+
+def test_executor_defaults_apply_to_every_job(state_dir):
+    from conftest import CGROUP_PARENT, RUNTIME
+    exec2 = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=CGROUP_PARENT,
+                             rootfs=ROOTFS, memory="128m", timeout_seconds=5)
+    result = exec2.run("true")
+    assert result.limits["memory"] == 128 << 20
+    assert result.limits["timeout"] == 5.0
+    assert exec2.run("true", timeout_seconds=7).limits["timeout"] == 7.0
+    assert exec2.runtime["name"] == RUNTIME

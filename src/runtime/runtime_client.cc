@@ -115,6 +115,8 @@ Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log)
 }
 
 Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log) const {
+  // What runc and crun keep for a stopped container started through exec.fifo. The listing
+  // comes first: with anything else there, the runtime must still find its state to delete.
   static const std::vector<std::string> kRuncFiles = {"state.json"};
   static const std::vector<std::string> kCrunFiles = {"config.json", "seccomp.bpf", "status"};
   const auto* known = info_.name == "runc"   ? &kRuncFiles
@@ -124,14 +126,11 @@ Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::pa
   bool only_known = known != nullptr;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const auto name = e.path().filename().string();
-    if (std::find(known->begin(), known->end(), name) == known->end()) only_known = false;
     if (!only_known) break;
+    const auto name = e.path().filename().string();
+    only_known = std::find(known->begin(), known->end(), name) != known->end();
   }
-  if (ec) return remove(id, log);
-  if (only_known) {
-    if (auto r = sys::remove_tree(dir); r) return {};
-  }
+  if (!ec && only_known && sys::remove_tree(dir)) return {};
   return remove(id, log);
 }
 

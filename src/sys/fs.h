@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,12 @@ Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok);
 Expected<void> make_dirs(const fs::path& path, unsigned mode);
 // rm -rf that never follows symlinks and refuses to descend into another file system.
 Expected<void> remove_tree(const fs::path& path);
+// Removes `files` from `dir` (relative names; a trailing '/' marks a subdirectory, removed
+// after the files listed before it), then `dir` itself. Returns false, with `dir` still there,
+// when it held something else: the caller chooses the fallback.
+Expected<bool> remove_known_tree(const fs::path& dir,
+                                 std::initializer_list<std::string_view> files);
+
 // Detaches every mount at or below `path` (deepest first).
 Expected<void> unmount_below(const fs::path& path);
 

@@ -3,6 +3,7 @@
 // pipe open and delay end of file).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,10 @@ Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data);
 
 // Opens `path` with O_CLOEXEC added to `flags`.
 Expected<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode = 0);
+
+// Asks the kernel to map writable pages for [data, data + len) in one call
+// (MADV_POPULATE_WRITE, Linux 5.14) instead of one page fault per page. Best effort.
+void prefault_writable(void* data, std::size_t len) noexcept;
 
 // Reads everything from `fd` (from its current offset) until end of file.
 Expected<std::string> read_all(int fd);

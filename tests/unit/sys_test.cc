@@ -2,8 +2,12 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "bundle/owner.h"
 #include "fixture.h"
+#include "sys/fs.h"
 #include "sys/proc.h"
 #include "sys/unique_fd.h"
 
@@ -54,4 +58,25 @@ TEST_CASE("container ids name their owner, and foreign ids are ignored") {
   auto dead = bundle::owner_of("ociexec-999999999-1-0");
   REQUIRE(dead);
   CHECK_FALSE(dead->alive());
+}
+
+TEST_CASE("remove_known_tree removes exactly what it was told, and reports anything else") {
+  char tmpl[] = "/tmp/ociexec-known-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  std::filesystem::create_directory(dir / "sub");
+  std::ofstream(dir / "a") << "x";
+  std::ofstream(dir / "sub" / "b") << "y";
+  auto all = sys::remove_known_tree(dir, {"a", "sub/b", "sub/"});
+  REQUIRE(all);
+  CHECK(*all);
+  CHECK_FALSE(std::filesystem::exists(dir));
+
+  std::filesystem::create_directory(dir);
+  std::ofstream(dir / "a") << "x";
+  std::ofstream(dir / "stranger") << "z";
+  auto partial = sys::remove_known_tree(dir, {"a"});
+  REQUIRE(partial);
+  CHECK_FALSE(*partial);
+  CHECK(std::filesystem::exists(dir / "stranger"));  // left for the caller's fallback
+  std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,322 @@
+// ociexec's benchmark: the same rootfs and the same job for every contender, in one run.
+//
+//   ociexec_bench ROOTFS CLI OUT.md [JOBS]
+//
+// Sections: latency (p50/p95/p99) of /bin/true and of a Python "hello"; throughput at
+// concurrency 1, 2, 4, 8; kill latency (deadline -> result for a job of 100 processes that
+// ignore SIGTERM); output capture speed and executor peak RSS; ratios against bare runc and
+// podman. Prints the tables and writes them, with the machine, to OUT.md. Run it where crun
+// works (scripts/bench.sh gives it the mount namespace crun needs on hybrid hosts).
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cgroup/cgroup.h"
+#include "contenders.h"
+#include "stats.h"
+#include "sys/fs.h"
+#include "sys/process.h"
+
+namespace ociexec::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string first_line(const std::vector<std::string>& argv) {
+  auto r = sys::run_command(argv, std::chrono::seconds(10));
+  if (!r) return "not found";
+  return r->output.substr(0, r->output.find('\n'));
+}
+
+std::string machine_description() {
+  utsname u{};
+  ::uname(&u);
+  std::string cpu = "unknown";
+  if (auto text = sys::read_file("/proc/cpuinfo")) {
+    auto pos = text->find("model name");
+    if (pos != std::string::npos)
+      cpu =
+          text->substr(text->find(':', pos) + 2, text->find('\n', pos) - text->find(':', pos) - 2);
+  }
+  auto layout = cgroup::detect_layout();
+  std::ostringstream md;
+  md << "- machine: " << ::sysconf(_SC_NPROCESSORS_ONLN) << " cores (" << cpu << "), "
+     << (static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+             static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) >>
+         30)
+     << " GiB\n- kernel: " << u.release << "\n- cgroups seen by the benchmark: "
+     << (layout ? std::string(cgroup::to_string(layout->mode)) : "unknown")
+     << " (the host is hybrid; the run is in a mount namespace without the cgroup2 mount, where "
+        "crun works)\n"
+     << "- " << first_line({"/usr/sbin/runc", "--version"}) << "; "
+     << first_line({"/usr/bin/crun", "--version"}) << "; "
+     << first_line({"/usr/bin/podman", "--version"}) << "; bubblewrap "
+     << first_line({"/usr/bin/bwrap", "--version"}) << "; ociexec " << version() << "\n";
+  return md.str();
+}
+
+// Runs every contender `n` times, one job each per round, in a new random order each round.
+// One job per round: a slow moment of this shared machine hits every contender alike. A new
+// order each round: the kernel tears a container's network namespace down asynchronously,
+// under locks the next container's namespace creation waits for, so with a fixed order each
+// contender would pay for the one before it.
+std::vector<Stats> latency(const std::vector<Contender>& cs, Job job, int n) {
+  std::vector<std::vector<double>> samples(cs.size());
+  for (auto& c : cs) c.run(job, 0);  // warm caches (page cache, runtime state dirs)
+  std::mt19937 rng(20261127);        // fixed: runs are comparable
+  std::vector<std::size_t> order(cs.size());
+  std::iota(order.begin(), order.end(), 0);
+  for (int k = 0; k < n; ++k) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t i : order) samples[i].push_back(time_ms([&] { cs[i].run(job, 0); }));
+  }
+  std::vector<Stats> out;
+  for (auto& s : samples) out.push_back(stats_of(s));
+  return out;
+}
+
+// Seconds to run `jobs` jobs on `concurrency` threads.
+double run_block(const Contender& c, int concurrency, int jobs) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto t0 = Clock::now();
+  for (int w = 0; w < concurrency; ++w)
+    threads.emplace_back([&, w] {
+      try {
+        while (next++ < jobs) c.run(Job::kTrue, w);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        failure = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Jobs per second of each contender at `concurrency`, in alternating blocks so that the
+// machine's drift over the run is shared.
+std::vector<double> throughput(const std::vector<const Contender*>& cs, int concurrency, int jobs) {
+  constexpr int kBlocks = 4;
+  std::vector<double> seconds(cs.size(), 0.0);
+  for (int b = 0; b < kBlocks; ++b)
+    for (std::size_t k = 0; k < cs.size(); ++k) {
+      const std::size_t i = (k + static_cast<std::size_t>(b)) % cs.size();  // rotate who goes first
+      seconds[i] += run_block(*cs[i], concurrency, jobs / kBlocks);
+    }
+  std::vector<double> rates;
+  for (double sec : seconds) rates.push_back((jobs / kBlocks) * kBlocks / sec);
+  return rates;
+}
+
+Stats kill_latency(const Executor& exec, const fs::path& rootfs, int n) {
+  JobOptions job;
+  job.rootfs = rootfs;
+  job.timeout = std::chrono::milliseconds(300);
+  std::vector<double> samples;
+  for (int i = 0; i < n; ++i) {
+    auto r = exec.run("/bin/payload spawn-setsid 99 60 & exec /bin/payload ignore-term 60\n", job);
+    auto back = Clock::now();
+    if (!r || r->outcome != Outcome::kTimedOut)
+      throw std::runtime_error("kill job did not time out");
+    samples.push_back(Ms(back - (r->started_at + r->limits.timeout)).count());
+  }
+  return stats_of(samples);
+}
+
+std::uint64_t peak_rss_kib() {
+  auto status = sys::read_file("/proc/self/status");
+  if (!status) return 0;
+  auto pos = status->find("VmHWM:");
+  return pos == std::string::npos ? 0 : std::strtoull(status->c_str() + pos + 6, nullptr, 10);
+}
+
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+struct OutputRun {
+  std::string what;
+  double mib_per_s;
+  std::uint64_t peak_rss_mib;
+};
+
+OutputRun output_run(const Executor& exec, const fs::path& rootfs, int mib, std::size_t cap,
+                     const std::string& what) {
+  JobOptions job;
+  job.rootfs = rootfs;
+  job.output_cap = cap;
+  job.limits.memory_bytes.reset();
+  job.timeout = std::chrono::seconds(120);
+  reset_peak_rss();
+  auto r = exec.run(fmt::format("/bin/payload flood {}\n", mib), job);
+  if (!r || r->exit_code != 0) throw std::runtime_error("flood job failed");
+  auto seconds = std::chrono::duration<double>(r->wall_time).count();
+  return {what, mib / seconds, peak_rss_kib() >> 10};
+}
+
+struct Target {
+  std::string goal;
+  std::string measured;
+  bool met;
+};
+
+}  // namespace
+
+int run_benchmark(int argc, char** argv) {
+  if (argc < 4) throw std::runtime_error("usage: ociexec_bench ROOTFS CLI OUT.md [JOBS]");
+  Setup s;
+  s.rootfs = fs::canonical(argv[1]);
+  s.cli = fs::canonical(argv[2]);
+  const fs::path out_md = argv[3];
+  const int n = argc > 4 ? std::atoi(argv[4]) : 40;
+  s.work = fs::temp_directory_path() / fmt::format("ociexec-bench-{}", ::getpid());
+  s.podman_image = "localhost/ociexec-bench:busybox";
+  sys::ScopeExit cleanup([&] { (void)sys::remove_tree(s.work); });
+
+  auto make_exec = [&](const std::string& runtime) {
+    ExecutorOptions o;
+    o.state_dir = s.work / "state";
+    o.runtime = runtime;
+    o.cgroup_parent = "ociexec-bench";
+    auto e = Executor::create(o);
+    if (!e) throw std::runtime_error(e.error().message);
+    return std::move(*e);
+  };
+  const Executor runc_exec = make_exec("runc");
+  const Executor crun_exec = make_exec("crun");
+  auto hv = image::host_view(s.work / "state");
+  if (!hv) throw std::runtime_error(hv.error().message);
+  s.host_view = *hv;
+
+  const std::vector<Contender> cs = {
+      bare_runtime(s, "runc"), library(runc_exec, s), cli(s, "runc"), bare_runtime(s, "crun"),
+      library(crun_exec, s),   cli(s, "crun"),        bwrap(s)};
+  fmt::print("latency: {} jobs per contender and job\n", n);
+  auto lat_true = latency(cs, Job::kTrue, n);
+  auto lat_py = latency(cs, Job::kPython, std::max(10, n / 2));
+  // podman finishes each container in the background (conmon, `podman container cleanup`);
+  // in the same rounds that work would land on whichever contender runs next. So it gets
+  // a pass of its own, alternating with the library, which gives the podman ratio.
+  const std::vector<Contender> vs_podman = {library(runc_exec, s), podman(s)};
+  const auto pod_true = latency(vs_podman, Job::kTrue, std::max(10, n / 2));
+  const auto pod_py = latency(vs_podman, Job::kPython, std::max(10, n / 4));
+
+  fmt::print("throughput, kill latency, output\n");
+  const int tjobs = std::max(16, n);
+  std::map<std::string, std::vector<double>> tput;
+  const std::vector<const Contender*> measured = {&cs[0], &cs[1], &cs[3], &cs[4]};
+  for (int c : {1, 2, 4, 8}) {
+    auto rates = throughput(measured, c, tjobs);
+    for (std::size_t i = 0; i < measured.size(); ++i) tput[measured[i]->name].push_back(rates[i]);
+  }
+  const Stats kill_runc = kill_latency(runc_exec, s.rootfs, std::max(10, n / 2));
+  const Stats kill_crun = kill_latency(crun_exec, s.rootfs, std::max(10, n / 2));
+  const std::vector<OutputRun> outputs = {
+      output_run(runc_exec, s.rootfs, 1024, std::size_t{1536} << 20,
+                 "1 GiB, cap raised to 1.5 GiB (kept)"),
+      output_run(runc_exec, s.rootfs, 1024, JobOptions{}.output_cap, "1 GiB, default 10 MiB cap"),
+      output_run(runc_exec, s.rootfs, 100, JobOptions{}.output_cap, "100 MiB, default 10 MiB cap")};
+
+  // Tables.
+  std::ostringstream md;
+  md << "# Benchmarks\n\nMade by `scripts/bench.sh` (" << n << " jobs per contender).\n\n"
+     << machine_description();
+  md << "\nEvery contender runs the same job on the same root file system: `/bin/true` on a "
+        "busybox rootfs, and "
+        "`python3 -c \"print('hello')\"` on the built-in host view (read-only /usr, synthetic "
+        "/etc). Bare runtimes "
+        "run bundles made by ociexec's own spec builder; podman runs the busybox rootfs imported "
+        "as an image (and "
+        "the host view through `--rootfs`); bwrap is the floor: namespaces without cgroups.\n";
+  auto latency_table = [&](const char* title, const std::vector<Stats>& lat,
+                           const std::vector<Stats>& pod) {
+    md << "\n## Latency: " << title
+       << "\n\n| contender | mean ms | p50 ms | p95 ms | p99 ms | p50 vs bare runc "
+          "|\n|---|---|---|---|---|---|\n";
+    auto row = [&](const std::string& name, const Stats& st, const std::string& ratio) {
+      md << fmt::format("| {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {} |\n", name, st.mean, st.p50,
+                        st.p95, st.p99, ratio);
+    };
+    for (std::size_t i = 0; i < cs.size(); ++i)
+      row(cs[i].name, lat[i], fmt::format("{:.2f}x", lat[i].p50 / lat[0].p50));
+    row("podman run --rm (own pass)", pod[1],
+        fmt::format("{:.1f}x the library in its pass", pod[1].p50 / pod[0].p50));
+  };
+  latency_table("`/bin/true`", lat_true, pod_true);
+  latency_table("Python \"hello\"", lat_py, pod_py);
+  md << "\n## Throughput: jobs per second (`/bin/true`, " << tjobs
+     << " jobs)\n\n| contender | c=1 | c=2 | c=4 | c=8 |\n|---|---|---|---|---|\n";
+  for (std::size_t i : {0u, 1u, 3u, 4u}) {
+    const auto& t = tput[cs[i].name];
+    md << fmt::format("| {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} |\n", cs[i].name, t[0], t[1], t[2],
+                      t[3]);
+  }
+  md << "\n## Kill latency: deadline -> result, 100 processes ignoring SIGTERM\n\n| runtime | p50 "
+        "ms | p99 ms |\n|---|---|---|\n"
+     << fmt::format("| runc | {:.1f} | {:.1f} |\n| crun | {:.1f} | {:.1f} |\n", kill_runc.p50,
+                    kill_runc.p99, kill_crun.p50, kill_crun.p99);
+  md << "\n## Output capture (library, runc)\n\n| job | MiB/s | executor peak RSS MiB "
+        "|\n|---|---|---|\n";
+  for (const auto& o : outputs)
+    md << fmt::format("| {} | {:.0f} | {} |\n", o.what, o.mib_per_s, o.peak_rss_mib);
+
+  const auto& tr = tput[cs[0].name];
+  const auto& tl = tput[cs[1].name];
+  const std::vector<Target> targets = {
+      {"library per job <= 1.10x bare runc (p50)",
+       fmt::format("{:.2f}x", lat_true[1].p50 / lat_true[0].p50),
+       lat_true[1].p50 / lat_true[0].p50 <= 1.10},
+      {"CLI per job <= 1.20x bare runc (p50)",
+       fmt::format("{:.2f}x", lat_true[2].p50 / lat_true[0].p50),
+       lat_true[2].p50 / lat_true[0].p50 <= 1.20},
+      {">= 4x faster than podman run --rm (p50, library)",
+       fmt::format("{:.1f}x", pod_true[1].p50 / pod_true[0].p50),
+       pod_true[1].p50 / pod_true[0].p50 >= 4},
+      {"kill latency p99 <= 50 ms", fmt::format("{:.1f} / {:.1f} ms", kill_runc.p99, kill_crun.p99),
+       std::max(kill_runc.p99, kill_crun.p99) <= 50},
+      {"stdout capture >= 1 GB/s (1 GiB kept)",
+       fmt::format("{:.0f} MB/s", outputs[0].mib_per_s * 1.048576),
+       outputs[0].mib_per_s * 1.048576 >= 1000},
+      {"executor RSS flat with the cap enforced",
+       fmt::format("{} vs {} MiB", outputs[1].peak_rss_mib, outputs[2].peak_rss_mib),
+       outputs[1].peak_rss_mib <= outputs[2].peak_rss_mib + 16},
+      {"throughput at c=8 >= 0.9x bare runc", fmt::format("{:.2f}x", tl[3] / tr[3]),
+       tl[3] / tr[3] >= 0.9},
+  };
+  md << "\n## Targets\n\n| target | measured | |\n|---|---|---|\n";
+  for (const auto& t : targets)
+    md << fmt::format("| {} | {} | {} |\n", t.goal, t.measured, t.met ? "met" : "**missed**");
+
+  const std::string text = md.str();
+  fmt::print("{}", text);
+  std::ofstream(out_md) << text;
+  bool all = true;
+  for (const auto& t : targets) all = all && t.met;
+  return all ? 0 : 3;
+}
+
+}  // namespace ociexec::bench
+
+int main(int argc, char** argv) {
+  try {
+    return ociexec::bench::run_benchmark(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench: {}\n", e.what());
+    return 1;
+  }
+}

@@ -237,12 +237,11 @@ int run_benchmark(int argc, char** argv) {
   md << "# Benchmarks\n\nMade by `scripts/bench.sh` (" << n << " jobs per contender).\n\n"
      << machine_description();
   md << "\nEvery contender runs the same job on the same root file system: `/bin/true` on a "
-        "busybox rootfs, and "
-        "`python3 -c \"print('hello')\"` on the built-in host view (read-only /usr, synthetic "
-        "/etc). Bare runtimes "
-        "run bundles made by ociexec's own spec builder; podman runs the busybox rootfs imported "
-        "as an image (and "
-        "the host view through `--rootfs`); bwrap is the floor: namespaces without cgroups.\n";
+        "busybox rootfs, and `python3 -c \"print('hello')\"` on the built-in host view "
+        "(read-only /usr, synthetic /etc). Bare runtimes run the same config.json ociexec "
+        "writes for the job (mounts included). Rounds are interleaved and shuffled. podman runs "
+        "the busybox rootfs imported as an image (the host view through `--rootfs`), in a pass "
+        "of its own. bwrap is the floor: namespaces without cgroups.\n";
   auto latency_table = [&](const char* title, const std::vector<Stats>& lat,
                            const std::vector<Stats>& pod) {
     md << "\n## Latency: " << title

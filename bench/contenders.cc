@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -127,7 +128,21 @@ Contender podman(const Setup& s) {
       "--runtime",       "runc", "--ulimit", "nofile=20000:20000", "--ulimit",
       "nproc=4096:4096"};
   const std::string etc = etc_of(s);
-  return {"podman run --rm", [=](Job job, int) {
+  auto settle = [] {
+    // `podman run --rm` returns before conmon and `podman container cleanup` are done.
+    for (int i = 0; i < 200; ++i) {
+      bool busy = false;
+      for (const auto& e : fs::directory_iterator("/proc")) {
+        auto comm = sys::read_file(e.path() / "comm");
+        if (comm && (comm->rfind("conmon", 0) == 0 || comm->rfind("podman", 0) == 0)) busy = true;
+        if (busy) break;
+      }
+      if (!busy) return;
+      std::this_thread::sleep_for(10ms);
+    }
+  };
+  return {"podman run --rm",
+          [=](Job job, int) {
             auto argv = base;
             if (job == Job::kTrue) {
               argv.push_back(s.podman_image);
@@ -137,7 +152,8 @@ Contender podman(const Setup& s) {
             }
             for (const auto& a : command_of(job)) argv.push_back(a);
             check(sys::run_command(argv, 60s), "podman run");
-          }};
+          },
+          settle};
 }
 
 Contender bwrap(const Setup& s) {

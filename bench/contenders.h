@@ -21,6 +21,9 @@ struct Contender {
   // Runs one job; `worker` (0..7) picks a per-thread bundle for concurrent runs. Throws
   // std::runtime_error if the job did not succeed.
   std::function<void(Job job, int worker)> run;
+  // Untimed, after each job: waits until work the contender left in the background is done,
+  // so that it does not land on the next contender's time (podman's conmon and cleanup).
+  std::function<void()> settle = nullptr;
 };
 
 struct Setup {

@@ -46,7 +46,7 @@ fs::path make_bundle(const Setup& s, const std::string& runtime, Job job, int wo
   in.pids = Limits{}.pids;
   in.nofile_hard_limit = 1024;
   in.cgroups_path =
-      fmt::format("/ociexec-bench/bare-{}-{}-{}", runtime, static_cast<int>(job), worker);
+      fmt::format("/{}/{}-{}-{}", kBareCgroupParent, runtime, static_cast<int>(job), worker);
   if (job == Job::kTrue) {
     in.rootfs_path = s.rootfs.string();
   } else {

@@ -16,6 +16,10 @@ namespace ociexec::bench {
 
 enum class Job { kTrue, kPython };
 
+// Parent of the bare runtimes' cgroups: runc and crun leave it behind, so the benchmark
+// removes it when done. Apart from the executors' parent, whose lock they do not take.
+inline constexpr const char* kBareCgroupParent = "ociexec-bench-bare";
+
 struct Contender {
   std::string name;
   // Runs one job; `worker` (0..7) picks a per-thread bundle for concurrent runs. Throws

@@ -189,7 +189,12 @@ int run_benchmark(int argc, char** argv) {
   const int n = argc > 4 ? std::atoi(argv[4]) : 40;
   s.work = fs::temp_directory_path() / fmt::format("ociexec-bench-{}", ::getpid());
   s.podman_image = "localhost/ociexec-bench:busybox";
-  sys::ScopeExit cleanup([&] { (void)sys::remove_tree(s.work); });
+  sys::ScopeExit cleanup([&] {
+    (void)sys::remove_tree(s.work);
+    if (auto layout = cgroup::detect_layout())
+      for (const auto& h : layout->hierarchies)
+        ::rmdir((fs::path(h.mount_point) / kBareCgroupParent).c_str());
+  });
 
   auto make_exec = [&](const std::string& runtime) {
     ExecutorOptions o;

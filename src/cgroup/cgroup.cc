@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -130,10 +132,70 @@ Expected<void> JobCgroup::remove() const {
       if (errno == EBUSY) busy = true;
       last = tl::unexpected(sys::errno_error(fmt::format("rmdir {}", dir.string()), errno));
     }
-    if (!busy) return last;
+    if (!busy) {
+      if (last) remove_parent_if_unused(*layout_, parent_);
+      return last;
+    }
     if (attempt > 0) std::this_thread::sleep_for(attempt < 20 ? 1ms : 10ms);
   }
   return last;
+}
+
+namespace {
+
+fs::path parent_in(const Hierarchy& h, const std::string& parent) {
+  return fs::path(h.mount_point) / parent;
+}
+
+bool same_inode(int fd, const fs::path& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+Expected<ParentHold> ParentHold::acquire(const Layout& layout, const std::string& parent) {
+  if (layout.hierarchies.empty()) return ParentHold{};
+  const fs::path lock_dir = parent_in(layout.hierarchies.front(), parent);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    for (const auto& h : layout.hierarchies) {
+      if (::mkdir(parent_in(h, parent).c_str(), 0755) != 0 && errno != EEXIST)
+        return tl::unexpected(
+            sys::errno_error(fmt::format("mkdir {}", parent_in(h, parent).string()), errno));
+    }
+    sys::UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) continue;  // removed between our mkdir and open: make it again
+      return tl::unexpected(sys::errno_error(fmt::format("open {}", lock_dir.string()), errno));
+    }
+    while (::flock(fd.get(), LOCK_SH) != 0) {
+      if (errno != EINTR)
+        return tl::unexpected(sys::errno_error(fmt::format("flock {}", lock_dir.string()), errno));
+    }
+    // Locked, but maybe the directory a remover just deleted: then make a new one.
+    if (!same_inode(fd.get(), lock_dir)) continue;
+    ParentHold hold;
+    hold.fd_ = std::move(fd);
+    return hold;
+  }
+  return tl::unexpected(
+      Error{ErrorKind::kSystem, fmt::format("cgroup parent {}: kept vanishing while creating a "
+                                            "job under it",
+                                            lock_dir.string())});
+}
+
+void remove_parent_if_unused(const Layout& layout, const std::string& parent) noexcept {
+  if (layout.hierarchies.empty()) return;
+  const fs::path lock_dir = parent_in(layout.hierarchies.front(), parent);
+  sys::UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return;  // gone, or a job is starting
+  // Every job cgroup has a directory in every hierarchy, so a busy parent fails on the first
+  // rmdir. The locked hierarchy goes last, so the lock stays on a live directory until then.
+  for (auto it = layout.hierarchies.rbegin(); it != layout.hierarchies.rend(); ++it) {
+    if (::rmdir(parent_in(*it, parent).c_str()) != 0 && errno != ENOENT) return;
+  }
 }
 
 std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent) {

@@ -12,6 +12,7 @@
 
 #include "cgroup/parsers.h"
 #include "ociexec/error.h"
+#include "sys/unique_fd.h"
 
 namespace ociexec::cgroup {
 
@@ -39,7 +40,7 @@ class JobCgroup {
   // Returns how many processes were found.
   std::size_t signal_all(int sig) const;
   // Kills what is left, then removes the directories, retrying while the kernel still
-  // tears the last processes down.
+  // tears the last processes down; then the shared parent, if this was its last job.
   Expected<void> remove() const;
 
  private:
@@ -48,6 +49,28 @@ class JobCgroup {
   std::string parent_;
   std::string id_;
 };
+
+// The parent of every job cgroup ("ociexec" under each hierarchy) is shared by all jobs of
+// all executors using it, and must not outlive them. The runtime creates it (mkdir -p) and
+// never removes it, so the last job out removes it. A runtime creating a job cgroup must not
+// see the parent vanish between its mkdir of the parent and of the job's own directory.
+// Creators therefore hold a shared flock on the parent directory (in the first hierarchy)
+// until their cgroup exists, and removal takes the lock exclusively without waiting: if
+// anyone is creating, removal is simply skipped, and the later job removes it.
+class ParentHold {
+ public:
+  ParentHold() = default;
+  // Creates the parent where missing and holds it; blocks only while a removal is under way.
+  static Expected<ParentHold> acquire(const Layout& layout, const std::string& parent);
+  void release() noexcept { fd_.reset(); }
+
+ private:
+  sys::UniqueFd fd_;
+};
+
+// Removes the parent from every hierarchy when no job cgroup is in it and no job is being
+// created under it. Best effort: a busy parent is left to the job that uses it.
+void remove_parent_if_unused(const Layout& layout, const std::string& parent) noexcept;
 
 // Ids of the job cgroups under `parent` in any hierarchy.
 std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent);

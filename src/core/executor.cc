@@ -268,9 +268,13 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   if (!stdio) return tl::unexpected(stdio.error());
 
   ContainerGuard guard(**client, id, *bundle, cgroup);
+  // Held until the job's cgroup exists: the shared parent must not be removed under create.
+  auto parent = cgroup::ParentHold::acquire(layout, options.cgroup_parent);
+  if (!parent) return tl::unexpected(parent.error().with_context("cgroup parent"));
   auto created =
       (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
                         stdio->for_container(), stdio->out.read.get(), stdio->err.read.get());
+  parent->release();
   stdio->close_container_ends();
   if (!created) return tl::unexpected(created.error());
   auto init = open_init(bundle->pid_file());
@@ -365,7 +369,10 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
   impl->default_runtime = impl->make_client(std::move(*info));
-  if (opts.collect_garbage_on_start) (void)impl->collect_garbage();
+  if (opts.collect_garbage_on_start) {
+    (void)impl->collect_garbage();
+    image::remove_stale_host_views(opts.state_dir);
+  }
   return Executor(std::move(impl));
 }
 

@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <fmt/std.h>
 
 #include "sys/fs.h"
+#include "sys/proc.h"
 #include "sys/unique_fd.h"
 
 namespace ociexec::image {
@@ -122,14 +124,30 @@ Expected<RootfsPlan> host_view(const fs::path& state_dir) {
   return RootfsPlan{(dir / "rootfs").string(), host_view_binds(dir)};
 }
 
+void remove_stale_host_views(const fs::path& state_dir) noexcept {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    bool stale = name.rfind("hostview-", 0) == 0 && name != kHostViewDir;
+    // ".hostview-N.tmp-<pid>-<seq>": left by a builder that died before its rename.
+    const auto tmp = name.find(".tmp-");
+    if (name.rfind(".hostview-", 0) == 0 && tmp != std::string::npos) {
+      const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + tmp + 5, nullptr, 10));
+      stale = pid > 0 && !sys::process_start_time(pid);
+    }
+    if (stale) (void)sys::remove_tree(entry.path());
+  }
+}
+
 Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
   std::error_code ec;
   auto canonical = fs::canonical(dir, ec);
   if (ec || !fs::is_directory(canonical, ec))
-    return tl::unexpected(Error{ErrorKind::kRootfsNotFound,
-                                fmt::format("rootfs {}: not a directory; give a prepared root "
-                                            "file system directory, or none for the built-in host view",
-                                            dir)});
+    return tl::unexpected(
+        Error{ErrorKind::kRootfsNotFound,
+              fmt::format("rootfs {}: not a directory; give a prepared root "
+                          "file system directory, or none for the built-in host view",
+                          dir)});
   return RootfsPlan{canonical.string(), {}};
 }
 

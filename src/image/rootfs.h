@@ -22,6 +22,10 @@ struct RootfsPlan {
 // Ensures "<state_dir>/hostview" exists (built atomically) and returns its plan.
 Expected<RootfsPlan> host_view(const std::filesystem::path& state_dir);
 
+// Removes host-view skeletons of other ociexec versions, and half-built ones whose builder
+// died. Called once as an executor starts.
+void remove_stale_host_views(const std::filesystem::path& state_dir) noexcept;
+
 // A prepared root file system directory chosen by the caller.
 Expected<RootfsPlan> prepared_rootfs(const std::filesystem::path& dir);
 

@@ -11,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "cgroup/cgroup.h"
 #include "harness.h"
 #include "sys/fs.h"
 #include "sys/process.h"
@@ -44,9 +43,5 @@ int main(int argc, char** argv) {
   doctest::Context context(argc, argv);
   int rc = context.run();
   (void)ociexec::sys::remove_tree(env.state_dir);
-  // The per-run cgroup parent: empty by now (the leak checks say so), so rmdir succeeds.
-  if (auto layout = ociexec::cgroup::detect_layout())
-    for (const auto& h : layout->hierarchies)
-      ::rmdir((std::filesystem::path(h.mount_point) / env.cgroup_parent).c_str());
   return rc;
 }

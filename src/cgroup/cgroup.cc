@@ -160,11 +160,10 @@ Expected<ParentHold> ParentHold::acquire(const Layout& layout, const std::string
   if (layout.hierarchies.empty()) return ParentHold{};
   const fs::path lock_dir = parent_in(layout.hierarchies.front(), parent);
   for (int attempt = 0; attempt < 100; ++attempt) {
-    for (const auto& h : layout.hierarchies) {
-      if (::mkdir(parent_in(h, parent).c_str(), 0755) != 0 && errno != EEXIST)
-        return tl::unexpected(
-            sys::errno_error(fmt::format("mkdir {}", parent_in(h, parent).string()), errno));
-    }
+    // Only the directory we lock on must exist; the runtime makes the others (mkdir -p),
+    // under our shared lock.
+    if (::mkdir(lock_dir.c_str(), 0755) != 0 && errno != EEXIST)
+      return tl::unexpected(sys::errno_error(fmt::format("mkdir {}", lock_dir.string()), errno));
     sys::UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) {
       if (errno == ENOENT) continue;  // removed between our mkdir and open: make it again

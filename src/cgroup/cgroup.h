@@ -60,7 +60,8 @@ class JobCgroup {
 class ParentHold {
  public:
   ParentHold() = default;
-  // Creates the parent where missing and holds it; blocks only while a removal is under way.
+  // Creates the parent's lock directory if missing and holds it; blocks only while a
+  // removal is under way.
   static Expected<ParentHold> acquire(const Layout& layout, const std::string& parent);
   void release() noexcept { fd_.reset(); }
 

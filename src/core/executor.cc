@@ -3,7 +3,6 @@
 // delete -> clean up. Every step after the bundle exists is undone on every path by guards.
 #include "ociexec/executor.h"
 
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -29,6 +28,28 @@ namespace ociexec {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The init the runtime created is our child (we are a subreaper and the runtime has exited),
+// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
+// the file really is our child: anything else means the file lied or the init is gone.
+Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
+  auto text = sys::read_file(pid_file);
+  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (ec != std::errc{} || pid <= 0)
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
+  auto pidfd = sys::Pidfd::open(pid);
+  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
+  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
+  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("open container init: pid {} is not a child of this "
+                                            "process (exited, or another subreaper adopted it)",
+                                            pid)});
+  return sys::ChildProcess::adopt(std::move(*pidfd));
+}
 
 // Undoes a created container on every path: the runtime's delete (which kills what is left),
 // then the cgroup, whatever the runtime managed. Safe to run twice.
@@ -66,20 +87,9 @@ class ContainerGuard {
 
  private:
   // A create that failed or timed out after forking the init leaves it reparented to us
-  // (a subreaper) with nobody to reap it: reap it here, if it is still our child.
-  void reap_orphaned_init() const noexcept {
-    auto text = sys::read_file(pid_file_);
-    if (!text) return;
-    pid_t pid = 0;
-    std::from_chars(text->data(), text->data() + text->size(), pid);
-    if (pid <= 0) return;
-    auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
-    if (!stat || sys::parse_stat_ppid(*stat) != ::getpid()) return;
-    if (auto pidfd = sys::Pidfd::open(pid)) {
-      (void)pidfd->send_signal(SIGKILL);
-      (void)pidfd->wait(false);
-    }
-  }
+  // (a subreaper) with nobody to reap it. open_init adopts it only if it is still our
+  // child, and the adopted process is killed and reaped as it goes out of scope.
+  void reap_orphaned_init() const noexcept { (void)open_init(pid_file_); }
 
   const runtime::RuntimeClient& client_;
   std::string id_;
@@ -94,28 +104,6 @@ std::vector<std::string> command_for(std::string_view script, const JobOptions& 
       job.interpreter.empty() ? spec::interpreter_for(script) : job.interpreter;
   argv.emplace_back(bundle::kScriptPathInContainer);
   return argv;
-}
-
-// The init the runtime created is our child (we are a subreaper and the runtime has exited),
-// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
-// the file really is our child: anything else means the file lied or the init is gone.
-Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
-  auto text = sys::read_file(pid_file);
-  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
-  pid_t pid = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
-  if (ec != std::errc{} || pid <= 0)
-    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
-  auto pidfd = sys::Pidfd::open(pid);
-  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
-  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
-  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
-    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("open container init: pid {} is not a child of this "
-                                            "process (exited, or another subreaper adopted it)",
-                                            pid)});
-  return sys::ChildProcess::adopt(std::move(*pidfd));
 }
 
 struct HostSpecFacts {
@@ -259,7 +247,7 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   auto bundle = bundle::Bundle::create(bundles_dir, id);
   if (!bundle) return tl::unexpected(bundle.error());
   const cgroup::JobCgroup cgroup(layout, options.cgroup_parent, id);
-  const HostSpecFacts facts{cgroup::swap_limit_supported(layout), nofile_hard_limit, machine};
+  const HostSpecFacts facts{swap_limit_supported, nofile_hard_limit, machine};
   auto spec = spec::build_spec(
       spec_input(facts, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
   if (!spec) return tl::unexpected(spec.error());
@@ -357,6 +345,7 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   if (!layout) return tl::unexpected(layout.error());
   impl->layout = std::move(*layout);
   impl->host = core::HostFacts::detect();
+  impl->swap_limit_supported = cgroup::swap_limit_supported(impl->layout);
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
     impl->nofile_hard_limit = nofile.rlim_max;

@@ -22,6 +22,7 @@ struct Executor::Impl {
   std::filesystem::path runtimes_dir;  // one --root per runtime name below it
   cgroup::Layout layout;
   core::HostFacts host;
+  bool swap_limit_supported = true;  // memsw on v1; read once, not per job
   std::optional<std::uint64_t> nofile_hard_limit;
   std::string machine;
   std::shared_ptr<const runtime::RuntimeClient> default_runtime;

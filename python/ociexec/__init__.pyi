@@ -1,6 +1,8 @@
 from os import PathLike
 from typing import Iterator, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
+from typing_extensions import Unpack  # PEP 692; typing.Unpack from Python 3.12
+
 __version__: str
 DEFAULT_TIMEOUT_SECONDS: int
 
@@ -61,6 +63,26 @@ class Result:
     def limits(self) -> Limits: ...
     def __iter__(self) -> Iterator[Union[int, str]]: ...
 
+class _JobOptions(TypedDict, total=False):
+    """The keyword options of a job; see the module's docstring."""
+    grace_seconds: float
+    memory: Optional[_Size]
+    cpus: Optional[Union[float, str]]
+    pids: Optional[int]
+    tmpfs_size: _Size
+    output_cap: _Size
+    env: Union[Mapping[str, str], Sequence[str], None]
+    stdin: Optional[_Text]
+    interpreter: Union[str, Sequence[str], None]
+    rootfs: Union[str, PathLike[str], None]
+    workdir: str
+
+class _ExecutorDefaults(_JobOptions, total=False):
+    timeout_seconds: float
+
+class _RunOptions(_JobOptions, total=False):
+    runtime: Optional[str]
+
 class Executor:
     def __init__(
         self,
@@ -68,46 +90,19 @@ class Executor:
         runtime: str = ...,
         cgroup_parent: str = ...,
         runtime_timeout: float = ...,
-        *,
-        timeout_seconds: float = ...,
-        grace_seconds: float = ...,
-        memory: Optional[_Size] = ...,
-        cpus: Optional[Union[float, str]] = ...,
-        pids: Optional[int] = ...,
-        tmpfs_size: _Size = ...,
-        output_cap: _Size = ...,
-        env: Union[Mapping[str, str], Sequence[str], None] = ...,
-        stdin: Optional[_Text] = ...,
-        interpreter: Union[str, Sequence[str], None] = ...,
-        rootfs: Union[str, PathLike[str], None] = ...,
-        workdir: str = ...,
+        **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
     def run(
-        self,
-        script: _Text,
-        timeout_seconds: Optional[float] = ...,
-        *,
-        grace_seconds: float = ...,
-        memory: Optional[_Size] = ...,
-        cpus: Optional[Union[float, str]] = ...,
-        pids: Optional[int] = ...,
-        tmpfs_size: _Size = ...,
-        output_cap: _Size = ...,
-        env: Union[Mapping[str, str], Sequence[str], None] = ...,
-        stdin: Optional[_Text] = ...,
-        interpreter: Union[str, Sequence[str], None] = ...,
-        rootfs: Union[str, PathLike[str], None] = ...,
-        runtime: Optional[str] = ...,
-        workdir: str = ...,
+        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Result: ...
     def execute_script(
-        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: object
+        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Tuple[int, str, str]: ...
     def collect_garbage(self) -> list[str]: ...
     @property
     def runtime(self) -> RuntimeInfo: ...
 
-def run(script: _Text, timeout_seconds: float = 300, **options: object) -> Result: ...
+def run(script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptions]) -> Result: ...
 def execute_script(
-    script: _Text, timeout_seconds: float = 300, **options: object
+    script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptions]
 ) -> Tuple[int, str, str]: ...

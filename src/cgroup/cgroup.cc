@@ -132,10 +132,7 @@ Expected<void> JobCgroup::remove() const {
       if (errno == EBUSY) busy = true;
       last = tl::unexpected(sys::errno_error(fmt::format("rmdir {}", dir.string()), errno));
     }
-    if (!busy) {
-      if (last) remove_parent_if_unused(*layout_, parent_);
-      return last;
-    }
+    if (!busy) return last;
     if (attempt > 0) std::this_thread::sleep_for(attempt < 20 ? 1ms : 10ms);
   }
   return last;

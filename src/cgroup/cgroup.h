@@ -40,7 +40,7 @@ class JobCgroup {
   // Returns how many processes were found.
   std::size_t signal_all(int sig) const;
   // Kills what is left, then removes the directories, retrying while the kernel still
-  // tears the last processes down; then the shared parent, if this was its last job.
+  // tears the last processes down. The shared parent stays (see ParentHold).
   Expected<void> remove() const;
 
  private:
@@ -50,13 +50,12 @@ class JobCgroup {
   std::string id_;
 };
 
-// The parent of every job cgroup ("ociexec" under each hierarchy) is shared by all jobs of
-// all executors using it, and must not outlive them. The runtime creates it (mkdir -p) and
-// never removes it, so the last job out removes it. A runtime creating a job cgroup must not
-// see the parent vanish between its mkdir of the parent and of the job's own directory.
-// Creators therefore hold a shared flock on the parent directory (in the first hierarchy)
-// until their cgroup exists, and removal takes the lock exclusively without waiting: if
-// anyone is creating, removal is simply skipped, and the later job removes it.
+// The parent of every job cgroup ("ociexec" under each hierarchy) is shared by all executors
+// using it, and must not outlive them. The runtime creates it (mkdir -p) and never removes it.
+// Each executor holds a shared flock on the parent directory (in the first hierarchy) from its
+// first job until it is destroyed, so jobs never pay for re-creating it; removal takes the
+// lock exclusively without waiting, so the last executor out removes it and a parent in use is
+// never removed under a runtime that is creating a job cgroup in it.
 class ParentHold {
  public:
   ParentHold() = default;
@@ -69,8 +68,8 @@ class ParentHold {
   sys::UniqueFd fd_;
 };
 
-// Removes the parent from every hierarchy when no job cgroup is in it and no job is being
-// created under it. Best effort: a busy parent is left to the job that uses it.
+// Removes the parent from every hierarchy when no job cgroup is in it and no executor holds
+// it. Best effort: a parent in use is left to the executor that uses it.
 void remove_parent_if_unused(const Layout& layout, const std::string& parent) noexcept;
 
 // Ids of the job cgroups under `parent` in any hierarchy.

@@ -255,14 +255,11 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   auto stdio = JobStdio::open(job.stdin_data);
   if (!stdio) return tl::unexpected(stdio.error());
 
+  if (auto r = hold_cgroup_parent(); !r) return tl::unexpected(r.error());
   ContainerGuard guard(**client, id, *bundle, cgroup);
-  // Held until the job's cgroup exists: the shared parent must not be removed under create.
-  auto parent = cgroup::ParentHold::acquire(layout, options.cgroup_parent);
-  if (!parent) return tl::unexpected(parent.error().with_context("cgroup parent"));
   auto created =
       (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
                         stdio->for_container(), stdio->out.read.get(), stdio->err.read.get());
-  parent->release();
   stdio->close_container_ends();
   if (!created) return tl::unexpected(created.error());
   auto init = open_init(bundle->pid_file());
@@ -299,6 +296,21 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_f
   auto client = make_client(std::move(*info));
   runtimes.emplace(*wanted, client);
   return client;
+}
+
+Expected<void> Executor::Impl::hold_cgroup_parent() const {
+  std::lock_guard lock(parent_mutex);
+  if (parent_hold) return {};
+  auto hold = cgroup::ParentHold::acquire(layout, options.cgroup_parent);
+  if (!hold) return tl::unexpected(hold.error().with_context("cgroup parent"));
+  parent_hold = std::move(*hold);
+  return {};
+}
+
+Executor::Impl::~Impl() {
+  if (!parent_hold) return;
+  parent_hold->release();
+  cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
 }
 
 Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {

@@ -31,11 +31,21 @@ struct Executor::Impl {
   mutable std::map<std::string, std::shared_ptr<const runtime::RuntimeClient>> runtimes;
   mutable std::mutex host_view_mutex;
   mutable std::optional<image::RootfsPlan> host_view_cache;
+  // The shared cgroup parent, held from the first job until the executor is destroyed.
+  mutable std::mutex parent_mutex;
+  mutable std::optional<cgroup::ParentHold> parent_hold;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  // Lets go of the cgroup parent, and removes it if no other executor holds it.
+  ~Impl();
 
   Expected<std::shared_ptr<const runtime::RuntimeClient>> client_for(
       const std::optional<std::string>& wanted) const;
   std::shared_ptr<const runtime::RuntimeClient> make_client(RuntimeInfo info) const;
   Expected<image::RootfsPlan> rootfs_for(const JobOptions& job) const;
+  Expected<void> hold_cgroup_parent() const;
   Expected<Result> run(std::string_view script, const JobOptions& job) const;
   GcReport collect_garbage() const;
 };

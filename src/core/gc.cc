@@ -42,7 +42,10 @@ GcReport Executor::Impl::collect_garbage() const {
   for (const auto& id : cgroup::list_job_cgroups(layout, options.cgroup_parent)) ids.insert(id);
   // One state root per runtime name; each is cleaned with that runtime's binary.
   std::vector<std::shared_ptr<const runtime::RuntimeClient>> clients;
+  std::error_code ec;
   for (const auto& name : subdirs(runtimes_dir)) {
+    // Nothing to collect there: no need to find its binary (a PATH search per runtime).
+    if (fs::is_empty(runtimes_dir / name, ec)) continue;
     std::shared_ptr<const runtime::RuntimeClient> client;
     if (name == default_runtime->info().name) {
       client = default_runtime;
@@ -85,6 +88,8 @@ GcReport Executor::Impl::collect_garbage() const {
       for (const auto& p : problems) report.errors.push_back(fmt::format("{}: {}", id, p));
     }
   }
+  // An executor that was killed leaves the shared parent; one that is alive holds it.
+  cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
   return report;
 }
 

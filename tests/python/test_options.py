@@ -128,3 +128,27 @@ def test_executor_defaults_apply_to_every_job(state_dir):
     assert result.limits["timeout"] == 5.0
     assert exec2.run("true", timeout_seconds=7).limits["timeout"] == 7.0
     assert exec2.runtime["name"] == RUNTIME
+
+
+def test_the_last_executor_out_removes_the_cgroup_parent(state_dir):
+    import gc
+    from conftest import RUNTIME, _cgroup_mounts
+    parent = f"ociexec-pytest-{os.getpid()}-own"
+    mounts = list(_cgroup_mounts())
+
+    def present():
+        return sum(os.path.isdir(os.path.join(m, parent)) for m in mounts)
+
+    first = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=parent,
+                             rootfs=ROOTFS)
+    second = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=parent,
+                              rootfs=ROOTFS)
+    assert first.run("true").exit_code == 0
+    assert second.run("true").exit_code == 0
+    assert present() == len(mounts), "kept between jobs, in every hierarchy"
+    del first
+    gc.collect()
+    assert present() == len(mounts), "removed while another executor holds it"
+    del second
+    gc.collect()
+    assert present() == 0, "the last executor out left the cgroup parent behind"

@@ -1,0 +1,84 @@
+// The shared cgroup parent: kept while an executor lives (jobs do not re-create it), removed by
+// the last executor out, and by gc after an executor was killed.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "cgroup/cgroup.h"
+#include "harness.h"
+
+using namespace ociexec::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The parent's directory in every hierarchy, and how many of them exist.
+std::size_t parent_dirs(const std::string& parent) {
+  auto layout = ociexec::cgroup::detect_layout();
+  REQUIRE(layout);
+  std::size_t n = 0;
+  for (const auto& h : layout->hierarchies) n += fs::is_directory(fs::path(h.mount_point) / parent);
+  return n;
+}
+
+std::size_t hierarchy_count() {
+  auto layout = ociexec::cgroup::detect_layout();
+  REQUIRE(layout);
+  return layout->hierarchies.size();
+}
+
+ociexec::Executor executor_with_parent(const std::string& parent) {
+  auto o = Env::get().executor_options();
+  o.cgroup_parent = parent;
+  auto e = ociexec::Executor::create(o);
+  REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
+  return std::move(*e);
+}
+
+}  // namespace
+
+TEST_CASE("the cgroup parent lives as long as its executors; the last one out removes it") {
+  LeakCheck leaks;
+  const std::string parent = fmt::format("ociexec-test-{}-shared", ::getpid());
+  std::optional<ociexec::Executor> a(executor_with_parent(parent));
+  std::optional<ociexec::Executor> b(executor_with_parent(parent));
+  CHECK(parent_dirs(parent) == 0);  // no job yet: nothing created
+
+  for (int i = 0; i < 2; ++i) {
+    auto r = a->run("true\n", job());
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+    // Kept between jobs, in every hierarchy, and empty.
+    CHECK(parent_dirs(parent) == hierarchy_count());
+  }
+  auto r = b->run("true\n", job());
+  REQUIRE(r);
+  a.reset();
+  CHECK_MESSAGE(parent_dirs(parent) == hierarchy_count(), "removed while b still holds it");
+  b.reset();
+  CHECK_MESSAGE(parent_dirs(parent) == 0, "the last executor out left the parent behind");
+  leaks.check();
+}
+
+TEST_CASE("gc removes the parent a killed executor left, and never one in use") {
+  LeakCheck leaks;
+  const std::string parent = fmt::format("ociexec-test-{}-killed", ::getpid());
+  auto layout = ociexec::cgroup::detect_layout();
+  REQUIRE(layout);
+  // What a killed executor leaves: the parent's directories, with no job in them.
+  for (const auto& h : layout->hierarchies)
+    REQUIRE(::mkdir((fs::path(h.mount_point) / parent).c_str(), 0755) == 0);
+
+  {
+    auto live = executor_with_parent(parent);  // gc on start: nobody holds it
+    CHECK(parent_dirs(parent) == 0);
+    REQUIRE(live.run("true\n", job()));
+    CHECK(parent_dirs(parent) == hierarchy_count());
+    auto gc = executor_with_parent(parent).collect_garbage();  // another executor's gc
+    CHECK(gc.errors.empty());
+    CHECK_MESSAGE(parent_dirs(parent) == hierarchy_count(), "gc removed a parent in use");
+  }
+  CHECK(parent_dirs(parent) == 0);
+  leaks.check();
+}

@@ -5,8 +5,8 @@
 // Sections: latency (p50/p95/p99) of /bin/true and of a Python "hello"; throughput at
 // concurrency 1, 2, 4, 8; kill latency (deadline -> result for a job of 100 processes that
 // ignore SIGTERM); output capture speed and executor peak RSS; ratios against bare runc and
-// podman. Prints the tables and writes them, with the machine, to OUT.md. Run it where crun
-// works (scripts/bench.sh gives it the mount namespace crun needs on hybrid hosts).
+// podman. Prints the tables and writes them, with the machine, to OUT.md. On a hybrid cgroup
+// host crun (bare, and under ociexec) joins a mount namespace without the cgroup2 mount.
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -25,6 +25,7 @@
 
 #include "cgroup/cgroup.h"
 #include "contenders.h"
+#include "runtime/runtime.h"
 #include "stats.h"
 #include "sys/fs.h"
 #include "sys/process.h"
@@ -58,8 +59,11 @@ std::string machine_description() {
          30)
      << " GiB\n- kernel: " << u.release << "\n- cgroups seen by the benchmark: "
      << (layout ? std::string(cgroup::to_string(layout->mode)) : "unknown")
-     << " (the host is hybrid; the run is in a mount namespace without the cgroup2 mount, where "
-        "crun works)\n"
+     << (layout && runtime::needs_private_mount_ns("crun", *layout)
+             ? " (crun refuses this host as it is: every crun call, bare or under ociexec, "
+               "joins a mount namespace without the cgroup2 mount, made once)"
+             : "")
+     << "\n"
      << "- " << first_line({"/usr/sbin/runc", "--version"}) << "; "
      << first_line({"/usr/bin/crun", "--version"}) << "; "
      << first_line({"/usr/bin/podman", "--version"}) << "; bubblewrap "

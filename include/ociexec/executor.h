@@ -25,6 +25,9 @@ struct RuntimeInfo {
   std::string name;     // "runc" or "crun"
   std::string path;     // absolute path of the binary
   std::string version;  // e.g. "1.1.5"
+  // crun on a hybrid cgroup host: every crun call runs in a private mount namespace without
+  // the cgroup2 mount, where crun manages the v1 controllers (crun refuses the host otherwise).
+  bool private_mount_ns = false;
 };
 
 struct GcReport {

@@ -65,15 +65,15 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
   std::string topic = "runtime " + name;
   auto path = sys::find_executable(name);
   if (!path) return {topic, false, "not found on PATH", fmt::format("apt-get install {}", name)};
-  if (layout && name == "crun")
-    if (auto why = runtime::crun_refusal(*layout))
-      return {topic, false, fmt::format("{} at {}: {}", name, *path, *why),
-              "use runc here (ociexec falls back to it automatically)"};
   ExecutorOptions opts = base;
   opts.runtime = *path;
   opts.collect_garbage_on_start = false;
   auto exec = Executor::create(opts);
-  if (!exec) return {topic, false, exec.error().message, "see the message"};
+  if (!exec) {
+    const bool refused = layout && name == "crun" && runtime::crun_refusal(*layout);
+    return {topic, false, exec.error().message,
+            refused ? "run ociexec as root, or use runc (auto falls back to it)" : "see the message"};
+  }
   JobOptions job;
   job.timeout = std::chrono::seconds(30);
   auto t0 = std::chrono::steady_clock::now();
@@ -85,8 +85,12 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
     return {topic, false, fmt::format("a test job exited {}", result->exit_code), {}};
   return {topic,
           true,
-          fmt::format("{} {} at {}: a test job ran in {:.0f} ms", name, exec->runtime().version,
-                      *path, ms),
+          fmt::format("{} {} at {}: a test job ran in {:.0f} ms{}", name, exec->runtime().version,
+                      *path, ms,
+                      exec->runtime().private_mount_ns
+                          ? " (each call in a private mount namespace without the cgroup2 "
+                            "mount, as crun needs on this hybrid host)"
+                          : ""),
           {}};
 }
 
@@ -103,6 +107,14 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
                       root ? std::string() : "run as root (rootless mode is not supported yet)"});
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
+  if (layout) {
+    auto chosen = runtime::resolve("auto", *layout, std::chrono::seconds(10));
+    findings.push_back({"default runtime", chosen.has_value(),
+                        chosen ? fmt::format("{} (\"auto\" prefers crun where it works)",
+                                             chosen->name)
+                               : chosen.error().message,
+                        chosen ? std::string() : "install runc or crun"});
+  }
   return findings;
 }
 

@@ -21,6 +21,7 @@
 #include "spec/spec_builder.h"
 #include "supervise/supervisor.h"
 #include "sys/fs.h"
+#include "sys/mount_ns.h"
 #include "sys/proc.h"
 
 namespace ociexec {
@@ -276,10 +277,31 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   return compose_result(std::move(*sup), stats, started, *limits, (*client)->info(), id);
 }
 
-std::shared_ptr<const runtime::RuntimeClient> Executor::Impl::make_client(RuntimeInfo info) const {
+Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::make_client(
+    RuntimeInfo info) const {
   fs::path root = runtimes_dir / info.name;
+  std::shared_ptr<const sys::UniqueFd> ns;
+  if (info.private_mount_ns) {
+    auto made = crun_mount_ns();
+    if (!made) return tl::unexpected(made.error());
+    ns = std::move(*made);
+  }
   return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
-                                                        options.runtime_timeout);
+                                                        options.runtime_timeout, std::move(ns));
+}
+
+Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() const {
+  std::lock_guard lock(mount_ns_mutex);
+  if (mount_ns) return mount_ns;
+  const auto* v2 = layout.find_v2();
+  if (!v2)
+    return tl::unexpected(Error{ErrorKind::kSystem, "crun's mount namespace: no cgroup2 mount"});
+  auto fd = sys::mount_namespace_without(v2->mount_point);
+  if (!fd)
+    return tl::unexpected(fd.error().with_context(
+        "crun needs a mount namespace without the cgroup2 mount on this hybrid host"));
+  mount_ns = std::make_shared<const sys::UniqueFd>(std::move(*fd));
+  return mount_ns;
 }
 
 Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_for(
@@ -294,8 +316,9 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_f
   if (auto r = sys::make_dir(runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
   auto client = make_client(std::move(*info));
-  runtimes.emplace(*wanted, client);
-  return client;
+  if (!client) return tl::unexpected(client.error());
+  runtimes.emplace(*wanted, *client);
+  return *client;
 }
 
 Expected<void> Executor::Impl::hold_cgroup_parent() const {
@@ -369,7 +392,9 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
-  impl->default_runtime = impl->make_client(std::move(*info));
+  auto client = impl->make_client(std::move(*info));
+  if (!client) return tl::unexpected(client.error());
+  impl->default_runtime = std::move(*client);
   if (opts.collect_garbage_on_start) {
     (void)impl->collect_garbage();
     image::remove_stale_host_views(opts.state_dir);

@@ -34,6 +34,8 @@ struct Executor::Impl {
   // The shared cgroup parent, held from the first job until the executor is destroyed.
   mutable std::mutex parent_mutex;
   mutable std::optional<cgroup::ParentHold> parent_hold;
+  mutable std::mutex mount_ns_mutex;
+  mutable std::shared_ptr<const sys::UniqueFd> mount_ns;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -43,7 +45,10 @@ struct Executor::Impl {
 
   Expected<std::shared_ptr<const runtime::RuntimeClient>> client_for(
       const std::optional<std::string>& wanted) const;
-  std::shared_ptr<const runtime::RuntimeClient> make_client(RuntimeInfo info) const;
+  Expected<std::shared_ptr<const runtime::RuntimeClient>> make_client(RuntimeInfo info) const;
+  // The mount namespace without the cgroup2 mount that crun needs on a hybrid host, made on
+  // first use and shared by every crun call of this executor.
+  Expected<std::shared_ptr<const sys::UniqueFd>> crun_mount_ns() const;
   Expected<image::RootfsPlan> rootfs_for(const JobOptions& job) const;
   Expected<void> hold_cgroup_parent() const;
   Expected<Result> run(std::string_view script, const JobOptions& job) const;

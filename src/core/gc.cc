@@ -50,7 +50,13 @@ GcReport Executor::Impl::collect_garbage() const {
     if (name == default_runtime->info().name) {
       client = default_runtime;
     } else if (auto path = sys::find_executable(name)) {
-      client = make_client(RuntimeInfo{name, *path, {}});
+      auto made =
+          make_client(RuntimeInfo{name, *path, {}, runtime::needs_private_mount_ns(name, layout)});
+      if (!made) {
+        report.errors.push_back(fmt::format("runtime {}: {}", name, made.error().message));
+        continue;
+      }
+      client = std::move(*made);
     } else {
       continue;
     }

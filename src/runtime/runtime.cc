@@ -110,6 +110,10 @@ std::optional<std::string> crun_refusal(const cgroup::Layout& layout) {
       v2 ? v2->mount_point : "?", list);
 }
 
+bool needs_private_mount_ns(std::string_view name, const cgroup::Layout& layout) {
+  return name == "crun" && crun_refusal(layout).has_value();
+}
+
 namespace {
 
 // "path ino size mtime_ns": changes whenever the binary at `path` is replaced or upgraded.
@@ -118,6 +122,16 @@ std::string binary_identity(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return {};
   return fmt::format("{} {} {} {}.{}", path, st.st_ino, st.st_size, st.st_mtim.tv_sec,
                      st.st_mtim.tv_nsec);
+}
+
+// Only root may make the mount namespace crun needs on a hybrid host.
+bool can_hide_cgroup2_mount() {
+  return ::geteuid() == 0;
+}
+
+Expected<RuntimeInfo> with_mount_ns(Expected<RuntimeInfo> info, const cgroup::Layout& layout) {
+  if (info) info->private_mount_ns = needs_private_mount_ns(info->name, layout);
+  return info;
 }
 
 }  // namespace
@@ -154,8 +168,9 @@ Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& l
                               std::chrono::milliseconds timeout, const fs::path& cache_dir) {
   if (wanted == "auto" || wanted.empty()) {
     // crun starts containers several times faster than runc; prefer it where it works.
-    if (!crun_refusal(layout))
-      if (auto crun = sys::find_executable("crun")) return probe("crun", *crun, timeout, cache_dir);
+    if (!crun_refusal(layout) || can_hide_cgroup2_mount())
+      if (auto crun = sys::find_executable("crun"))
+        return with_mount_ns(probe("crun", *crun, timeout, cache_dir), layout);
     if (auto runc = sys::find_executable("runc")) return probe("runc", *runc, timeout, cache_dir);
     if (auto crun = sys::find_executable("crun"))
       return tl::unexpected(Error{ErrorKind::kRuntimeNotFound,
@@ -174,9 +189,11 @@ Expected<RuntimeInfo> resolve(const std::string& wanted, const cgroup::Layout& l
                                             wanted)});
   std::string name = runtime_name_of(*path);
   if (name == "crun")
-    if (auto why = crun_refusal(layout))
-      return tl::unexpected(Error{ErrorKind::kRuntimeFailed, *why});
-  return probe(name, *path, timeout, cache_dir);
+    if (auto why = crun_refusal(layout); why && !can_hide_cgroup2_mount())
+      return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                 *why + " (making that namespace needs root)"});
+  auto info = probe(name, *path, timeout, cache_dir);
+  return name == "crun" ? with_mount_ns(std::move(info), layout) : info;
 }
 
 }  // namespace ociexec::runtime

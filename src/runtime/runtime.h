@@ -39,6 +39,9 @@ ErrorKind classify_create_failure(std::string_view text);
 // Why crun cannot run on this cgroup layout, or nullopt. crun 1.x refuses hybrid hosts whose
 // cgroup2 mount has controllers.
 std::optional<std::string> crun_refusal(const cgroup::Layout& layout);
+// Whether runtime `name` must run in a mount namespace without the cgroup2 mount here (crun
+// on a host crun refuses; ociexec makes that namespace when it runs as root).
+bool needs_private_mount_ns(std::string_view name, const cgroup::Layout& layout);
 
 // Resolves "auto", "runc", "crun" or a path to a runtime that can run here; reads its version.
 // With a `cache_dir`, the version is kept there per binary (path, inode, size, mtime), so a

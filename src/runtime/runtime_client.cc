@@ -45,7 +45,7 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
                                      int stderr_read_fd) const {
   Invocation inv{info_.path, root_, log};
   auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id),
-                                        {stdio.in, stdio.out, stdio.err});
+                                        {stdio.in, stdio.out, stdio.err, mount_ns_fd()});
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);
@@ -144,7 +144,7 @@ std::vector<std::string> RuntimeClient::list_ids() const {
 
 Expected<void> RuntimeClient::call(const std::vector<std::string>& argv, const fs::path& log,
                                    std::string_view what) const {
-  auto out = sys::run_command(argv, timeout_);
+  auto out = sys::run_command(argv, timeout_, mount_ns_fd());
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("{} {}", info_.name, what)));
   if (!out->status.signaled && out->status.code == 0) return {};
   return tl::unexpected(

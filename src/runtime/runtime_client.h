@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,13 @@ struct StdioFds {
 
 class RuntimeClient {
  public:
-  RuntimeClient(RuntimeInfo info, std::filesystem::path root, std::chrono::milliseconds timeout)
-      : info_(std::move(info)), root_(std::move(root)), timeout_(timeout) {}
+  // `mount_ns`: the namespace every call of this runtime is spawned into (null: ours).
+  RuntimeClient(RuntimeInfo info, std::filesystem::path root, std::chrono::milliseconds timeout,
+                std::shared_ptr<const sys::UniqueFd> mount_ns = nullptr)
+      : info_(std::move(info)),
+        root_(std::move(root)),
+        timeout_(timeout),
+        mount_ns_(std::move(mount_ns)) {}
 
   [[nodiscard]] const RuntimeInfo& info() const noexcept { return info_; }
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
@@ -51,9 +57,11 @@ class RuntimeClient {
  private:
   Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,
                       std::string_view what) const;
+  [[nodiscard]] int mount_ns_fd() const noexcept { return mount_ns_ ? mount_ns_->get() : -1; }
   RuntimeInfo info_;
   std::filesystem::path root_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<const sys::UniqueFd> mount_ns_;
 };
 
 }  // namespace ociexec::runtime

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -90,9 +92,87 @@ void ChildProcess::kill_and_reap() noexcept {
   reaped_ = true;
 }
 
+namespace {
+
+struct CloneSpawn {
+  char* const* argv;
+  int fds[3];
+  int mount_ns_fd;
+  int err = 0;
+};
+
+// The child of a vfork-like clone (our memory, its own fd table): only syscalls here.
+int exec_in_namespace(void* arg) {
+  auto* c = static_cast<CloneSpawn*>(arg);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) (void)::sigaction(sig, &dfl, nullptr);
+  if (::setns(c->mount_ns_fd, CLONE_NEWNS) != 0) {
+    c->err = errno;
+    ::_exit(127);
+  }
+  // Out of the way first, so that a source fd numbered 0-2 is not overwritten by another dup.
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = c->fds[i] >= 0 ? ::fcntl(c->fds[i], F_DUPFD_CLOEXEC, 3)
+                             : ::open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    if (high[i] < 0) {
+      c->err = errno;
+      ::_exit(127);
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (::dup2(high[i], i) < 0) {
+      c->err = errno;
+      ::_exit(127);
+    }
+  }
+  ::syscall(SYS_close_range, 3U, ~0U, 0U);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(c->argv[0], c->argv, environ);
+  c->err = errno;
+  ::_exit(127);
+}
+
+// posix_spawn cannot join a namespace: clone with CLONE_VM | CLONE_VFORK, as posix_spawn
+// itself does, and setns in the child.
+Expected<pid_t> spawn_in_namespace(char* const* argv, const SpawnOptions& options) {
+  constexpr std::size_t kStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
+  CloneSpawn c{argv, {options.stdin_fd, options.stdout_fd, options.stderr_fd},
+               options.mount_ns_fd};
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child
+  pid_t pid = ::clone(exec_in_namespace, static_cast<char*>(stack) + kStack,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+  const int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::munmap(stack, kStack);
+  if (pid < 0) return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), clone_errno));
+  if (c.err != 0) {  // it exited without exec: reap it, report why
+    ::waitpid(pid, nullptr, 0);
+    return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), c.err));
+  }
+  return pid;
+}
+
+}  // namespace
+
 Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
                                            const SpawnOptions& options) {
   if (argv.empty()) return tl::unexpected(Error{ErrorKind::kInvalidArgument, "spawn: empty argv"});
+  if (options.mount_ns_fd >= 0) {
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    auto pid = spawn_in_namespace(cargv.data(), options);
+    if (!pid) return tl::unexpected(pid.error());
+    return adopt_spawned(*pid);
+  }
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -123,8 +203,10 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), rc));
+  return adopt_spawned(pid);
+}
 
-  ChildProcess child;
+Expected<ChildProcess> ChildProcess::adopt_spawned(pid_t pid) {
   // An unreaped child cannot be recycled, so this pidfd names exactly the process we spawned.
   auto pidfd = Pidfd::open(pid);
   if (!pidfd) {
@@ -132,9 +214,7 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
     ::waitpid(pid, nullptr, 0);
     return tl::unexpected(pidfd.error());
   }
-  child.pidfd_ = std::move(*pidfd);
-  child.reaped_ = false;
-  return child;
+  return adopt(std::move(*pidfd));
 }
 
 ChildProcess ChildProcess::adopt(Pidfd pidfd) {
@@ -176,11 +256,11 @@ Expected<ExitStatus> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
 }
 
 Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, int mount_ns_fd) {
   // A memfd, not a pipe: the command can write any amount without us reading concurrently.
   auto out = make_memfd("ociexec-cmd-output", {});
   if (!out) return tl::unexpected(out.error());
-  auto child = ChildProcess::spawn(argv, {-1, out->get(), out->get()});
+  auto child = ChildProcess::spawn(argv, {-1, out->get(), out->get(), mount_ns_fd});
   if (!child) return tl::unexpected(child.error());
   auto st = child->wait_for(timeout);
   if (!st) return tl::unexpected(st.error().with_context(argv[0]));

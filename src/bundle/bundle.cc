@@ -36,7 +36,7 @@ Expected<void> Bundle::write_script(std::string_view script) const {
 Expected<void> Bundle::remove() {
   if (dir_.empty()) return {};
   auto known = sys::remove_known_tree(
-      dir_, {"config.json", "init.pid", "runtime.log", "job/script", "job/"});
+      dir_, {"config.json", "init.pid", "runtime.log", "job/script", "job/job", "job/init", "job/"});
   auto r = known && *known ? Expected<void>{} : sys::remove_tree(dir_);
   if (r) dir_.clear();
   return r;

@@ -13,8 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "bundle/bundle.h"
-#include "bundle/owner.h"
+#include "core/container.h"
 #include "core/executor_impl.h"
 #include "runtime/runtime.h"
 #include "spec/shebang.h"
@@ -29,76 +28,6 @@ namespace ociexec {
 namespace fs = std::filesystem;
 
 namespace {
-
-// The init the runtime created is our child (we are a subreaper and the runtime has exited),
-// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
-// the file really is our child: anything else means the file lied or the init is gone.
-Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
-  auto text = sys::read_file(pid_file);
-  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
-  pid_t pid = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
-  if (ec != std::errc{} || pid <= 0)
-    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
-  auto pidfd = sys::Pidfd::open(pid);
-  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
-  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
-  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
-    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("open container init: pid {} is not a child of this "
-                                            "process (exited, or another subreaper adopted it)",
-                                            pid)});
-  return sys::ChildProcess::adopt(std::move(*pidfd));
-}
-
-// Undoes a created container on every path: the runtime's delete (which kills what is left),
-// then the cgroup, whatever the runtime managed. Safe to run twice.
-class ContainerGuard {
- public:
-  ContainerGuard(const runtime::RuntimeClient& client, std::string id, const bundle::Bundle& bundle,
-                 const cgroup::JobCgroup& cgroup)
-      : client_(client),
-        id_(std::move(id)),
-        log_(bundle.log_file()),
-        pid_file_(bundle.pid_file()),
-        cgroup_(cgroup) {}
-  ContainerGuard(const ContainerGuard&) = delete;
-  ContainerGuard& operator=(const ContainerGuard&) = delete;
-  ~ContainerGuard() {
-    if (done_) return;
-    (void)client_.remove(id_, log_);
-    (void)cgroup_.remove();
-    reap_orphaned_init();
-  }
-
-  // The normal path, after the init was reaped: the cgroup first (which also kills anything
-  // that is somehow still in it), then the runtime's state.
-  Expected<void> finish_stopped() {
-    done_ = true;
-    auto removed = cgroup_.remove();
-    auto deleted = client_.remove_stopped(id_, log_);
-    if (!removed) {
-      (void)client_.remove(id_, log_);
-      return tl::unexpected(removed.error().with_context("remove cgroup"));
-    }
-    if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
-    return {};
-  }
-
- private:
-  // A create that failed or timed out after forking the init leaves it reparented to us
-  // (a subreaper) with nobody to reap it. open_init adopts it only if it is still our
-  // child, and the adopted process is killed and reaped as it goes out of scope.
-  void reap_orphaned_init() const noexcept { (void)open_init(pid_file_); }
-
-  const runtime::RuntimeClient& client_;
-  std::string id_;
-  fs::path log_;
-  fs::path pid_file_;
-  const cgroup::JobCgroup& cgroup_;
-  bool done_ = false;
-};
 
 std::vector<std::string> command_for(std::string_view script, const JobOptions& job) {
   std::vector<std::string> argv =
@@ -115,86 +44,21 @@ struct HostSpecFacts {
 
 spec::SpecInput spec_input(const HostSpecFacts& host, const JobOptions& job,
                            const EffectiveLimits& limits, const image::RootfsPlan& rootfs,
-                           const bundle::Bundle& bundle, std::vector<std::string> argv,
-                           const cgroup::JobCgroup& cgroup, const std::string& id) {
+                           std::vector<std::string> argv) {
   spec::SpecInput in;
   in.args = std::move(argv);
   in.env = job.env;
   in.cwd = job.workdir;
   in.rootfs_path = rootfs.root_path;
   in.readonly_binds = rootfs.readonly_binds;
-  in.readonly_binds.push_back(
-      {bundle.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
   in.tmpfs_bytes = limits.tmpfs_bytes;
   in.memory_bytes = limits.memory_bytes;
   in.swap_limit_supported = host.swap_limit_supported;
   in.cpus = limits.cpus;
   in.pids = limits.pids;
-  in.cgroups_path = cgroup.spec_path();
   in.nofile_hard_limit = host.nofile_hard_limit;
   in.machine = host.machine;
-  const auto& owner = bundle::Owner::self();
-  in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
-                    {"org.ociexec.owner.start-time", std::to_string(owner.start_time)},
-                    {"org.ociexec.container-id", id}};
   return in;
-}
-
-Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& spec,
-                            std::string_view script) {
-  // Replace, not throw: an env value that is not UTF-8 must not become an exception.
-  if (auto r =
-          bundle.write_config(spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      !r)
-    return r;
-  return bundle.write_script(script);
-}
-
-// The job's stdio: stdin is a memfd (the job reads at its own pace, we never block writing),
-// stdout and stderr are pipes we read in the poll loop.
-struct JobStdio {
-  sys::UniqueFd in;
-  sys::Pipe out;
-  sys::Pipe err;
-
-  static Expected<JobStdio> open(std::string_view stdin_data) {
-    auto in = sys::make_memfd("ociexec-stdin", stdin_data);
-    if (!in) return tl::unexpected(in.error().with_context("stdin"));
-    auto out = sys::make_pipe(true, 1 << 20);
-    if (!out) return tl::unexpected(out.error().with_context("stdout"));
-    auto err = sys::make_pipe(true, 1 << 20);
-    if (!err) return tl::unexpected(err.error().with_context("stderr"));
-    return JobStdio{std::move(*in), std::move(*out), std::move(*err)};
-  }
-  [[nodiscard]] runtime::StdioFds for_container() const {
-    return {in.get(), out.write.get(), err.write.get()};
-  }
-  // Once the init holds its own copies: ours would keep the pipes from reaching end of file.
-  void close_container_ends() {
-    in.reset();
-    out.write.reset();
-    err.write.reset();
-  }
-};
-
-Expected<supervise::Output> supervise_job(sys::ChildProcess& init, JobStdio stdio,
-                                          const JobOptions& job, const cgroup::JobCgroup& cgroup,
-                                          supervise::Clock::time_point started) {
-  supervise::Input in;
-  in.stdout_fd = std::move(stdio.out.read);
-  in.stderr_fd = std::move(stdio.err.read);
-  in.deadline = started + job.timeout;
-  in.grace = job.grace;
-  in.output_cap = job.output_cap;
-  in.signal_fd = job.signal_fd;
-  const sys::Pidfd& init_pidfd = init.pidfd();
-  in.signal_job = [&init_pidfd, &cgroup](int sig) {
-    // The init first: its death takes its whole pid namespace with it. Then every process
-    // in the cgroup, for anything that is not in that namespace.
-    (void)init_pidfd.send_signal(sig);
-    cgroup.signal_all(sig);
-  };
-  return supervise::supervise(init, std::move(in));
 }
 
 Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
@@ -243,38 +107,33 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   if (!client) return tl::unexpected(client.error());
   auto rootfs = rootfs_for(job);
   if (!rootfs) return tl::unexpected(rootfs.error());
-
-  const std::string id = bundle::new_container_id();
-  auto bundle = bundle::Bundle::create(bundles_dir, id);
-  if (!bundle) return tl::unexpected(bundle.error());
-  const cgroup::JobCgroup cgroup(layout, options.cgroup_parent, id);
-  const HostSpecFacts facts{swap_limit_supported, nofile_hard_limit, machine};
-  auto spec = spec::build_spec(
-      spec_input(facts, job, *limits, *rootfs, *bundle, command_for(script, job), cgroup, id));
-  if (!spec) return tl::unexpected(spec.error());
-  if (auto r = write_bundle(*bundle, *spec, script); !r) return tl::unexpected(r.error());
-  auto stdio = JobStdio::open(job.stdin_data);
-  if (!stdio) return tl::unexpected(stdio.error());
-
   if (auto r = hold_cgroup_parent(); !r) return tl::unexpected(r.error());
-  ContainerGuard guard(**client, id, *bundle, cgroup);
-  auto created =
-      (*client)->create(id, bundle->dir(), bundle->pid_file(), bundle->log_file(),
-                        stdio->for_container(), stdio->out.read.get(), stdio->err.read.get());
-  stdio->close_container_ends();
-  if (!created) return tl::unexpected(created.error());
-  auto init = open_init(bundle->pid_file());
-  if (!init) return tl::unexpected(init.error());
-  const auto started = supervise::Clock::now();
-  if (auto r = (*client)->start(id, bundle->log_file(), init->pidfd()); !r)
-    return tl::unexpected(r.error());
 
-  auto sup = supervise_job(*init, std::move(*stdio), job, cgroup, started);
+  core::ContainerRequest request;
+  request.client = *client;
+  request.layout = &layout;
+  request.cgroup_parent = options.cgroup_parent;
+  request.bundles_dir = bundles_dir;
+  request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
+                            *limits, *rootfs, command_for(script, job));
+  request.script = script;
+  request.stdin_data = job.stdin_data;
+  auto container = core::Container::create(request);
+  if (!container) return tl::unexpected(container.error());
+  return run_created(**container, job, *limits);
+}
+
+Expected<Result> Executor::Impl::run_created(core::Container& c, const JobOptions& job,
+                                             const EffectiveLimits& limits) const {
+  auto started = c.start();
+  if (!started) return tl::unexpected(started.error());
+  auto sup = c.supervise(job, *started);
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
-  const cgroup::Stats stats = cgroup.read_stats();  // before the cgroup is removed
-  if (auto r = guard.finish_stopped(); !r) return tl::unexpected(r.error());
-  if (auto r = bundle->remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
-  return compose_result(std::move(*sup), stats, started, *limits, (*client)->info(), id);
+  const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
+  const auto exec_failed = c.exec_failure(sup->err.data);
+  if (auto r = c.remove(); !r) return tl::unexpected(r.error());
+  if (exec_failed) return tl::unexpected(*exec_failed);
+  return compose_result(std::move(*sup), stats, *started, limits, c.client().info(), c.id());
 }
 
 Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::make_client(

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cgroup/cgroup.h"
+#include "core/container.h"
 #include "core/validate.h"
 #include "image/rootfs.h"
 #include "ociexec/executor.h"
@@ -52,6 +53,9 @@ struct Executor::Impl {
   Expected<image::RootfsPlan> rootfs_for(const JobOptions& job) const;
   Expected<void> hold_cgroup_parent() const;
   Expected<Result> run(std::string_view script, const JobOptions& job) const;
+  // Start, supervise, stats, removal: the same for a job's own and a pooled container.
+  Expected<Result> run_created(core::Container& container, const JobOptions& job,
+                               const EffectiveLimits& limits) const;
   GcReport collect_garbage() const;
 };
 

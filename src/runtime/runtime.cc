@@ -37,10 +37,12 @@ std::string runtime_name_of(const std::string& path) {
 }  // namespace
 
 std::vector<std::string> create_argv(const Invocation& inv, const std::filesystem::path& bundle,
-                                     const std::filesystem::path& pid_file, const std::string& id) {
+                                     const std::filesystem::path& pid_file, const std::string& id,
+                                     bool preserve_fd3) {
   auto argv = global_args(inv);
-  argv.insert(argv.end(),
-              {"create", "--bundle", bundle.string(), "--pid-file", pid_file.string(), id});
+  argv.insert(argv.end(), {"create", "--bundle", bundle.string(), "--pid-file", pid_file.string()});
+  if (preserve_fd3) argv.insert(argv.end(), {"--preserve-fds", "1"});
+  argv.push_back(id);
   return argv;
 }
 

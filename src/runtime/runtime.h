@@ -22,8 +22,10 @@ struct Invocation {
   std::filesystem::path log;   // --log (JSON lines)
 };
 
+// `preserve_fd3`: the init also gets the runtime's fd 3 (--preserve-fds 1).
 std::vector<std::string> create_argv(const Invocation& inv, const std::filesystem::path& bundle,
-                                     const std::filesystem::path& pid_file, const std::string& id);
+                                     const std::filesystem::path& pid_file, const std::string& id,
+                                     bool preserve_fd3 = false);
 std::vector<std::string> start_argv(const Invocation& inv, const std::string& id);
 std::vector<std::string> delete_argv(const Invocation& inv, const std::string& id);
 

@@ -44,8 +44,8 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
                                      const StdioFds& stdio, int stdout_read_fd,
                                      int stderr_read_fd) const {
   Invocation inv{info_.path, root_, log};
-  auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id),
-                                        {stdio.in, stdio.out, stdio.err, mount_ns_fd()});
+  auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id, stdio.fd3 >= 0),
+                                        {stdio.in, stdio.out, stdio.err, mount_ns_fd(), stdio.fd3});
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);

@@ -18,6 +18,7 @@ struct StdioFds {
   int in = -1;
   int out = -1;
   int err = -1;
+  int fd3 = -1;  // when >= 0: passed on to the init as its fd 3 (--preserve-fds 1)
 };
 
 class RuntimeClient {

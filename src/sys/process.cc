@@ -96,7 +96,7 @@ namespace {
 
 struct CloneSpawn {
   char* const* argv;
-  int fds[3];
+  int fds[4];  // stdin, stdout, stderr, fd 3 (-1: /dev/null for 0-2, none for 3)
   int mount_ns_fd;
   int err = 0;
 };
@@ -112,22 +112,23 @@ int exec_in_namespace(void* arg) {
     ::_exit(127);
   }
   // Out of the way first, so that a source fd numbered 0-2 is not overwritten by another dup.
-  int high[3];
-  for (int i = 0; i < 3; ++i) {
-    high[i] = c->fds[i] >= 0 ? ::fcntl(c->fds[i], F_DUPFD_CLOEXEC, 3)
+  const int count = c->fds[3] >= 0 ? 4 : 3;
+  int high[4];
+  for (int i = 0; i < count; ++i) {
+    high[i] = c->fds[i] >= 0 ? ::fcntl(c->fds[i], F_DUPFD_CLOEXEC, 4)
                              : ::open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
     if (high[i] < 0) {
       c->err = errno;
       ::_exit(127);
     }
   }
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < count; ++i) {
     if (::dup2(high[i], i) < 0) {
       c->err = errno;
       ::_exit(127);
     }
   }
-  ::syscall(SYS_close_range, 3U, ~0U, 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(count), ~0U, 0U);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -142,7 +143,7 @@ Expected<pid_t> spawn_in_namespace(char* const* argv, const SpawnOptions& option
   constexpr std::size_t kStack = 64 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
-  CloneSpawn c{argv, {options.stdin_fd, options.stdout_fd, options.stderr_fd},
+  CloneSpawn c{argv, {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
                options.mount_ns_fd};
   sigset_t all, old;
   sigfillset(&all);
@@ -191,8 +192,9 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
       posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target ? O_WRONLY : O_RDONLY,
                                        0);
   }
+  if (options.fd3 >= 0) posix_spawn_file_actions_adddup2(&actions, options.fd3, 3);
   // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, options.fd3 >= 0 ? 4 : 3);
 
   std::vector<char*> cargv;
   cargv.reserve(argv.size() + 1);

@@ -55,6 +55,8 @@ struct SpawnOptions {
   int stderr_fd = -1;
   // A mount namespace (an fd from mount_namespace_without) the child joins before exec.
   int mount_ns_fd = -1;
+  // When >= 0: becomes the child's fd 3 (every other fd above 2 is closed).
+  int fd3 = -1;
 };
 
 // A spawned child. Destroying it before wait() SIGKILLs and reaps the process.

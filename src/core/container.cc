@@ -1,0 +1,205 @@
+#include "core/container.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bundle/owner.h"
+#include "pool/job_file.h"
+#include "sys/fs.h"
+#include "sys/proc.h"
+
+namespace ociexec::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The init the runtime created is our child (we are a subreaper and the runtime has exited),
+// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
+// the file really is our child: anything else means the file lied or the init is gone.
+Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
+  auto text = sys::read_file(pid_file);
+  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (ec != std::errc{} || pid <= 0)
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
+  auto pidfd = sys::Pidfd::open(pid);
+  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
+  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
+  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
+    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                fmt::format("open container init: pid {} is not a child of this "
+                                            "process (exited, or another subreaper adopted it)",
+                                            pid)});
+  return sys::ChildProcess::adopt(std::move(*pidfd));
+}
+
+Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& spec,
+                            std::string_view script,
+                            const std::optional<fs::path>& init_binary) {
+  // Replace, not throw: an env value that is not UTF-8 must not become an exception.
+  if (auto r =
+          bundle.write_config(spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      !r)
+    return r;
+  if (!init_binary) return bundle.write_script(script);
+  // A hard link: one copy of the init serves every pooled container (same file system).
+  const fs::path link = bundle.script_dir() / pool::kInitFile;
+  if (::link(init_binary->c_str(), link.c_str()) != 0)
+    return tl::unexpected(sys::errno_error(
+        fmt::format("link the pool's init {} into {}", init_binary->string(), link.string()),
+        errno));
+  return {};
+}
+
+}  // namespace
+
+Container::Container(std::string id, bundle::Bundle bundle, const ContainerRequest& request)
+    : id_(std::move(id)),
+      bundle_(std::move(bundle)),
+      client_(request.client),
+      cgroup_(*request.layout, request.cgroup_parent, id_),
+      created_at_(std::chrono::steady_clock::now()) {}
+
+Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& request) {
+  const std::string id = bundle::new_container_id();
+  auto bundle = bundle::Bundle::create(request.bundles_dir, id);
+  if (!bundle) return tl::unexpected(bundle.error());
+  std::unique_ptr<Container> c(new Container(id, std::move(*bundle), request));
+
+  spec::SpecInput in = request.spec;
+  in.readonly_binds.push_back(
+      {c->bundle_.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
+  in.cgroups_path = c->cgroup_.spec_path();
+  const auto& owner = bundle::Owner::self();
+  in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
+                    {"org.ociexec.owner.start-time", std::to_string(owner.start_time)},
+                    {"org.ociexec.container-id", id}};
+  auto spec = spec::build_spec(in);
+  if (!spec) return tl::unexpected(spec.error());
+  if (auto r = write_bundle(c->bundle_, *spec, request.script, request.init_binary); !r)
+    return tl::unexpected(r.error());
+
+  // The job's stdio: stdin is a memfd (the job reads at its own pace, we never block
+  // writing), stdout and stderr are pipes read in the poll loop.
+  auto in_fd = sys::make_memfd("ociexec-stdin", request.stdin_data);
+  if (!in_fd) return tl::unexpected(in_fd.error().with_context("stdin"));
+  auto out = sys::make_pipe(true, 1 << 20);
+  if (!out) return tl::unexpected(out.error().with_context("stdout"));
+  auto err = sys::make_pipe(true, 1 << 20);
+  if (!err) return tl::unexpected(err.error().with_context("stderr"));
+  std::optional<sys::Pipe> status;
+  if (request.init_binary) {
+    auto p = sys::make_pipe(true);
+    if (!p) return tl::unexpected(p.error().with_context("exec status"));
+    status = std::move(*p);
+  }
+  const runtime::StdioFds stdio{in_fd->get(), out->write.get(), err->write.get(),
+                                status ? status->write.get() : -1};
+  auto created = c->client_->create(id, c->bundle_.dir(), c->bundle_.pid_file(),
+                                    c->bundle_.log_file(), stdio, out->read.get(),
+                                    err->read.get());
+  // Only the init's copies of the write ends may remain: ours would keep EOF away.
+  out->write.reset();
+  err->write.reset();
+  if (status) status->write.reset();
+  c->stdin_ = std::move(*in_fd);
+  c->stdout_ = std::move(out->read);
+  c->stderr_ = std::move(err->read);
+  if (status) c->exec_status_ = std::move(status->read);
+  if (!created) return tl::unexpected(created.error());
+  auto init = open_init(c->bundle_.pid_file());
+  if (!init) return tl::unexpected(init.error());
+  c->init_ = std::move(*init);
+  return c;
+}
+
+Container::~Container() {
+  if (removed_) return;
+  (void)client_->remove(id_, bundle_.log_file());  // kills what is left
+  (void)cgroup_.remove();
+  // A create that failed or timed out after forking the init leaves it reparented to us (a
+  // subreaper) with nobody to reap it; adopt it if it is still our child, to kill and reap.
+  if (!init_.pidfd().valid()) (void)open_init(bundle_.pid_file());
+  init_.kill_and_reap();
+}
+
+Expected<void> Container::set_stdin(std::string_view data) const {
+  // The init shares this open file (and its offset, still 0): pwrite leaves the offset alone.
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(stdin_.get(), data.data() + done, data.size() - done,
+                         static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return tl::unexpected(sys::errno_error("write stdin", errno));
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Expected<supervise::Clock::time_point> Container::start() {
+  const auto started = supervise::Clock::now();
+  if (auto r = client_->start(id_, bundle_.log_file(), init_.pidfd()); !r)
+    return tl::unexpected(r.error());
+  stdin_.reset();  // the init has its own
+  return started;
+}
+
+Expected<supervise::Output> Container::supervise(const JobOptions& job,
+                                                 supervise::Clock::time_point started) {
+  supervise::Input in;
+  in.stdout_fd = std::move(stdout_);
+  in.stderr_fd = std::move(stderr_);
+  in.deadline = started + job.timeout;
+  in.grace = job.grace;
+  in.output_cap = job.output_cap;
+  in.signal_fd = job.signal_fd;
+  const sys::Pidfd& init_pidfd = init_.pidfd();
+  in.signal_job = [this, &init_pidfd](int sig) {
+    // The init first: its death takes its whole pid namespace with it. Then every process
+    // in the cgroup, for anything that is not in that namespace.
+    (void)init_pidfd.send_signal(sig);
+    cgroup_.signal_all(sig);
+  };
+  return supervise::supervise(init_, std::move(in));
+}
+
+std::optional<Error> Container::exec_failure(std::string_view stderr_text) const {
+  if (!exec_status_) return std::nullopt;
+  int err = 0;
+  if (::read(exec_status_.get(), &err, sizeof err) != static_cast<ssize_t>(sizeof err))
+    return std::nullopt;  // the exec succeeded, and closed the pipe
+  // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
+  std::string_view line = stderr_text;
+  if (auto pos = line.rfind("ociexec-init: "); pos != std::string_view::npos)
+    line = line.substr(pos + 14);
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
+               fmt::format("{} start: {}", client_->info().name,
+                           line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+}
+
+Expected<void> Container::remove() {
+  removed_ = true;
+  // The cgroup first (which also kills anything that is somehow still in it), then the
+  // runtime's state, then the bundle.
+  auto cgroup_removed = cgroup_.remove();
+  auto deleted = client_->remove_stopped(id_, bundle_.log_file());
+  if (!cgroup_removed) {
+    (void)client_->remove(id_, bundle_.log_file());
+    return tl::unexpected(cgroup_removed.error().with_context("remove cgroup"));
+  }
+  if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
+  if (auto r = bundle_.remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
+  return {};
+}
+
+}  // namespace ociexec::core

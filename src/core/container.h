@@ -1,0 +1,81 @@
+// One container from `create` to removal, for both paths: a job's own container (created for
+// it, its command in the spec) and a pooled one (created ahead with ociexec-init as its
+// command, given a job later). Destroying a Container removes it on every path: the
+// runtime's delete, the cgroup, the init reaped, the bundle dir.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bundle/bundle.h"
+#include "cgroup/cgroup.h"
+#include "ociexec/options.h"
+#include "runtime/runtime_client.h"
+#include "spec/spec_builder.h"
+#include "supervise/supervisor.h"
+#include "sys/process.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::core {
+
+struct ContainerRequest {
+  std::shared_ptr<const runtime::RuntimeClient> client;
+  const cgroup::Layout* layout = nullptr;
+  std::string cgroup_parent;
+  std::filesystem::path bundles_dir;
+  // The spec without what depends on the container: its job dir bind, cgroup path, owner.
+  spec::SpecInput spec;
+  std::string_view script;      // written before create (a pooled container gets it later)
+  std::string_view stdin_data;  // idem
+  // Pooled: this file is hard-linked into the job dir as the init, and fd 3 of the init
+  // reports a failed exec of the job's command.
+  std::optional<std::filesystem::path> init_binary;
+};
+
+class Container {
+ public:
+  // Writes the bundle, creates the container and adopts its init (a child of ours).
+  static Expected<std::unique_ptr<Container>> create(const ContainerRequest& request);
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+  ~Container();
+
+  [[nodiscard]] const std::string& id() const noexcept { return id_; }
+  [[nodiscard]] const bundle::Bundle& bundle() const noexcept { return bundle_; }
+  [[nodiscard]] const cgroup::JobCgroup& cgroup() const noexcept { return cgroup_; }
+  [[nodiscard]] const runtime::RuntimeClient& client() const noexcept { return *client_; }
+  [[nodiscard]] std::chrono::steady_clock::time_point created_at() const noexcept {
+    return created_at_;
+  }
+  // Replaces what the script reads on stdin (a pooled container gets its job's bytes).
+  Expected<void> set_stdin(std::string_view data) const;
+
+  // Opens the exec fifo: the init runs from here. Returns the start time.
+  Expected<supervise::Clock::time_point> start();
+  // Until the init has exited and the output is drained or the deadline has killed it.
+  Expected<supervise::Output> supervise(const JobOptions& job, supervise::Clock::time_point started);
+  // Pooled: the error a cold create reports when the init could not exec the job's command
+  // (kCommandNotFound / kCommandNotExecutable), from the init's report and `stderr_text`.
+  [[nodiscard]] std::optional<Error> exec_failure(std::string_view stderr_text) const;
+  // The normal end, after supervise: the cgroup (stats are read before), the runtime's
+  // state, the bundle. Afterwards the destructor has nothing left to do.
+  Expected<void> remove();
+
+ private:
+  Container(std::string id, bundle::Bundle bundle, const ContainerRequest& request);
+  std::string id_;
+  bundle::Bundle bundle_;
+  std::shared_ptr<const runtime::RuntimeClient> client_;
+  cgroup::JobCgroup cgroup_;
+  sys::ChildProcess init_;
+  sys::UniqueFd stdin_;
+  sys::UniqueFd stdout_;
+  sys::UniqueFd stderr_;
+  sys::UniqueFd exec_status_;
+  std::chrono::steady_clock::time_point created_at_;
+  bool removed_ = false;
+};
+
+}  // namespace ociexec::core

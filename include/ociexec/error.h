@@ -19,6 +19,7 @@ enum class ErrorKind {
   kCommandNotFound,       // the interpreter does not exist inside the container
   kCommandNotExecutable,  // the interpreter exists but cannot be executed
   kSystem,                // a host operation failed (file system, pipes, processes)
+  kCancelled,             // a submitted job never started: its executor was destroyed first
 };
 
 // Lower-case, no trailing period; context is prepended as "operation: ...".

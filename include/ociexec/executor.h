@@ -10,6 +10,8 @@
 // (no waitpid(-1) loops); orphans of other children are reparented to it as well.
 #pragma once
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +52,21 @@ class Executor {
   // Runs `script` in a fresh container and blocks until it has finished and been removed.
   // Thread-safe: any number of threads may call run() on one Executor at once.
   [[nodiscard]] Expected<Result> run(std::string_view script, const JobOptions& job = {}) const;
+
+  // Runs `script` in the background; at most options().max_concurrent_jobs run at once, the
+  // others wait in order. The future (or `done`, called on a worker thread) gets exactly
+  // what run() returns. Destroying the last handle to the executor waits for the running
+  // jobs and cancels the waiting ones (ErrorKind::kCancelled); `done` must not do that (nor
+  // throw: what it throws is dropped).
+  [[nodiscard]] std::future<Expected<Result>> submit(std::string script, JobOptions job = {}) const;
+  void submit(std::string script, JobOptions job,
+              std::function<void(Expected<Result>)> done) const;
+
+  // With a warm pool (options().pool_size > 0): creates the pool's containers for jobs like
+  // `job` now, and waits until they are ready or `timeout` passes. Returns how many are.
+  // Jobs fill the pool by themselves too; this saves the first jobs of a profile the wait.
+  Expected<std::size_t> prewarm(const JobOptions& job = {},
+                                std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
   // Removes containers, cgroups and bundles whose owning process is gone. Thread-safe.
   [[nodiscard]] GcReport collect_garbage() const;

@@ -59,6 +59,20 @@ struct ExecutorOptions {
   std::chrono::milliseconds runtime_timeout = std::chrono::seconds(30);
   // Remove containers, cgroups and bundles of dead owners when the executor is created.
   bool collect_garbage_on_start = true;
+
+  // Warm pool: containers created ahead of time, this many per profile (runtime, rootfs,
+  // workdir, tmpfs size), each used by exactly one job. 0: off, every job creates its own.
+  // A job whose memory, CPU or pids limits differ from the profile's gets them written to
+  // its cgroup before it starts; the result is the same as without the pool.
+  std::size_t pool_size = 0;
+  // A pooled container older than this is replaced; a profile no job used for five times
+  // as long is dropped with its containers.
+  std::chrono::milliseconds pool_max_age = std::chrono::seconds(60);
+  // The static init that runs a pooled container's job (built and installed with ociexec);
+  // empty: next to the running program, else the installed one.
+  std::filesystem::path init_path;
+  // The most jobs submit() runs at once; the others wait in order.
+  std::size_t max_concurrent_jobs = 8;
 };
 
 }  // namespace ociexec

@@ -47,6 +47,7 @@ struct Result {
   std::string runtime_name;
   std::string runtime_version;
   std::string container_id;
+  bool pooled = false;  // ran in a warm-pool container (created ahead, used by this job only)
   EffectiveLimits limits;
 
   // Tuple protocol for structured bindings: (exit_code, stdout_data, stderr_data).

@@ -277,6 +277,7 @@ PYBIND11_MODULE(_ociexec, m) {
                              })
       .def_property_readonly("container_id",
                              [](const ociexec::Result& r) { return r.container_id; })
+      .def_property_readonly("pooled", [](const ociexec::Result& r) { return r.pooled; })
       .def_property_readonly("limits",
                              [](const ociexec::Result& r) { return limits_dict(r.limits); })
       .def("__iter__",

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup/limits.h"
 #include "cgroup/parsers.h"
 #include "ociexec/error.h"
 #include "sys/unique_fd.h"
@@ -36,6 +37,8 @@ class JobCgroup {
 
   // Reads what the kernel accounted; must run before the runtime deletes the cgroup.
   [[nodiscard]] Stats read_stats() const;
+  // Rewrites the memory, CPU and pids limits of the live cgroup (cgroup/limits.h).
+  Expected<void> set_limits(const ResourceLimits& limits) const;
   // Sends `sig` to every member process (SIGKILL through cgroup.kill on v2 where available).
   // Returns how many processes were found.
   std::size_t signal_all(int sig) const;

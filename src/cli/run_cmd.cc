@@ -117,6 +117,7 @@ nlohmann::json result_json(const Result& r) {
       {"stderr_truncated", r.stderr_truncated},
       {"runtime", {{"name", r.runtime_name}, {"version", r.runtime_version}}},
       {"container_id", r.container_id},
+      {"pooled", r.pooled},
       {"limits",
        {{"timeout_ms", l.timeout.count()},
         {"grace_ms", l.grace.count()},

@@ -187,6 +187,11 @@ std::optional<Error> Container::exec_failure(std::string_view stderr_text) const
                            line.empty() ? std::string(std::strerror(err)) : std::string(line))};
 }
 
+void Container::discard() noexcept {
+  init_.kill_and_reap();
+  (void)remove();
+}
+
 Expected<void> Container::remove() {
   removed_ = true;
   // The cgroup first (which also kills anything that is somehow still in it), then the

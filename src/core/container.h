@@ -59,6 +59,9 @@ class Container {
   // Pooled: the error a cold create reports when the init could not exec the job's command
   // (kCommandNotFound / kCommandNotExecutable), from the init's report and `stderr_text`.
   [[nodiscard]] std::optional<Error> exec_failure(std::string_view stderr_text) const;
+  // A container that will not run a job (a pooled one, aged or at shutdown): kills the init
+  // waiting at its fifo, then removes everything as remove() does.
+  void discard() noexcept;
   // The normal end, after supervise: the cgroup (stats are read before), the runtime's
   // state, the bundle. Afterwards the destructor has nothing left to do.
   Expected<void> remove();

@@ -20,6 +20,7 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::kCommandNotFound: return "command_not_found";
     case ErrorKind::kCommandNotExecutable: return "command_not_executable";
     case ErrorKind::kSystem: return "system";
+    case ErrorKind::kCancelled: return "cancelled";
   }
   return "unknown";
 }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "core/container.h"
+#include "pool/job_file.h"
 #include "core/executor_impl.h"
 #include "runtime/runtime.h"
 #include "spec/shebang.h"
@@ -28,6 +29,9 @@ namespace ociexec {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Threads that create pooled containers: the runtime's create is mostly CPU work.
+constexpr std::size_t kPoolFillers = 2;
 
 std::vector<std::string> command_for(std::string_view script, const JobOptions& job) {
   std::vector<std::string> argv =
@@ -100,7 +104,8 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
 
 }  // namespace
 
-Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& job) const {
+Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view script,
+                                                           const JobOptions& job) const {
   auto limits = core::validate_job(job, host);
   if (!limits) return tl::unexpected(limits.error());
   auto client = client_for(job.runtime);
@@ -109,18 +114,62 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
   if (!rootfs) return tl::unexpected(rootfs.error());
   if (auto r = hold_cgroup_parent(); !r) return tl::unexpected(r.error());
 
-  core::ContainerRequest request;
-  request.client = *client;
-  request.layout = &layout;
-  request.cgroup_parent = options.cgroup_parent;
-  request.bundles_dir = bundles_dir;
-  request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
-                            *limits, *rootfs, command_for(script, job));
-  request.script = script;
-  request.stdin_data = job.stdin_data;
-  auto container = core::Container::create(request);
+  Prepared p;
+  p.limits = *limits;
+  p.request.client = *client;
+  p.request.layout = &layout;
+  p.request.cgroup_parent = options.cgroup_parent;
+  p.request.bundles_dir = bundles_dir;
+  p.request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
+                              *limits, *rootfs, command_for(script, job));
+  p.request.script = script;
+  p.request.stdin_data = job.stdin_data;
+  p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes};
+  return p;
+}
+
+core::ContainerRequest Executor::Impl::pool_request(const core::ContainerRequest& job) const {
+  core::ContainerRequest r = job;
+  r.spec.args = {std::string(pool::kInitInContainer)};
+  r.spec.env = {};  // the init sets the job's
+  r.script = {};
+  r.stdin_data = {};
+  r.init_binary = pool_init;
+  return r;
+}
+
+Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& job) const {
+  auto prepared = prepare(script, job);
+  if (!prepared) return tl::unexpected(prepared.error());
+  if (pool) {
+    if (auto pooled = pool->take(prepared->profile, pool_request(prepared->request)))
+      return run_pooled(*pooled, *prepared, script, job);
+  }
+  auto container = core::Container::create(prepared->request);
   if (!container) return tl::unexpected(container.error());
-  return run_created(**container, job, *limits);
+  return run_created(**container, job, prepared->limits);
+}
+
+Expected<Result> Executor::Impl::run_pooled(core::Container& c, const Prepared& prepared,
+                                            std::string_view script, const JobOptions& job) const {
+  // What the init reads at start: the job's command, environment and working directory.
+  auto file = pool::encode_job(
+      {prepared.request.spec.args, spec::process_env(job.env), prepared.request.spec.cwd});
+  if (!file)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "interpreter or env: a NUL byte cannot be passed to a process"});
+  const fs::path dir = c.bundle().script_dir();
+  if (auto r = sys::write_new_file(dir / pool::kJobFile, *file, 0444); !r)
+    return tl::unexpected(r.error().with_context("write the job file"));
+  if (auto r = c.bundle().write_script(script); !r) return tl::unexpected(r.error());
+  if (auto r = c.set_stdin(job.stdin_data); !r) return tl::unexpected(r.error());
+  const auto& l = prepared.limits;
+  const cgroup::ResourceLimits wanted{l.memory_bytes, swap_limit_supported, l.cpus, l.pids};
+  if (pool->limits_of(prepared.profile) != wanted)
+    if (auto r = c.cgroup().set_limits(wanted); !r) return tl::unexpected(r.error());
+  auto result = run_created(c, job, prepared.limits);
+  if (result) result->pooled = true;
+  return result;
 }
 
 Expected<Result> Executor::Impl::run_created(core::Container& c, const JobOptions& job,
@@ -190,6 +239,8 @@ Expected<void> Executor::Impl::hold_cgroup_parent() const {
 }
 
 Executor::Impl::~Impl() {
+  queue.reset();  // running jobs finish, waiting ones are cancelled
+  pool.reset();   // pooled containers are removed
   if (!parent_hold) return;
   parent_hold->release();
   cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
@@ -254,6 +305,14 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto client = impl->make_client(std::move(*info));
   if (!client) return tl::unexpected(client.error());
   impl->default_runtime = std::move(*client);
+  if (opts.pool_size > 0) {
+    auto init = core::install_pool_init(opts.init_path, opts.state_dir);
+    if (!init) return tl::unexpected(init.error());
+    impl->pool_init = std::move(*init);
+    impl->pool = std::make_unique<core::WarmPool>(
+        opts.pool_size, opts.pool_max_age, std::min<std::size_t>(opts.pool_size, kPoolFillers));
+  }
+  impl->queue = std::make_unique<core::JobQueue>(opts.max_concurrent_jobs);
   if (opts.collect_garbage_on_start) {
     (void)impl->collect_garbage();
     image::remove_stale_host_views(opts.state_dir);
@@ -267,14 +326,60 @@ Executor& Executor::operator=(Executor&&) noexcept = default;
 Executor::~Executor() = default;
 
 Expected<Result> Executor::run(std::string_view script, const JobOptions& job) const {
+  return impl_->run_guarded(script, job);
+}
+
+Expected<Result> Executor::Impl::run_guarded(std::string_view script,
+                                             const JobOptions& job) const {
   // No exception crosses the API: the guards inside run() have already cleaned up while
   // unwinding, so what is left is to report it.
   try {
-    return impl_->run(script, job);
+    return run(script, job);
   } catch (const std::exception& e) {
     return tl::unexpected(
         Error{ErrorKind::kSystem, fmt::format("run: unexpected failure: {}", e.what())});
   }
+}
+
+std::future<Expected<Result>> Executor::submit(std::string script, JobOptions job) const {
+  auto promise = std::make_shared<std::promise<Expected<Result>>>();
+  auto future = promise->get_future();
+  submit(std::move(script), std::move(job),
+         [promise](Expected<Result> r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+void Executor::submit(std::string script, JobOptions job,
+                      std::function<void(Expected<Result>)> done) const {
+  struct Submitted {
+    std::string script;
+    JobOptions job;
+    std::function<void(Expected<Result>)> done;
+    void finish(Expected<Result> r) noexcept {
+      try {
+        done(std::move(r));
+      } catch (...) {  // documented: dropped, the worker lives on
+      }
+    }
+  };
+  auto s = std::make_shared<Submitted>(Submitted{std::move(script), std::move(job), std::move(done)});
+  const Impl* impl = impl_.get();
+  impl_->queue->push({[impl, s] { s->finish(impl->run_guarded(s->script, s->job)); },
+                      [s] {
+                        s->finish(tl::unexpected(Error{
+                            ErrorKind::kCancelled,
+                            "cancelled: the executor was destroyed before the job started"}));
+                      }});
+}
+
+Expected<std::size_t> Executor::prewarm(const JobOptions& job,
+                                        std::chrono::milliseconds timeout) const {
+  if (!impl_->pool)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "prewarm: the warm pool is off (set pool_size above 0)"});
+  auto prepared = impl_->prepare("", job);
+  if (!prepared) return tl::unexpected(prepared.error());
+  return impl_->pool->fill(prepared->profile, impl_->pool_request(prepared->request), timeout);
 }
 
 GcReport Executor::collect_garbage() const {

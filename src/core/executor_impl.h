@@ -10,6 +10,8 @@
 
 #include "cgroup/cgroup.h"
 #include "core/container.h"
+#include "core/job_queue.h"
+#include "core/warm_pool.h"
 #include "core/validate.h"
 #include "image/rootfs.h"
 #include "ociexec/executor.h"
@@ -41,7 +43,14 @@ struct Executor::Impl {
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
-  // Lets go of the cgroup parent, and removes it if no other executor holds it.
+  // The warm pool (options.pool_size > 0) and its init, copied into the state dir.
+  std::unique_ptr<core::WarmPool> pool;
+  std::filesystem::path pool_init;
+  // submit()'s workers, started on demand.
+  std::unique_ptr<core::JobQueue> queue;
+
+  // Waits for submitted jobs (cancels those not started), drains the pool, then lets go of
+  // the cgroup parent, and removes it if no other executor holds it.
   ~Impl();
 
   Expected<std::shared_ptr<const runtime::RuntimeClient>> client_for(
@@ -53,6 +62,20 @@ struct Executor::Impl {
   Expected<image::RootfsPlan> rootfs_for(const JobOptions& job) const;
   Expected<void> hold_cgroup_parent() const;
   Expected<Result> run(std::string_view script, const JobOptions& job) const;
+  // run(), with any exception turned into an Error.
+  Expected<Result> run_guarded(std::string_view script, const JobOptions& job) const;
+  // Everything a job needs before its container exists: checked limits, the runtime, the
+  // container request (the job's own), and the pool profile it matches.
+  struct Prepared {
+    EffectiveLimits limits;
+    core::ContainerRequest request;
+    core::PoolProfile profile;
+  };
+  Expected<Prepared> prepare(std::string_view script, const JobOptions& job) const;
+  // The request for a pooled container of a job's profile: the pool's init as the command.
+  [[nodiscard]] core::ContainerRequest pool_request(const core::ContainerRequest& job) const;
+  Expected<Result> run_pooled(core::Container& container, const Prepared& prepared,
+                              std::string_view script, const JobOptions& job) const;
   // Start, supervise, stats, removal: the same for a job's own and a pooled container.
   Expected<Result> run_created(core::Container& container, const JobOptions& job,
                                const EffectiveLimits& limits) const;

@@ -117,8 +117,10 @@ Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log)
 Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log) const {
   // What runc and crun keep for a stopped container started through exec.fifo. The listing
   // comes first: with anything else there, the runtime must still find its state to delete.
-  static const std::vector<std::string> kRuncFiles = {"state.json"};
-  static const std::vector<std::string> kCrunFiles = {"config.json", "seccomp.bpf", "status"};
+  // exec.fifo: a container that was created and never started (a pooled one, discarded).
+  static const std::vector<std::string> kRuncFiles = {"state.json", "exec.fifo"};
+  static const std::vector<std::string> kCrunFiles = {"config.json", "seccomp.bpf", "status",
+                                                      "exec.fifo"};
   const auto* known = info_.name == "runc"   ? &kRuncFiles
                       : info_.name == "crun" ? &kCrunFiles
                                              : nullptr;

@@ -52,9 +52,20 @@ std::vector<std::string> seccomp_architectures(const std::string& machine) {
   return {};
 }
 
-Expected<json> build_spec(const SpecInput& in) {
-  // Parsed once; each job copies it. The profile is compiled in and checked by the tests.
+// Parsed once; each job copies it. The profile is compiled in and checked by the tests.
+static const json& base_profile() {
   static const json base = json::parse(base_profile_json(), nullptr, false);
+  return base;
+}
+
+std::vector<std::string> process_env(const std::vector<std::string>& extra) {
+  const json& base = base_profile();
+  if (base.is_discarded()) return extra;
+  return merged_env(base["process"]["env"], extra).get<std::vector<std::string>>();
+}
+
+Expected<json> build_spec(const SpecInput& in) {
+  const json& base = base_profile();
   if (base.is_discarded())
     return tl::unexpected(Error{ErrorKind::kSystem, "parse base profile: invalid JSON"});
   json spec = base;

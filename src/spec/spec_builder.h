@@ -44,6 +44,10 @@ inline constexpr std::uint64_t kCpuPeriodUs = 100000;
 
 Expected<nlohmann::json> build_spec(const SpecInput& input);
 
+// The process environment build_spec gives a job: the base profile's, with `extra` added or
+// replacing entries of the same key. (A pooled container's init sets it at exec.)
+std::vector<std::string> process_env(const std::vector<std::string>& extra);
+
 // Seccomp architectures for `machine`, native first ("x86_64" -> X86_64, X86, X32).
 std::vector<std::string> seccomp_architectures(const std::string& machine);
 

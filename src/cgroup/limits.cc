@@ -1,0 +1,65 @@
+#include "cgroup/limits.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "cgroup/cgroup.h"
+#include "spec/spec_builder.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::cgroup {
+
+namespace fs = std::filesystem;
+
+std::vector<LimitWrite> limit_writes(bool v2, const ResourceLimits& l) {
+  const auto period = spec::kCpuPeriodUs;
+  const std::string quota =
+      l.cpus ? std::to_string(std::llround(*l.cpus * static_cast<double>(period))) : "";
+  std::vector<LimitWrite> w;
+  if (v2) {
+    w.push_back({"", "memory.max", l.memory_bytes ? std::to_string(*l.memory_bytes) : "max"});
+    if (l.limit_swap) w.push_back({"", "memory.swap.max", l.memory_bytes ? "0" : "max"});
+    w.push_back({"", "cpu.max", fmt::format("{} {}", l.cpus ? quota : "max", period)});
+    w.push_back({"", "pids.max", l.pids ? std::to_string(*l.pids) : "max"});
+    return w;
+  }
+  const std::string mem = l.memory_bytes ? std::to_string(*l.memory_bytes) : "-1";
+  w.push_back({"memory", "memory.limit_in_bytes", mem});
+  if (l.limit_swap) w.push_back({"memory", "memory.memsw.limit_in_bytes", mem});
+  w.push_back({"cpu", "cpu.cfs_period_us", std::to_string(period)});
+  w.push_back({"cpu", "cpu.cfs_quota_us", l.cpus ? quota : "-1"});
+  w.push_back({"pids", "pids.max", l.pids ? std::to_string(*l.pids) : "max"});
+  return w;
+}
+
+Expected<void> JobCgroup::set_limits(const ResourceLimits& limits) const {
+  const bool v2 = layout_->mode == Mode::kV2;
+  std::vector<std::pair<fs::path, std::string>> pending;
+  for (const auto& w : limit_writes(v2, limits)) {
+    const Hierarchy* h = v2 ? layout_->find_v2() : layout_->find_v1(w.controller);
+    if (!h) continue;  // controller not mounted: the runtime did not limit it either
+    pending.emplace_back(dir_in(*h) / w.file, w.value);
+  }
+  // Two passes: a v1 memory write refused because of its memsw partner succeeds after it.
+  for (int pass = 0; pass < 2 && !pending.empty(); ++pass) {
+    std::vector<std::pair<fs::path, std::string>> refused;
+    Error last;
+    for (auto& [path, value] : pending) {
+      sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (fd && ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size()))
+        continue;
+      last = sys::errno_error(fmt::format("write {} to {}", value, path.string()), errno);
+      refused.emplace_back(std::move(path), std::move(value));
+    }
+    if (!refused.empty() && pass == 1) return tl::unexpected(last.with_context("set limits"));
+    pending = std::move(refused);
+  }
+  return {};
+}
+
+}  // namespace ociexec::cgroup

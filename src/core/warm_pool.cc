@@ -1,0 +1,196 @@
+#include "core/warm_pool.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+
+#include "sys/fs.h"
+
+namespace ociexec::core {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A failed create (a bad rootfs, a full disk) is retried after this long, not in a loop.
+constexpr auto kRetryAfterFailure = 1s;
+// A profile no job has used for this many container lifetimes is dropped with its pool.
+constexpr int kIdleAges = 5;
+
+}  // namespace
+
+WarmPool::WarmPool(std::size_t size, std::chrono::milliseconds max_age, std::size_t fillers)
+    : size_(size), max_age_(max_age) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(fillers, 1); ++i)
+    fillers_.emplace_back([this] { fill_loop(); });
+}
+
+WarmPool::~WarmPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : fillers_) t.join();
+  // The containers go with entries_: each Container removes itself as it is destroyed.
+  std::map<PoolProfile, Entry> entries;
+  {
+    std::lock_guard lock(mutex_);
+    entries.swap(entries_);
+  }
+  for (auto& [profile, entry] : entries)
+    for (auto& c : entry.ready) c->discard();
+}
+
+void WarmPool::register_profile(const PoolProfile& profile, const ContainerRequest& request) {
+  auto [it, inserted] = entries_.try_emplace(profile);
+  if (inserted) {
+    it->second.request = request;
+    it->second.request.script = {};
+    it->second.request.stdin_data = {};
+  }
+  it->second.last_used = Clock::now();
+}
+
+std::unique_ptr<Container> WarmPool::take(const PoolProfile& profile,
+                                          const ContainerRequest& request) {
+  std::unique_ptr<Container> taken;
+  {
+    std::lock_guard lock(mutex_);
+    register_profile(profile, request);
+    auto& ready = entries_[profile].ready;
+    // Newest first: the oldest are the next to age out.
+    if (!ready.empty()) {
+      taken = std::move(ready.back());
+      ready.pop_back();
+    }
+  }
+  wake_.notify_one();  // refill, or start filling a new profile
+  return taken;
+}
+
+Expected<std::size_t> WarmPool::fill(const PoolProfile& profile, const ContainerRequest& request,
+                                     std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  register_profile(profile, request);
+  wake_.notify_all();
+  const auto deadline = Clock::now() + timeout;
+  auto& entry = entries_[profile];
+  entry.last_error.reset();
+  changed_.wait_until(lock, deadline,
+                      [&] { return stopping_ || entry.ready.size() >= size_ || entry.last_error; });
+  if (entry.last_error) return tl::unexpected(entry.last_error->with_context("fill the pool"));
+  return entry.ready.size();
+}
+
+std::optional<cgroup::ResourceLimits> WarmPool::limits_of(const PoolProfile& profile) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(profile);
+  if (it == entries_.end()) return std::nullopt;
+  const auto& s = it->second.request.spec;
+  return cgroup::ResourceLimits{s.memory_bytes, s.swap_limit_supported, s.cpus, s.pids};
+}
+
+WarmPool::Entry* WarmPool::next_to_fill(Clock::time_point now) {
+  for (auto& [profile, entry] : entries_) {
+    if (entry.ready.size() + entry.creating >= size_ || now < entry.retry_after) continue;
+    ++entry.creating;
+    return &entry;
+  }
+  return nullptr;
+}
+
+std::vector<std::unique_ptr<Container>> WarmPool::collect_expired(Clock::time_point now) {
+  std::vector<std::unique_ptr<Container>> expired;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto& e = it->second;
+    const bool idle = now - e.last_used > kIdleAges * max_age_;
+    while (!e.ready.empty() && (idle || now - e.ready.front()->created_at() > max_age_)) {
+      expired.push_back(std::move(e.ready.front()));
+      e.ready.pop_front();
+    }
+    if (idle && e.creating == 0)
+      it = entries_.erase(it);
+    else
+      ++it;
+  }
+  return expired;
+}
+
+void WarmPool::fill_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto now = Clock::now();
+    auto expired = collect_expired(now);
+    if (!expired.empty()) {
+      lock.unlock();
+      for (auto& c : expired) c->discard();
+      expired.clear();
+      lock.lock();
+      continue;
+    }
+    Entry* entry = next_to_fill(now);
+    if (!entry) {
+      // Sleep until asked, or until the oldest container ages out or a retry is due.
+      auto wake_at = now + max_age_;
+      for (const auto& [p, e] : entries_) {
+        if (!e.ready.empty()) wake_at = std::min(wake_at, e.ready.front()->created_at() + max_age_);
+        if (e.retry_after > now) wake_at = std::min(wake_at, e.retry_after);
+        wake_at = std::min(wake_at, e.last_used + kIdleAges * max_age_ + 1ms);
+      }
+      wake_.wait_until(lock, wake_at);
+      continue;
+    }
+    // The entry stays in the map while creating > 0 (collect_expired keeps it).
+    const ContainerRequest request = entry->request;
+    lock.unlock();
+    auto created = Container::create(request);
+    lock.lock();
+    --entry->creating;
+    if (created) {
+      entry->ready.push_back(std::move(*created));
+      entry->last_error.reset();
+    } else {
+      entry->last_error = created.error();
+      entry->retry_after = Clock::now() + kRetryAfterFailure;
+    }
+    changed_.notify_all();
+  }
+}
+
+Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& wanted,
+                                                  const std::filesystem::path& state_dir) {
+  namespace fs = std::filesystem;
+  fs::path source = wanted;
+  if (source.empty()) {
+    std::error_code ec;
+    auto self = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec && ::access((self.parent_path() / "ociexec-init").c_str(), X_OK) == 0)
+      source = self.parent_path() / "ociexec-init";
+    else
+      source = OCIEXEC_INIT_INSTALL_PATH;
+  }
+  auto bytes = sys::read_file(source);
+  if (!bytes)
+    return tl::unexpected(Error{
+        ErrorKind::kInvalidArgument,
+        fmt::format("warm pool: cannot read its init {} ({}); install ociexec, or set init_path",
+                    source, bytes.error().message)});
+  const fs::path copy = state_dir / "ociexec-init";
+  if (auto have = sys::read_file(copy); have && *have == *bytes) return copy;
+  // Beside and renamed: executors sharing the state dir never see half a file, and pooled
+  // bundles linked to the old copy keep theirs.
+  const fs::path tmp = state_dir / fmt::format("ociexec-init.tmp{}", ::getpid());
+  (void)sys::remove_tree(tmp);
+  if (auto r = sys::write_new_file(tmp, *bytes, 0755); !r)
+    return tl::unexpected(r.error().with_context("warm pool: copy its init"));
+  if (::rename(tmp.c_str(), copy.c_str()) != 0) {
+    const int err = errno;
+    (void)sys::remove_tree(tmp);
+    return tl::unexpected(sys::errno_error("warm pool: install its init", err));
+  }
+  return copy;
+}
+
+}  // namespace ociexec::core

@@ -1,0 +1,169 @@
+// The warm pool and the async API, on executors of their own: a pooled container takes the
+// job's command, env, stdin and limits; aged containers are replaced; shutdown drains the
+// pool; submit() bounds concurrency and cancels what never started.
+#include <algorithm>
+#include <atomic>
+
+#include "harness.h"
+
+using namespace std::chrono_literals;
+using namespace ociexec::test;
+using ociexec::ErrorKind;
+using ociexec::Outcome;
+namespace fs = std::filesystem;
+
+namespace {
+
+ociexec::Executor pool_executor(std::size_t size, std::chrono::milliseconds max_age = 60s,
+                                std::size_t concurrent = 8) {
+  auto o = Env::get().executor_options();
+  o.pool_size = size;
+  o.pool_max_age = max_age;
+  o.init_path = OCIEXEC_TEST_INIT;
+  o.max_concurrent_jobs = concurrent;
+  auto e = ociexec::Executor::create(o);
+  REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
+  return std::move(*e);
+}
+
+std::vector<std::string> bundle_ids() {
+  std::vector<std::string> ids;
+  for (const auto& e : fs::directory_iterator(Env::get().state_dir / "bundles"))
+    ids.push_back(e.path().filename());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("pool: a pooled container runs the job as a cold one would") {
+  LeakCheck leaks;
+  {
+    auto exec = pool_executor(2);
+    auto ready = exec.prewarm(job());
+    REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+    CHECK(*ready == 2);
+    auto j = job();
+    j.env = {"GREETING=hi"};
+    j.stdin_data = "from stdin";
+    auto r = exec.run("read line; echo \"$GREETING $line $(pwd) $(id -u)\"; exit 7\n", j);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    CHECK(r->pooled);
+    CHECK(r->exit_code == 7);
+    CHECK(r->stdout_data == "hi from stdin /work 65534\n");
+    CHECK(r->peak_memory_bytes.has_value());
+
+    // Lower limits than the pool's (1 GiB): written to the cgroup before the job starts.
+    auto hog = job();
+    hog.limits.memory_bytes = 64 * ociexec::kMiB;
+    hog.limits.pids = 16;
+    REQUIRE(exec.prewarm(job()));
+    auto oom = exec.run("/bin/payload memhog 512\n", hog);
+    REQUIRE(oom);
+    CHECK(oom->pooled);
+    CHECK(oom->outcome == Outcome::kOomKilled);
+    REQUIRE(exec.prewarm(job()));
+    auto forks = exec.run("/bin/payload forkbomb 30\n", hog);
+    REQUIRE(forks);
+    CHECK(forks->pooled);
+    CHECK(forks->stdout_data.find("fork failed") != std::string::npos);
+
+    // The interpreter is missing: the same error kind as a cold create gives.
+    REQUIRE(exec.prewarm(job()));
+    auto missing_job = job();
+    missing_job.interpreter = {"/nonexistent"};
+    auto missing = exec.run("true\n", missing_job);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().kind == ErrorKind::kCommandNotFound);
+    CHECK(missing.error().message.find("/nonexistent") != std::string::npos);
+
+    // The timeout holds from the start, as in the cold path.
+    REQUIRE(exec.prewarm(job()));
+    auto slow = job(1s);
+    auto t = exec.run("echo started; sleep 30\n", slow);
+    REQUIRE(t);
+    CHECK(t->pooled);
+    CHECK(t->exit_code == -1);
+    CHECK(t->outcome == Outcome::kTimedOut);
+    CHECK(t->stderr_data.rfind("Execution timeout (1s)", 0) == 0);
+    CHECK(t->wall_time < 1500ms);
+  }
+  // The executor is gone: its pool was drained, nothing of it is left.
+  CHECK(bundle_ids().empty());
+  leaks.check();
+}
+
+TEST_CASE("pool: aged containers are replaced, and each container serves one job only") {
+  LeakCheck leaks;
+  {
+    auto exec = pool_executor(1, 400ms);
+    REQUIRE(exec.prewarm(job()));
+    const auto first = bundle_ids();
+    REQUIRE(first.size() == 1);
+    std::this_thread::sleep_for(900ms);
+    auto now = bundle_ids();
+    REQUIRE(now.size() == 1);
+    CHECK(now != first);  // replaced, not kept
+
+    auto a = exec.run("true\n", job());
+    REQUIRE(a);
+    REQUIRE(exec.prewarm(job()));
+    auto b = exec.run("true\n", job());
+    REQUIRE(b);
+    CHECK(a->pooled);
+    CHECK(b->pooled);
+    CHECK(a->container_id != b->container_id);
+  }
+  leaks.check();
+}
+
+TEST_CASE("async: submit runs at most max_concurrent_jobs at once and returns every result") {
+  LeakCheck leaks;
+  {
+    auto exec = pool_executor(0, 60s, 3);
+    std::vector<std::future<ociexec::Expected<ociexec::Result>>> futures;
+    for (int i = 0; i < 8; ++i)
+      futures.push_back(exec.submit(fmt::format("sleep 0.3; echo {}\n", i), job()));
+    for (int i = 0; i < 8; ++i) {
+      auto r = futures[static_cast<std::size_t>(i)].get();
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+      CHECK(r->stdout_data == fmt::format("{}\n", i));
+    }
+    // Three at a time: 8 jobs of 0.3 s take at least three rounds.
+    std::mutex m;
+    std::vector<ociexec::Result> results;
+    std::atomic<int> done{0};
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 6; ++i)
+      exec.submit("sleep 0.3\n", job(), [&](ociexec::Expected<ociexec::Result> r) {
+        std::lock_guard lock(m);
+        if (r) results.push_back(std::move(*r));
+        ++done;
+      });
+    while (done < 6) std::this_thread::sleep_for(10ms);
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    CHECK(results.size() == 6);
+    CHECK(elapsed >= 600ms);  // two rounds of three at least
+    for (const auto& r : results) CHECK(r.exit_code == 0);
+  }
+  leaks.check();
+}
+
+TEST_CASE("async: destroying the executor waits for running jobs and cancels waiting ones") {
+  LeakCheck leaks;
+  std::vector<std::future<ociexec::Expected<ociexec::Result>>> futures;
+  {
+    auto exec = pool_executor(0, 60s, 1);
+    for (int i = 0; i < 3; ++i) futures.push_back(exec.submit("sleep 0.5; echo done\n", job()));
+    std::this_thread::sleep_for(200ms);  // the first is running
+  }
+  auto first = futures[0].get();
+  REQUIRE(first);
+  CHECK(first->stdout_data == "done\n");
+  for (std::size_t i = 1; i < futures.size(); ++i) {
+    auto r = futures[i].get();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::kCancelled);
+  }
+  leaks.check();
+}

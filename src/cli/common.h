@@ -45,6 +45,7 @@ CLI::App* add_config_command(CLI::App& app, const std::string& name, const std::
                              std::function<int(config::Config&)> body);
 
 void register_run(CLI::App& app, Globals& globals, Action& action);
+void register_batch(CLI::App& app, Globals& globals, Action& action);
 void register_gc(CLI::App& app, Globals& globals, Action& action);
 void register_doctor(CLI::App& app, Globals& globals, Action& action);
 void register_version(CLI::App& app, Globals& globals, Action& action);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", globals.state_dir, "state directory (default: /run/ociexec)");
   Action action;
   register_run(app, globals, action);
+  register_batch(app, globals, action);
   register_gc(app, globals, action);
   register_doctor(app, globals, action);
   register_version(app, globals, action);

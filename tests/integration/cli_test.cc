@@ -1,5 +1,8 @@
 // The CLI's exit-code contract, tested from outside: the script's code, 124 timeout, 125
 // executor or usage error (one line), 126/127 cannot execute / not found, 128+N signal.
+#include <map>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -142,5 +145,50 @@ TEST_CASE("cli: doctor finds a working runtime; version names it") {
   auto v = cli({"version"});
   CHECK(v.code == 0);
   CHECK(v.output.rfind("ociexec 0.1.0\nruntime: ", 0) == 0);
+  leaks.check();
+}
+
+TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with its id") {
+  LeakCheck leaks;
+  const auto& env = Env::get();
+  const std::string rootfs = env.rootfs.string();
+  const auto input = env.state_dir / "batch.jsonl";
+  {
+    std::ofstream f(input);
+    f << nlohmann::json{{"id", "first"}, {"script", "echo one"}, {"rootfs", rootfs}}.dump() << "\n"
+      << nlohmann::json{{"script", "cat; exit 4"}, {"stdin", "two"}, {"rootfs", rootfs},
+                        {"memory", "64m"}}
+             .dump()
+      << "\n\n"
+      << nlohmann::json{{"id", 3}, {"script", "sleep 5"}, {"timeout", 1}, {"rootfs", rootfs}}
+             .dump()
+      << "\n"
+      << "{not json\n"
+      << nlohmann::json{{"script", "true"}, {"memory", "lots"}}.dump() << "\n";
+  }
+  auto r = cli({"batch", "--pool", "1", "-j", "2", input.string()});
+  CHECK(r.code == 125);  // two lines were bad; every good one still ran
+  std::map<std::string, nlohmann::json> by_id;
+  std::istringstream lines(r.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(j.is_object(), line);
+    by_id[j["id"].dump()] = j;
+  }
+  REQUIRE(by_id.size() == 5);
+  CHECK(by_id["\"first\""]["stdout"] == "one\n");
+  CHECK(by_id["2"]["exit_code"] == 4);  // no id: the line number
+  CHECK(by_id["2"]["stdout"] == "two");
+  CHECK(by_id["2"]["limits"]["memory_bytes"] == 64 * 1024 * 1024);
+  CHECK(by_id["3"]["exit_code"] == -1);
+  CHECK(by_id["3"]["outcome"] == "timed_out");
+  CHECK(by_id["5"]["error"]["kind"] == "invalid_argument");
+  CHECK(by_id["6"]["error"]["message"].get<std::string>().find("--memory") != std::string::npos);
+
+  std::ofstream(input) << nlohmann::json{{"script", "exit 9"}, {"rootfs", rootfs}}.dump() << "\n";
+  auto ok = cli({"batch", input.string()});
+  CHECK(ok.code == 0);  // every job produced a result, whatever its own exit code
+  CHECK(ok.output.find("\"exit_code\":9") != std::string::npos);
   leaks.check();
 }

@@ -68,9 +68,16 @@ JobOptions job(std::chrono::milliseconds timeout) {
   return j;
 }
 
+JobCounts& job_counts() {
+  static JobCounts counts;
+  return counts;
+}
+
 Result run_ok(const std::string& script, const JobOptions& options) {
   auto r = executor().run(script, options);
   if (!r) FAIL("executor error: " << r.error().message);
+  ++job_counts().total;
+  if (r->pooled) ++job_counts().pooled;
   return std::move(*r);
 }
 

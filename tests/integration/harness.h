@@ -3,6 +3,7 @@
 // rootfs, and the leak check that runs after every case.
 #pragma once
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +37,13 @@ const Executor& executor();
 
 // A job on the test rootfs with a short timeout.
 JobOptions job(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Jobs run through run_ok, and how many of them in warm-pool containers.
+struct JobCounts {
+  std::atomic<int> total{0};
+  std::atomic<int> pooled{0};
+};
+JobCounts& job_counts();
 
 // Runs a script and requires that it produced a Result.
 Result run_ok(const std::string& script, const JobOptions& options);

@@ -48,6 +48,16 @@ int main(int argc, char** argv) {
   }
   doctest::Context context(argc, argv);
   int rc = context.run();
+  if (env.pool) {
+    // The pool refills between cases, so most jobs must have taken a pooled container:
+    // otherwise this run tested the cold path again.
+    const auto& n = ociexec::test::job_counts();
+    fmt::print("{} of {} jobs ran in warm-pool containers\n", n.pooled.load(), n.total.load());
+    if (n.pooled * 2 < n.total) {
+      fmt::print(stderr, "FAILED: fewer than half of the jobs were pooled\n");
+      rc = rc ? rc : 1;
+    }
+  }
   (void)ociexec::sys::remove_tree(env.state_dir);
   return rc;
 }

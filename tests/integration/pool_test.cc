@@ -14,9 +14,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A state dir of their own: the shared executor may keep a pool in the harness's.
+fs::path own_state_dir() {
+  return Env::get().state_dir / "pool-test";
+}
+
 ociexec::Executor pool_executor(std::size_t size, std::chrono::milliseconds max_age = 60s,
                                 std::size_t concurrent = 8) {
   auto o = Env::get().executor_options();
+  o.state_dir = own_state_dir();
   o.pool_size = size;
   o.pool_max_age = max_age;
   o.init_path = OCIEXEC_TEST_INIT;
@@ -28,10 +34,17 @@ ociexec::Executor pool_executor(std::size_t size, std::chrono::milliseconds max_
 
 std::vector<std::string> bundle_ids() {
   std::vector<std::string> ids;
-  for (const auto& e : fs::directory_iterator(Env::get().state_dir / "bundles"))
+  for (const auto& e : fs::directory_iterator(own_state_dir() / "bundles"))
     ids.push_back(e.path().filename());
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+// After its executor is gone: no bundle and no runtime state in the pool's state dir.
+void check_drained() {
+  CHECK(bundle_ids().empty());
+  for (const auto& rt : fs::directory_iterator(own_state_dir() / "runtime"))
+    if (rt.is_directory()) CHECK_MESSAGE(fs::is_empty(rt.path()), "state left in " << rt.path());
 }
 
 }  // namespace
@@ -88,8 +101,7 @@ TEST_CASE("pool: a pooled container runs the job as a cold one would") {
     CHECK(t->stderr_data.rfind("Execution timeout (1s)", 0) == 0);
     CHECK(t->wall_time < 1500ms);
   }
-  // The executor is gone: its pool was drained, nothing of it is left.
-  CHECK(bundle_ids().empty());
+  check_drained();  // the executor is gone: its pool was drained
   leaks.check();
 }
 
@@ -114,6 +126,7 @@ TEST_CASE("pool: aged containers are replaced, and each container serves one job
     CHECK(b->pooled);
     CHECK(a->container_id != b->container_id);
   }
+  check_drained();
   leaks.check();
 }
 

@@ -1,0 +1,211 @@
+// `ociexec batch [--concurrency N] [--pool N] [FILE | -]`: many jobs from one process, through
+// the async API and (with --pool) the warm pool. Input: one JSON object per line,
+//   {"id": any, "script": "...", "timeout": "5s", "memory": "256m", "cpus": 0.5, "pids": 64,
+//    "env": ["K=V"], "stdin": "...", "interpreter": "python3", "workdir": "/work",
+//    "rootfs": "/srv/rootfs", "runtime": "crun", "tmpfs_size": "64m", "output_cap": "1m",
+//    "grace": "1s"}
+// where every key but "script" is optional and takes what the `run` flag of the same name
+// takes (numbers too: seconds, bytes). Output: one JSON line per job as it finishes, the
+// `run --json` object plus "id" (the input's, else the line number), or {"id", "error"}.
+// Exit status: 0 when every job produced a result (whatever its own exit code), 125 when a
+// line was invalid or a job failed to run. SIGINT/SIGTERM: no more lines are read, waiting
+// jobs are cancelled, running jobs get the signal (a second one: SIGKILL).
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "cli/common.h"
+#include "cli/job_flags.h"
+#include "sys/signals.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::cli {
+
+namespace {
+
+struct BatchFlags {
+  std::string input = "-";
+  std::size_t concurrency = 8;
+  std::size_t pool = 0;
+};
+
+// A JSON value as the text its `run` flag would take: strings as they are, numbers printed.
+std::string flag_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "unlimited";
+  return v.dump();
+}
+
+Expected<std::pair<std::string, JobOptions>> parse_line(const std::string& line,
+                                                        const JobOptions& defaults) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "not a JSON object"});
+  if (!j.contains("script") || !j["script"].is_string())
+    return tl::unexpected(
+        Error{ErrorKind::kInvalidArgument, "\"script\" (a string) is missing"});
+  RunFlags f;
+  try {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "id" || key == "script") continue;
+      if (key == "timeout") f.timeout = flag_text(value);
+      else if (key == "grace") f.grace = flag_text(value);
+      else if (key == "memory") f.memory = flag_text(value);
+      else if (key == "cpus") f.cpus = flag_text(value);
+      else if (key == "pids") f.pids = flag_text(value);
+      else if (key == "tmpfs_size") f.tmpfs_size = flag_text(value);
+      else if (key == "output_cap") f.output_cap = flag_text(value);
+      else if (key == "env") f.env = value.get<std::vector<std::string>>();
+      else if (key == "runtime") f.runtime = value.get<std::string>();
+      else if (key == "rootfs") f.rootfs = value.get<std::string>();
+      else if (key == "interpreter") f.interpreter = value.get<std::string>();
+      else if (key == "workdir") f.workdir = value.get<std::string>();
+      else if (key != "stdin")
+        return tl::unexpected(
+            Error{ErrorKind::kInvalidArgument, fmt::format("unknown key \"{}\"", key)});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, fmt::format("bad value: {}", e.what())});
+  }
+  JobOptions job = defaults;
+  if (auto r = apply_flags(f, job); !r) return tl::unexpected(r.error());
+  if (j.contains("stdin")) {
+    if (!j["stdin"].is_string())
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "\"stdin\" must be a string"});
+    job.stdin_data = j["stdin"].get<std::string>();
+  }
+  return std::pair{j["script"].get<std::string>(), std::move(job)};
+}
+
+// Each running job's signal pipe, so that a signal to us reaches every running job.
+class SignalFanout {
+ public:
+  Expected<int> open(int job) {
+    auto p = sys::make_pipe(true);
+    if (!p) return tl::unexpected(p.error());
+    std::lock_guard lock(mutex_);
+    const int fd = p->read.get();
+    pipes_.emplace(job, std::move(*p));
+    return fd;
+  }
+  void close(int job) {
+    std::lock_guard lock(mutex_);
+    pipes_.erase(job);
+  }
+  void send(char sig) {
+    std::lock_guard lock(mutex_);
+    for (auto& [job, p] : pipes_) (void)!::write(p.write.get(), &sig, 1);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<int, sys::Pipe> pipes_;
+};
+
+int batch(const Globals& globals, const BatchFlags& flags) {
+  auto cfg = effective_config(globals);
+  if (!cfg) return report_error(cfg.error());
+  if (flags.concurrency == 0)
+    return report_error(Error{ErrorKind::kInvalidArgument, "--concurrency: must be at least 1"});
+  std::ifstream file;
+  if (flags.input != "-") {
+    file.open(flags.input);
+    if (!file)
+      return report_error(Error{ErrorKind::kInvalidArgument,
+                                fmt::format("cannot read {}: give a file of JSON lines, or -",
+                                            flags.input)});
+  }
+  std::istream& in = flags.input == "-" ? std::cin : file;
+  ExecutorOptions options = cfg->executor;
+  options.max_concurrent_jobs = flags.concurrency;
+  options.pool_size = flags.pool;
+  auto forwarder = sys::SignalForwarder::install({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
+  if (!forwarder) return report_error(forwarder.error());
+
+  std::atomic<bool> failed{false};
+  std::mutex out;
+  SignalFanout fanout;
+  std::mutex pending_mutex;
+  std::condition_variable finished;
+  int pending = 0;
+  {
+    auto exec = Executor::create(options);
+    if (!exec) return report_error(exec.error());
+    auto emit = [&out](nlohmann::json j, const nlohmann::json& id) {
+      j["id"] = id;
+      std::lock_guard lock(out);
+      print_json(j);
+    };
+    std::string line;
+    int number = 0;
+    while (!sys::SignalForwarder::first_signal() && std::getline(in, line)) {
+      ++number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto parsed = parse_line(line, cfg->job);
+      auto raw = nlohmann::json::parse(line, nullptr, false);
+      const nlohmann::json id =
+          raw.is_object() && raw.contains("id") ? raw["id"] : nlohmann::json(number);
+      if (!parsed) {
+        failed = true;
+        emit(error_json(parsed.error().with_context(fmt::format("line {}", number))), id);
+        continue;
+      }
+      auto& [script, job] = *parsed;
+      auto signal_fd = fanout.open(number);
+      if (!signal_fd) {
+        failed = true;
+        emit(error_json(signal_fd.error()), id);
+        continue;
+      }
+      job.signal_fd = *signal_fd;
+      {
+        std::lock_guard lock(pending_mutex);
+        ++pending;
+      }
+      exec->submit(std::move(script), std::move(job), [&, id, number](Expected<Result> r) {
+        fanout.close(number);
+        if (!r) failed = true;
+        emit(r ? result_json(*r) : error_json(r.error()), id);
+        std::lock_guard lock(pending_mutex);
+        --pending;
+        finished.notify_all();
+      });
+      // Signals that arrived meanwhile go to the running jobs.
+      char sig;
+      while (::read(forwarder->fd(), &sig, 1) == 1) fanout.send(sig);
+    }
+    // Until every job has finished, passing signals on. After a signal, destroying the
+    // executor cancels the jobs still waiting (the running ones end on the signal).
+    std::unique_lock lock(pending_mutex);
+    while (pending > 0 && !sys::SignalForwarder::first_signal())
+      finished.wait_for(lock, std::chrono::milliseconds(50));
+    lock.unlock();
+    char sig;
+    while (::read(forwarder->fd(), &sig, 1) == 1) fanout.send(sig);
+  }
+  return failed ? kExitExecutorError : 0;
+}
+
+}  // namespace
+
+void register_batch(CLI::App& app, Globals& globals, Action& action) {
+  auto flags = std::make_shared<BatchFlags>();
+  auto* cmd = app.add_subcommand(
+      "batch", "run many jobs: JSON lines in, one JSON result line out per job as it finishes");
+  cmd->add_option("input", flags->input, "file of JSON lines, or - for standard input (default)");
+  cmd->add_option("-j,--concurrency", flags->concurrency, "jobs running at once (default 8)");
+  cmd->add_option("--pool", flags->pool,
+                  "containers created ahead per profile (warm pool; default 0: off)");
+  cmd->callback([&globals, &action, flags] {
+    action = [&globals, flags] { return batch(globals, *flags); };
+  });
+}
+
+}  // namespace ociexec::cli

@@ -1,0 +1,33 @@
+// What `run` and `batch` share: a job's flags as text (from the command line or a JSON line),
+// applied with the same parsing and errors, and a result as JSON.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ociexec/ociexec.h"
+
+namespace ociexec::cli {
+
+struct RunFlags {
+  std::string script_file;
+  std::string command;
+  bool command_given = false;  // -c "" is an empty script, not a missing one
+  std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
+  std::vector<std::string> env;
+  std::string runtime, rootfs, interpreter, stdin_file, workdir;
+  bool json = false;
+};
+
+// Applies the flags over `job`; an error names the flag and the accepted values.
+Expected<void> apply_flags(const RunFlags& f, JobOptions& job);
+
+// The whole result (`run --json`, and each line of `batch`).
+nlohmann::json result_json(const Result& r);
+nlohmann::json error_json(const Error& e);
+// One line on stdout; invalid UTF-8 from scripts is replaced, never fatal.
+void print_json(const nlohmann::json& j);
+
+}  // namespace ociexec::cli

@@ -1,0 +1,78 @@
+// The warm pool's pure parts: the job file the init reads, its PATH search, and the cgroup
+// writes that give a pooled container a job's limits.
+#include <doctest/doctest.h>
+
+#include "cgroup/limits.h"
+#include "pool/job_file.h"
+
+using namespace ociexec;
+
+TEST_CASE("job file: what is encoded decodes the same, bytes included") {
+  pool::JobSpec job{{"/bin/sh", "-c", "echo 'a b'\tc", ""}, {"PATH=/bin", "X=\xff\x01", "EMPTY="},
+                    "/work"};
+  auto text = pool::encode_job(job);
+  REQUIRE(text);
+  auto back = pool::decode_job(*text);
+  REQUIRE(back);
+  CHECK(back->argv == job.argv);
+  CHECK(back->env == job.env);
+  CHECK(back->cwd == "/work");
+}
+
+TEST_CASE("job file: NUL bytes, an empty argv and damaged files are refused") {
+  CHECK_FALSE(pool::encode_job({{std::string("a\0b", 3)}, {}, "/"}));
+  CHECK_FALSE(pool::encode_job({{}, {}, "/"}));
+  auto text = *pool::encode_job({{"/bin/true"}, {"A=1"}, "/"});
+  CHECK_FALSE(pool::decode_job(""));
+  CHECK_FALSE(pool::decode_job(text.substr(0, text.size() - 1)));  // truncated
+  CHECK_FALSE(pool::decode_job(text + "x"));                        // trailing bytes
+  std::string other_version = text;
+  other_version[12] = '2';
+  CHECK_FALSE(pool::decode_job(other_version));
+  std::string huge_count = text;
+  huge_count.replace(huge_count.find('1'), 1, "99999999");
+  CHECK_FALSE(pool::decode_job(huge_count));
+}
+
+TEST_CASE("job file: the init searches PATH as execvp does") {
+  auto only = [](std::string wanted) { return [wanted](const std::string& p) { return p == wanted; }; };
+  CHECK(pool::search_path("python3", "/usr/local/bin:/usr/bin", only("/usr/bin/python3")) ==
+        "/usr/bin/python3");
+  CHECK(pool::search_path("/abs/x", "/bin", only("")) == "/abs/x");  // a path is used as is
+  CHECK(pool::search_path("rel/x", "/bin", only("")) == "rel/x");
+  CHECK_FALSE(pool::search_path("nope", "/bin:/usr/bin", only("/sbin/nope")));
+  CHECK(pool::search_path("x", ":/bin", only("./x")) == "./x");  // empty entry: the cwd
+}
+
+TEST_CASE("limits: the cgroup files written for a pooled job, v1 and v2") {
+  cgroup::ResourceLimits l{256 * 1024 * 1024, true, 0.5, 64};
+  auto v1 = cgroup::limit_writes(false, l);
+  REQUIRE(v1.size() == 5);
+  CHECK(v1[0].controller == "memory");
+  CHECK(v1[0].file == "memory.limit_in_bytes");
+  CHECK(v1[0].value == "268435456");
+  CHECK(v1[1].file == "memory.memsw.limit_in_bytes");
+  CHECK(v1[1].value == "268435456");
+  CHECK(v1[3].file == "cpu.cfs_quota_us");
+  CHECK(v1[3].value == "50000");
+  CHECK(v1[4].value == "64");
+
+  auto v2 = cgroup::limit_writes(true, l);
+  REQUIRE(v2.size() == 4);
+  CHECK(v2[0].file == "memory.max");
+  CHECK(v2[1].file == "memory.swap.max");
+  CHECK(v2[1].value == "0");
+  CHECK(v2[2].value == "50000 100000");
+  CHECK(v2[3].value == "64");
+
+  cgroup::ResourceLimits none{std::nullopt, false, std::nullopt, std::nullopt};
+  auto u1 = cgroup::limit_writes(false, none);
+  REQUIRE(u1.size() == 4);  // no memsw write without swap accounting
+  CHECK(u1[0].value == "-1");
+  CHECK(u1[2].value == "-1");
+  CHECK(u1[3].value == "max");
+  auto u2 = cgroup::limit_writes(true, none);
+  CHECK(u2[0].value == "max");
+  CHECK(u2[1].value == "max 100000");
+  CHECK(u2[2].value == "max");
+}

@@ -117,6 +117,11 @@ std::size_t JobCgroup::signal_all(int sig) const {
   return pids.size();
 }
 
+bool JobCgroup::kills_atomically() const {
+  const Hierarchy* v2 = layout_->mode == Mode::kV2 ? layout_->find_v2() : nullptr;
+  return v2 && ::access((dir_in(*v2) / "cgroup.kill").c_str(), W_OK) == 0;
+}
+
 Expected<void> JobCgroup::remove() const {
   using namespace std::chrono_literals;
   Expected<void> last;

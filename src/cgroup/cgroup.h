@@ -39,6 +39,8 @@ class JobCgroup {
   [[nodiscard]] Stats read_stats() const;
   // Rewrites the memory, CPU and pids limits of the live cgroup (cgroup/limits.h).
   Expected<void> set_limits(const ResourceLimits& limits) const;
+  // Whether SIGKILL reaches every member with one write (cgroup.kill, v2 on Linux 5.14+).
+  [[nodiscard]] bool kills_atomically() const;
   // Sends `sig` to every member process (SIGKILL through cgroup.kill on v2 where available).
   // Returns how many processes were found.
   std::size_t signal_all(int sig) const;

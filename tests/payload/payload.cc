@@ -26,7 +26,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: payload sleep S | ignore-term S | spawn-setsid N S | memhog MB | "
                "forkbomb S | env | flood MB | connect IP PORT | write PATH BYTES | cat | id | "
-               "exit N | segv | hold-output S | unshare-user\n");
+               "exit N | segv | hold-output S | unshare-user | now\n");
   return 2;
 }
 
@@ -170,6 +170,13 @@ int main(int argc, char** argv) {
     ssize_t n;
     while ((n = read(0, buf, sizeof buf)) > 0)
       if (write_all(1, buf, static_cast<size_t>(n)) != 0) return 1;
+    return 0;
+  }
+  if (cmd == "now") {
+    // CLOCK_MONOTONIC is not namespaced here: comparable with the executor's steady_clock.
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    std::printf("%lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
     return 0;
   }
   if (cmd == "id") {

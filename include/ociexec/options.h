@@ -69,7 +69,8 @@ struct ExecutorOptions {
   // as long is dropped with its containers.
   std::chrono::milliseconds pool_max_age = std::chrono::seconds(60);
   // The static init that runs a pooled container's job (built and installed with ociexec);
-  // empty: next to the running program, else the installed one.
+  // empty: next to the running program, else <its prefix>/libexec/ociexec/, else the
+  // libexec dir ociexec was configured for.
   std::filesystem::path init_path;
   // The most jobs submit() runs at once; the others wait in order.
   std::size_t max_concurrent_jobs = 8;

@@ -164,12 +164,17 @@ Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& w
   namespace fs = std::filesystem;
   fs::path source = wanted;
   if (source.empty()) {
+    // Next to the program (a build tree), in its prefix (an installed, relocated tree), else
+    // where this library was configured to be installed.
     std::error_code ec;
-    auto self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec && ::access((self.parent_path() / "ociexec-init").c_str(), X_OK) == 0)
-      source = self.parent_path() / "ociexec-init";
-    else
-      source = OCIEXEC_INIT_INSTALL_PATH;
+    const auto dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+    source = OCIEXEC_INIT_INSTALL_PATH;
+    for (const auto& candidate :
+         {dir / "ociexec-init", dir.parent_path() / "libexec/ociexec/ociexec-init"})
+      if (!ec && ::access(candidate.c_str(), X_OK) == 0) {
+        source = candidate;
+        break;
+      }
   }
   auto bytes = sys::read_file(source);
   if (!bytes)

@@ -10,10 +10,17 @@ cmake -S "$source/examples/consumer" -B "$prefix/consumer-build" -DCMAKE_PREFIX_
 cmake --build "$prefix/consumer-build" >/dev/null
 test -x "$prefix/bin/ociexec"
 test -f "$prefix/include/ociexec/ociexec.h"
+test -x "$prefix/libexec/ociexec/ociexec-init"
 if [[ $(id -u) -eq 0 ]]; then
   out=$("$prefix/consumer-build/consumer")
   echo "$out"
   [[ $out == "exit 0, stdout: hello from a container" ]]
+  # The installed CLI finds the installed init for its warm pool.
+  state=$prefix/state
+  out=$(printf '%s\n' '{"script": "echo pooled"}' '{"script": "echo pooled"}' |
+    "$prefix/bin/ociexec" --state-dir "$state" batch --pool 1 -j 1)
+  echo "$out" | grep -c '"stdout":"pooled\\n"' | grep -qx 2
+  echo "installed CLI: batch with a warm pool ran 2 jobs"
 fi
 echo "consumer built against the installed package"
 

@@ -45,6 +45,8 @@ int run(const Globals& globals, const RunFlags& flags) {
   if (auto r = apply_flags(flags, job); !r) return fail(r.error());
   auto script = read_script(flags);
   if (!script) return fail(script.error());
+  // The job's runtime is the executor's: it then never resolves (nor prepares) another one.
+  if (job.runtime) cfg->executor.runtime = *job.runtime;
   auto exec = Executor::create(cfg->executor);
   if (!exec) return fail(exec.error());
   // Ctrl-C and kill reach the job instead of killing us mid-job (which would leave the

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -32,8 +33,8 @@ namespace {
 
 struct BatchFlags {
   std::string input = "-";
-  std::size_t concurrency = 8;
-  std::size_t pool = 0;
+  std::optional<std::size_t> concurrency;  // else the config's max_concurrent_jobs (8)
+  std::optional<std::size_t> pool;         // else the config's pool_size (0)
 };
 
 // A JSON value as the text its `run` flag would take: strings as they are, numbers printed.
@@ -112,7 +113,7 @@ class SignalFanout {
 int batch(const Globals& globals, const BatchFlags& flags) {
   auto cfg = effective_config(globals);
   if (!cfg) return report_error(cfg.error());
-  if (flags.concurrency == 0)
+  if (flags.concurrency && *flags.concurrency == 0)
     return report_error(Error{ErrorKind::kInvalidArgument, "--concurrency: must be at least 1"});
   std::ifstream file;
   if (flags.input != "-") {
@@ -124,8 +125,8 @@ int batch(const Globals& globals, const BatchFlags& flags) {
   }
   std::istream& in = flags.input == "-" ? std::cin : file;
   ExecutorOptions options = cfg->executor;
-  options.max_concurrent_jobs = flags.concurrency;
-  options.pool_size = flags.pool;
+  if (flags.concurrency) options.max_concurrent_jobs = *flags.concurrency;
+  if (flags.pool) options.pool_size = *flags.pool;
   auto forwarder = sys::SignalForwarder::install({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
   if (!forwarder) return report_error(forwarder.error());
 
@@ -200,9 +201,10 @@ void register_batch(CLI::App& app, Globals& globals, Action& action) {
   auto* cmd = app.add_subcommand(
       "batch", "run many jobs: JSON lines in, one JSON result line out per job as it finishes");
   cmd->add_option("input", flags->input, "file of JSON lines, or - for standard input (default)");
-  cmd->add_option("-j,--concurrency", flags->concurrency, "jobs running at once (default 8)");
+  cmd->add_option("-j,--concurrency", flags->concurrency,
+                  "jobs running at once (default: max_concurrent_jobs, 8)");
   cmd->add_option("--pool", flags->pool,
-                  "containers created ahead per profile (warm pool; default 0: off)");
+                  "containers created ahead per profile (default: pool_size, 0: off)");
   cmd->callback([&globals, &action, flags] {
     action = [&globals, flags] { return batch(globals, *flags); };
   });

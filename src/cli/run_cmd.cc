@@ -47,6 +47,7 @@ int run(const Globals& globals, const RunFlags& flags) {
   if (!script) return fail(script.error());
   // The job's runtime is the executor's: it then never resolves (nor prepares) another one.
   if (job.runtime) cfg->executor.runtime = *job.runtime;
+  cfg->executor.pool_size = 0;  // one job: containers made ahead would go unused
   auto exec = Executor::create(cfg->executor);
   if (!exec) return fail(exec.error());
   // Ctrl-C and kill reach the job instead of killing us mid-job (which would leave the

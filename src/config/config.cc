@@ -62,6 +62,32 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.runtime_timeout);
        }},
+      {"pool_size",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         auto n = parse_count(v);
+         if (!n) return tl::unexpected(n.error());
+         c.executor.pool_size = static_cast<std::size_t>(*n);
+         return {};
+       }},
+      {"pool_max_age",
+       [](Config& c, const std::string& v) {
+         return assign(parse_duration(v), c.executor.pool_max_age);
+       }},
+      {"max_concurrent_jobs",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         auto n = parse_count(v);
+         if (!n) return tl::unexpected(n.error());
+         if (*n < 1) return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected 1 or more"});
+         c.executor.max_concurrent_jobs = static_cast<std::size_t>(*n);
+         return {};
+       }},
+      {"init_path",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         if (v.empty() || v.front() != '/')
+           return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
+         c.executor.init_path = v;
+         return {};
+       }},
       {"timeout",
        [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.timeout); }},
       {"grace",

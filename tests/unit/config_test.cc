@@ -42,6 +42,10 @@ TEST_CASE("a YAML config sets every option") {
 state_dir: /var/run/x
 cgroup_parent: jobs
 runtime_timeout: 10s
+pool_size: 4
+pool_max_age: 2m
+max_concurrent_jobs: 3
+init_path: /opt/ociexec/ociexec-init
 timeout: 60
 grace: 2s
 memory: 512m
@@ -58,6 +62,10 @@ interpreter: /usr/bin/python3 -u
   CHECK(cfg->executor.state_dir == "/var/run/x");
   CHECK(cfg->executor.cgroup_parent == "jobs");
   CHECK(cfg->executor.runtime_timeout == 10s);
+  CHECK(cfg->executor.pool_size == 4);
+  CHECK(cfg->executor.pool_max_age == 120s);
+  CHECK(cfg->executor.max_concurrent_jobs == 3);
+  CHECK(cfg->executor.init_path == "/opt/ociexec/ociexec-init");
   CHECK(cfg->job.timeout == 60s);
   CHECK(cfg->job.grace == 2s);
   CHECK(cfg->job.limits.memory_bytes == 512ULL << 20);
@@ -88,6 +96,9 @@ TEST_CASE("unknown keys and bad values are rejected with file:line:column") {
   auto syntax = config::parse_config("timeout: [1,\n", "s.yaml");
   REQUIRE_FALSE(syntax);
   CHECK(syntax.error().message.rfind("s.yaml:", 0) == 0);
+  auto none = config::parse_config("max_concurrent_jobs: 0\n", "j.yaml");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.rfind("j.yaml:1:22: max_concurrent_jobs: expected 1 or more", 0) == 0);
   auto nested = config::parse_config("memory:\n  a: 1\n", "n.yaml");
   REQUIRE_FALSE(nested);
   CHECK(nested.error().message.find("expected a single value") != std::string::npos);

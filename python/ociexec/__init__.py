@@ -28,6 +28,9 @@ Keyword options, accepted by every function that runs a job:
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
 """
 
+import asyncio
+import concurrent.futures
+import os
 import threading
 
 from ._ociexec import ExecutorError, InvalidOptionError, Result
@@ -50,25 +53,77 @@ __version__ = _version()
 DEFAULT_TIMEOUT_SECONDS = 300
 
 
+def _find_init():
+    """The warm pool's init: in the build tree beside this package's dir, or under the prefix
+    the package was installed to (<prefix>/lib/pythonX.Y/dist-packages/ociexec). "" lets
+    the library look where it was configured to."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(here, "..", "..", "ociexec-init"),
+                      os.path.join(here, "..", "..", "..", "..", "libexec", "ociexec",
+                                   "ociexec-init")):
+        if os.access(candidate, os.X_OK):
+            return os.path.normpath(candidate)
+    return ""
+
+
 class Executor:
     """Runs jobs; keeps its configuration and state across calls. Thread-safe: any number of
     threads may run jobs on one executor at once (the GIL is released while a job runs).
 
     ``state_dir`` holds bundles and runtime state; ``runtime`` is "auto" (crun where it works
     on this host, else runc), "runc", "crun" or a path; ``cgroup_parent`` names the parent of
-    every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds. Any other
-    keyword becomes a default option for this executor's jobs (see the module's docstring).
+    every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds.
+    ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
+    serves one job), replaced after ``pool_max_age`` seconds; its containers run
+    ``init_path`` (default: the ociexec-init installed with this package). ``max_concurrent_jobs``
+    bounds the jobs submit() runs at once. Any other keyword becomes a default option for this
+    executor's jobs (see the module's docstring).
 
     Raises ExecutorError when no runtime works, the state dir cannot be made, or the process
     is not root.
     """
 
     def __init__(self, state_dir="/run/ociexec", runtime="auto", cgroup_parent="ociexec",
-                 runtime_timeout=30.0, **defaults):
-        self._core = _CoreExecutor(str(state_dir), runtime, cgroup_parent, float(runtime_timeout))
+                 runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
+                 init_path=None, **defaults):
         self._defaults = dict(defaults)
         self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
+        self._core = _CoreExecutor(str(state_dir), runtime, cgroup_parent, float(runtime_timeout),
+                                   int(pool_size), float(pool_max_age), int(max_concurrent_jobs),
+                                   str(init_path or _find_init()))
+
+    def _merged(self, timeout_seconds, options):
+        merged = dict(self._defaults)
+        merged.update(options)
+        if timeout_seconds is not None:
+            merged["timeout_seconds"] = timeout_seconds
+        return merged
+
+    def submit(self, script, timeout_seconds=None, **options):
+        """Runs ``script`` in the background and returns a concurrent.futures.Future of its
+        Result (or of the ExecutorError it raised). At most ``max_concurrent_jobs`` run at
+        once; the others wait in order. Bad options raise here, before anything runs."""
+        future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()  # queued jobs are not cancelled one by one
+
+        def done(result, error):
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+        self._core.submit(script, self._merged(timeout_seconds, options), done)
+        return future
+
+    async def run_async(self, script, timeout_seconds=None, **options):
+        """submit() for asyncio: awaits the job's Result without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(script, timeout_seconds, **options))
+
+    def prewarm(self, timeout=30.0, **options):
+        """With a warm pool: creates the pool's containers for jobs with these options now, and
+        waits until they are ready or ``timeout`` seconds pass. Returns how many are ready."""
+        return self._core.prewarm(self._merged(None, options), float(timeout))
 
     def run(self, script, timeout_seconds=None, **options):
         """Runs ``script`` (str or bytes) in a fresh container and returns a Result: exit_code,
@@ -78,11 +133,7 @@ class Executor:
         means this executor's default (300 unless set). Blocks until the job is done and
         removed. Raises ExecutorError (InvalidOptionError for bad values) when the executor,
         not the script, fails."""
-        merged = dict(self._defaults)
-        merged.update(options)
-        if timeout_seconds is not None:
-            merged["timeout_seconds"] = timeout_seconds
-        return self._core.run(script, merged)
+        return self._core.run(script, self._merged(timeout_seconds, options))
 
     def execute_script(self, script, timeout_seconds=None, **options):
         """The contract: returns (exit_code, stdout, stderr); exit_code is -1 on timeout and

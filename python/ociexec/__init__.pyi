@@ -1,3 +1,4 @@
+from concurrent.futures import Future
 from os import PathLike
 from typing import Iterator, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
@@ -92,8 +93,19 @@ class Executor:
         runtime: str = ...,
         cgroup_parent: str = ...,
         runtime_timeout: float = ...,
+        pool_size: int = ...,
+        pool_max_age: float = ...,
+        max_concurrent_jobs: int = ...,
+        init_path: Optional[Union[str, PathLike[str]]] = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
+    def submit(
+        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
+    ) -> Future[Result]: ...
+    async def run_async(
+        self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
+    ) -> Result: ...
+    def prewarm(self, timeout: float = ..., **options: Unpack[_RunOptions]) -> int: ...
     def run(
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Result: ...

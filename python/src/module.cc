@@ -25,6 +25,20 @@ struct ExecutorFailure : std::exception {
   const char* what() const noexcept override { return message.c_str(); }
 };
 
+// ociexec.ExecutorError and ociexec.InvalidOptionError, made when the module loads.
+PyObject* g_executor_error = nullptr;
+PyObject* g_invalid_option = nullptr;
+
+// The exception a failure becomes in Python: InvalidOptionError for bad values, else
+// ExecutorError, with .kind. A null object when making it failed (a Python error is set).
+py::object error_object(const std::string& kind, const std::string& message) {
+  PyObject* type = kind == "invalid_argument" ? g_invalid_option : g_executor_error;
+  py::object err =
+      py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", message.c_str()));
+  if (err) err.attr("kind") = kind;
+  return err;
+}
+
 [[noreturn]] void raise_error(const ociexec::Error& e) {
   throw ExecutorFailure(std::string(ociexec::to_string(e.kind)), e.message);
 }
@@ -173,13 +187,63 @@ py::dict limits_dict(const ociexec::EffectiveLimits& l) {
 class PyExecutor {
  public:
   PyExecutor(const std::string& state_dir, const std::string& runtime,
-             const std::string& cgroup_parent, double runtime_timeout) {
+             const std::string& cgroup_parent, double runtime_timeout, std::size_t pool_size,
+             double pool_max_age, std::size_t max_concurrent_jobs, const std::string& init_path) {
     ociexec::ExecutorOptions o;
     o.state_dir = state_dir;
     o.runtime = runtime;
     o.cgroup_parent = cgroup_parent;
     o.runtime_timeout = std::chrono::milliseconds(std::llround(runtime_timeout * 1000.0));
+    o.pool_size = pool_size;
+    o.pool_max_age = std::chrono::milliseconds(std::llround(pool_max_age * 1000.0));
+    o.max_concurrent_jobs = max_concurrent_jobs;
+    o.init_path = init_path;
     exec_ = std::make_shared<ociexec::Executor>(value_or_raise(ociexec::Executor::create(o)));
+  }
+  PyExecutor(const PyExecutor&) = delete;
+  PyExecutor& operator=(const PyExecutor&) = delete;
+  // Destroying the executor waits for submitted jobs, whose callbacks need the GIL.
+  ~PyExecutor() {
+    py::gil_scoped_release unlocked;
+    exec_.reset();
+  }
+
+  // Runs the job in the background; `done(result, None)` or `done(None, exception)` is called
+  // on a worker thread, with the GIL.
+  void submit(const py::handle& script, const py::dict& options, py::function done) const {
+    ociexec::JobOptions job;
+    apply_options(job, options);
+    auto callback = std::make_shared<py::function>(std::move(done));
+    exec_->submit(text_of(script, "script"), std::move(job),
+                  [callback](ociexec::Expected<ociexec::Result> r) {
+                    py::gil_scoped_acquire gil;
+                    // Moved out: the Python object is released here, under the GIL, not
+                    // wherever the worker drops this closure.
+                    py::function f = std::move(*callback);
+                    try {
+                      if (r) {
+                        f(py::cast(std::move(*r)), py::none());
+                      } else {
+                        auto err = error_object(std::string(ociexec::to_string(r.error().kind)),
+                                                r.error().message);
+                        if (!err) throw py::error_already_set();
+                        f(py::none(), err);
+                      }
+                    } catch (py::error_already_set& e) {
+                      e.discard_as_unraisable("ociexec submit callback");
+                    }
+                  });
+  }
+
+  std::size_t prewarm(const py::dict& options, double timeout) const {
+    ociexec::JobOptions job;
+    apply_options(job, options);
+    ociexec::Expected<std::size_t> ready;
+    {
+      py::gil_scoped_release unlocked;
+      ready = exec_->prewarm(job, std::chrono::milliseconds(std::llround(timeout * 1000.0)));
+    }
+    return value_or_raise(std::move(ready));
   }
 
   ociexec::Result run(const py::handle& script, const py::dict& options) const {
@@ -219,26 +283,19 @@ PYBIND11_MODULE(_ociexec, m) {
   m.doc() = "Compiled core of the ociexec package; use the functions in `ociexec`.";
   // ExecutorError(RuntimeError) for every executor failure, with .kind; InvalidOptionError is
   // also a ValueError, as Python code expects of a bad value.
-  static PyObject* executor_error =
-      PyErr_NewException("ociexec.ExecutorError", PyExc_RuntimeError, nullptr);
-  static PyObject* invalid_option = [] {
-    PyObject* bases = PyTuple_Pack(2, executor_error, PyExc_ValueError);
-    PyObject* type = PyErr_NewException("ociexec.InvalidOptionError", bases, nullptr);
-    Py_DECREF(bases);
-    return type;
-  }();
-  m.attr("ExecutorError") = py::handle(executor_error);
-  m.attr("InvalidOptionError") = py::handle(invalid_option);
+  g_executor_error = PyErr_NewException("ociexec.ExecutorError", PyExc_RuntimeError, nullptr);
+  PyObject* bases = PyTuple_Pack(2, g_executor_error, PyExc_ValueError);
+  g_invalid_option = PyErr_NewException("ociexec.InvalidOptionError", bases, nullptr);
+  Py_DECREF(bases);
+  m.attr("ExecutorError") = py::handle(g_executor_error);
+  m.attr("InvalidOptionError") = py::handle(g_invalid_option);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ExecutorFailure& e) {
-      PyObject* type = e.kind == "invalid_argument" ? invalid_option : executor_error;
-      py::object err =
-          py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", e.message.c_str()));
-      if (!err) return;  // the call already set a Python error
-      err.attr("kind") = e.kind;
-      PyErr_SetObject(type, err.ptr());
+      py::object err = error_object(e.kind, e.message);
+      if (!err) return;  // making it already set a Python error
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
     }
   });
 
@@ -291,10 +348,14 @@ PYBIND11_MODULE(_ociexec, m) {
       });
 
   py::class_<PyExecutor>(m, "Executor")
-      .def(py::init<const std::string&, const std::string&, const std::string&, double>(),
+      .def(py::init<const std::string&, const std::string&, const std::string&, double,
+                    std::size_t, double, std::size_t, const std::string&>(),
            py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
-           py::arg("runtime_timeout"))
+           py::arg("runtime_timeout"), py::arg("pool_size"), py::arg("pool_max_age"),
+           py::arg("max_concurrent_jobs"), py::arg("init_path"))
       .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
+      .def("submit", &PyExecutor::submit, py::arg("script"), py::arg("options"), py::arg("done"))
+      .def("prewarm", &PyExecutor::prewarm, py::arg("options"), py::arg("timeout"))
       .def("collect_garbage", &PyExecutor::collect_garbage)
       .def_property_readonly("runtime", &PyExecutor::runtime);
 

@@ -30,6 +30,7 @@ if [[ -f $build/python/ociexec/__init__.py ]]; then
   site=$(echo "$prefix"/lib/python3*/dist-packages)
   test -f "$site/ociexec/__init__.pyi" -a -f "$site/ociexec/py.typed"
   code='import ociexec; print("python package", ociexec.__version__)'
+  code+='; assert ociexec._find_init() == "'"$prefix"'/libexec/ociexec/ociexec-init", ociexec._find_init()'
   [[ $(id -u) -eq 0 ]] && code+='; print(ociexec.execute_script("echo hi from python"))'
   (cd / && PYTHONPATH=$site /usr/bin/python3 -c "$code")
 fi

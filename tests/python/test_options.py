@@ -152,3 +152,40 @@ def test_the_last_executor_out_removes_the_cgroup_parent(state_dir):
     del second
     gc.collect()
     assert present() == 0, "the last executor out left the cgroup parent behind"
+
+
+def test_submit_returns_futures_and_bounds_concurrency(state_dir):
+    from conftest import CGROUP_PARENT, RUNTIME
+    exec2 = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=CGROUP_PARENT,
+                             rootfs=ROOTFS, max_concurrent_jobs=2)
+    start = time.monotonic()
+    futures = [exec2.submit(f"sleep 0.4; echo {i}") for i in range(4)]
+    outputs = [f.result(timeout=30).stdout for f in futures]
+    assert outputs == [f"{i}\n" for i in range(4)]
+    assert time.monotonic() - start >= 0.8, "two at a time: at least two rounds"
+    failed = exec2.submit("true", interpreter="/nonexistent")
+    with pytest.raises(ociexec.ExecutorError) as info:
+        failed.result(timeout=30)
+    assert info.value.kind == "command_not_found"
+    with pytest.raises(ociexec.InvalidOptionError):
+        exec2.submit("true", memory="lots")  # bad options fail at once, nothing runs
+    import gc
+    del info, failed, exec2  # the exception's traceback holds this frame
+    gc.collect()
+
+
+def test_run_async_and_the_warm_pool(state_dir):
+    import asyncio
+    from conftest import CGROUP_PARENT, RUNTIME
+    exec2 = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=CGROUP_PARENT,
+                             rootfs=ROOTFS, pool_size=1)
+    assert exec2.prewarm() == 1
+    result = exec2.run("echo warm", env={"A": "1"})
+    assert result.pooled and result.stdout == "warm\n"
+
+    async def both():
+        return await asyncio.gather(exec2.run_async("echo a"), exec2.run_async("exit 3"))
+
+    a, b = asyncio.run(both())
+    assert (a.exit_code, a.stdout, b.exit_code) == (0, "a\n", 3)
+    del exec2  # drains the pool: the leak check after this test finds nothing of it

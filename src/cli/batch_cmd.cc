@@ -136,14 +136,16 @@ int batch(const Globals& globals, const BatchFlags& flags) {
   std::mutex pending_mutex;
   std::condition_variable finished;
   int pending = 0;
+  auto emit = [&out](nlohmann::json j, const nlohmann::json& id) {
+    j["id"] = id;
+    std::lock_guard lock(out);
+    print_json(j);
+  };
   {
+    // Everything the jobs' callbacks use is declared above: destroying the executor at the
+    // end of this block may still call them (for the jobs it cancels).
     auto exec = Executor::create(options);
     if (!exec) return report_error(exec.error());
-    auto emit = [&out](nlohmann::json j, const nlohmann::json& id) {
-      j["id"] = id;
-      std::lock_guard lock(out);
-      print_json(j);
-    };
     std::string line;
     int number = 0;
     while (!sys::SignalForwarder::first_signal() && std::getline(in, line)) {

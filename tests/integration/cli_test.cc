@@ -1,5 +1,8 @@
 // The CLI's exit-code contract, tested from outside: the script's code, 124 timeout, 125
 // executor or usage error (one line), 126/127 cannot execute / not found, 128+N signal.
+#include <unistd.h>
+
+#include <csignal>
 #include <map>
 #include <sstream>
 
@@ -156,12 +159,13 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
   {
     std::ofstream f(input);
     f << nlohmann::json{{"id", "first"}, {"script", "echo one"}, {"rootfs", rootfs}}.dump() << "\n"
-      << nlohmann::json{{"script", "cat; exit 4"}, {"stdin", "two"}, {"rootfs", rootfs},
+      << nlohmann::json{{"script", "cat; exit 4"},
+                        {"stdin", "two"},
+                        {"rootfs", rootfs},
                         {"memory", "64m"}}
              .dump()
       << "\n\n"
-      << nlohmann::json{{"id", 3}, {"script", "sleep 5"}, {"timeout", 1}, {"rootfs", rootfs}}
-             .dump()
+      << nlohmann::json{{"id", 3}, {"script", "sleep 5"}, {"timeout", 1}, {"rootfs", rootfs}}.dump()
       << "\n"
       << "{not json\n"
       << nlohmann::json{{"script", "true"}, {"memory", "lots"}}.dump() << "\n";
@@ -190,5 +194,51 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
   auto ok = cli({"batch", input.string()});
   CHECK(ok.code == 0);  // every job produced a result, whatever its own exit code
   CHECK(ok.output.find("\"exit_code\":9") != std::string::npos);
+  leaks.check();
+}
+
+TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting ones") {
+  LeakCheck leaks;
+  const auto& env = Env::get();
+  static const std::string config = write_cli_config("cli-test.yaml");
+  const auto input = env.state_dir / "batch-signal.jsonl";
+  {
+    std::ofstream f(input);
+    for (int i = 0; i < 3; ++i)
+      f << nlohmann::json{{"id", i}, {"script", "sleep 30"}, {"rootfs", env.rootfs.string()}}.dump()
+        << "\n";
+  }
+  std::string text;
+  {
+    auto out = ociexec::sys::make_memfd("batch-out", {});
+    REQUIRE(out);
+    auto cli = ociexec::sys::ChildProcess::spawn(
+        {env.cli.string(), "--config", config, "batch", "-j", "1", input.string()},
+        {-1, out->get(), out->get()});
+    REQUIRE(cli);
+    REQUIRE(wait_for_running_container());
+    REQUIRE(cli->pidfd().send_signal(SIGTERM));
+    auto status = cli->wait_for(20s);
+    REQUIRE(status);
+    CHECK(status->code == 125);  // cancelled jobs did not run
+    REQUIRE(::lseek(out->get(), 0, SEEK_SET) == 0);
+    char buf[4096];
+    for (ssize_t n; (n = ::read(out->get(), buf, sizeof buf)) > 0;)
+      text.append(buf, static_cast<std::size_t>(n));
+  }
+  std::map<int, nlohmann::json> by_id;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(j.is_object(), line);
+    by_id[j["id"].get<int>()] = j;
+  }
+  REQUIRE(by_id.size() == 3);
+  // The forwarded SIGTERM ended the running job: its sleep died of it, and sh (pid 1 there,
+  // which the kernel shields from SIGTERM) reported that.
+  CHECK(by_id[0]["exit_code"] == 128 + SIGTERM);
+  CHECK(by_id[1]["error"]["kind"] == "cancelled");
+  CHECK(by_id[2]["error"]["kind"] == "cancelled");
   leaks.check();
 }

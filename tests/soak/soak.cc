@@ -1,0 +1,244 @@
+// Soak: N jobs at concurrency 8 through submit(), mixing every way a job can end, each result
+// checked against what its kind must return; then nothing may be left behind (containers,
+// cgroups, mounts, bundle dirs, runtime state, child processes, fds) and the executor's
+// memory growth is printed and bounded.
+//
+//   ociexec_soak ROOTFS INIT JOBS [RUNTIME] [POOL]
+//
+// Prints one summary line; exits 0 only when every job matched and nothing was left.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cgroup/cgroup.h"
+#include "ociexec/ociexec.h"
+#include "sys/fs.h"
+#include "sys/proc.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ociexec::ErrorKind;
+using ociexec::Expected;
+using ociexec::Outcome;
+using ociexec::Result;
+
+struct Kind {
+  std::string name;
+  std::string script;
+  std::function<void(ociexec::JobOptions&)> options;
+  // Empty when the result is what this kind must return, else what was wrong.
+  std::function<std::string(const Expected<Result>&)> check;
+};
+
+std::string want(bool ok, const std::string& what, const Expected<Result>& r) {
+  if (ok) return {};
+  if (!r)
+    return fmt::format("{}: error {}: {}", what, ociexec::to_string(r.error().kind),
+                       r.error().message);
+  return fmt::format("{}: exit {} outcome {} stdout {:.60} stderr {:.200}", what, r->exit_code,
+                     ociexec::to_string(r->outcome), r->stdout_data, r->stderr_data);
+}
+
+std::vector<Kind> kinds(const fs::path& broken_rootfs) {
+  auto ok = [](const Expected<Result>& r) { return r.has_value(); };
+  return {
+      {"clean exit", "echo ok\n", nullptr,
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == 0 && r->stdout_data == "ok\n", "clean", r);
+       }},
+      {"non-zero exit", "exit 3\n", nullptr,
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == 3 && r->outcome == Outcome::kExited, "exit 3", r);
+       }},
+      {"timeout", "echo started; sleep 30\n", [](ociexec::JobOptions& j) { j.timeout = 1s; },
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == -1 && r->outcome == Outcome::kTimedOut &&
+                         r->stdout_data == "started\n" &&
+                         r->stderr_data.find("Execution timeout (1s)") != std::string::npos,
+                     "timeout", r);
+       }},
+      {"SIGTERM-ignoring with setsid children",
+       "/bin/payload spawn-setsid 5 60 & exec /bin/payload ignore-term 60\n",
+       [](ociexec::JobOptions& j) {
+         j.timeout = 1s;
+         j.grace = 300ms;
+       },
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == -1 && r->outcome == Outcome::kTimedOut, "ignore-term",
+                     r);
+       }},
+      {"memory hog", "/bin/payload memhog 512\n",
+       [](ociexec::JobOptions& j) { j.limits.memory_bytes = 64 * ociexec::kMiB; },
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->outcome == Outcome::kOomKilled, "memhog", r);
+       }},
+      {"fork bomb", "/bin/payload forkbomb 30\n",
+       [](ociexec::JobOptions& j) { j.limits.pids = 32; },
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->outcome == Outcome::kExited &&
+                         r->stdout_data.rfind("fork failed after", 0) == 0,
+                     "forkbomb", r);
+       }},
+      {"100 MiB flood", "/bin/payload flood 100; echo end >&2\n", nullptr,
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == 0 && r->stdout_truncated &&
+                         r->stdout_data.size() == ociexec::JobOptions{}.output_cap &&
+                         r->stderr_data == "end\n",
+                     "flood", r);
+       }},
+      {"killed by a signal", "exec /bin/payload segv\n", nullptr,
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->outcome == Outcome::kSignaled && r->signal == SIGSEGV &&
+                         r->exit_code == 128 + SIGSEGV,
+                     "segv", r);
+       }},
+      {"stdin echo", "cat\n",
+       [](ociexec::JobOptions& j) { j.stdin_data = std::string(100000, 'x') + "end"; },
+       [=](const Expected<Result>& r) {
+         return want(ok(r) && r->exit_code == 0 && r->stdout_data.size() == 100003 &&
+                         r->stdout_data.ends_with("end"),
+                     "stdin", r);
+       }},
+      {"runtime failure (a rootfs without /bin/sh)", "true\n",
+       [=](ociexec::JobOptions& j) { j.rootfs = broken_rootfs; },
+       [=](const Expected<Result>& r) {
+         return want(!r && r.error().kind == ErrorKind::kCommandNotFound, "broken rootfs", r);
+       }},
+  };
+}
+
+std::uint64_t rss_kib() {
+  auto status = ociexec::sys::read_file("/proc/self/status");
+  if (!status) return 0;
+  auto pos = status->find("VmRSS:");
+  return pos == std::string::npos ? 0 : std::strtoull(status->c_str() + pos + 6, nullptr, 10);
+}
+
+std::vector<std::string> leftovers(const fs::path& state, const std::string& parent,
+                                   std::size_t fds_before) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(state / "bundles", ec))
+    found.push_back("bundle " + e.path().filename().string());
+  for (const auto& rt : fs::directory_iterator(state / "runtime", ec))
+    if (rt.is_directory())
+      for (const auto& e : fs::directory_iterator(rt.path(), ec))
+        found.push_back("runtime state " + e.path().string());
+  if (auto layout = ociexec::cgroup::detect_layout())
+    for (const auto& h : layout->hierarchies)
+      if (fs::exists(fs::path(h.mount_point) / parent))
+        found.push_back("cgroup " + (fs::path(h.mount_point) / parent).string());
+  if (auto mi = ociexec::sys::read_file("/proc/self/mountinfo"))
+    for (const auto& m :
+         ociexec::sys::mount_points_below(ociexec::sys::parse_mountinfo(*mi), state.string()))
+      found.push_back("mount " + m);
+  for (const auto& c : ociexec::sys::children_of(::getpid()))
+    found.push_back(fmt::format("child process {}{}", c.pid, c.zombie ? " (zombie)" : ""));
+  if (auto fds = ociexec::sys::open_fd_count(); fds != fds_before)
+    found.push_back(fmt::format("fds: {} before, {} after", fds_before, fds));
+  return found;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    fmt::print(stderr, "usage: ociexec_soak ROOTFS INIT JOBS [RUNTIME] [POOL]\n");
+    return 2;
+  }
+  const fs::path rootfs = argv[1];
+  const int jobs = std::atoi(argv[3]);
+  char tmpl[] = "/tmp/ociexec-soak-XXXXXX";
+  const fs::path state = ::mkdtemp(tmpl);
+  const fs::path broken = state / "broken-rootfs";
+  fs::create_directories(broken / "tmp");
+  ::chmod((broken / "tmp").c_str(), 01777);
+  const std::string parent = fmt::format("ociexec-soak-{}", ::getpid());
+  const auto all = kinds(broken);
+
+  ociexec::ExecutorOptions o;
+  o.state_dir = state;
+  o.cgroup_parent = parent;
+  o.runtime = argc > 4 ? argv[4] : "auto";
+  o.pool_size = argc > 5 ? static_cast<std::size_t>(std::atoi(argv[5])) : 0;
+  o.init_path = argv[2];
+  o.max_concurrent_jobs = 8;
+
+  const std::size_t fds_before = ociexec::sys::open_fd_count();
+  std::uint64_t rss_warm = 0, rss_end = 0;
+  std::map<std::string, int> ran, mismatched;
+  std::vector<std::string> failures;
+  std::string runtime;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    auto exec = ociexec::Executor::create(o);
+    if (!exec) {
+      fmt::print(stderr, "soak: {}\n", exec.error().message);
+      return 1;
+    }
+    runtime = exec->runtime().name;
+    std::vector<int> order(static_cast<std::size_t>(jobs));
+    for (int i = 0; i < jobs; ++i)
+      order[static_cast<std::size_t>(i)] = i % static_cast<int>(all.size());
+    std::shuffle(order.begin(), order.end(), std::mt19937(20261127));
+    std::mutex m;
+    std::atomic<int> done{0};
+    for (int k : order) {
+      const Kind& kind = all[static_cast<std::size_t>(k)];
+      ociexec::JobOptions j;
+      j.rootfs = rootfs;
+      if (kind.options) kind.options(j);
+      exec->submit(kind.script, j, [&, k](Expected<Result> r) {
+        const Kind& kd = all[static_cast<std::size_t>(k)];
+        std::string why = kd.check(r);
+        std::lock_guard lock(m);
+        ++ran[kd.name];
+        if (!why.empty()) {
+          ++mismatched[kd.name];
+          if (failures.size() < 10) failures.push_back(why);
+        }
+        if (++done == std::min(jobs, 200)) rss_warm = rss_kib();  // after the warm-up
+      });
+    }
+    while (done < jobs) std::this_thread::sleep_for(50ms);
+    rss_end = rss_kib();
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto left = leftovers(state, parent, fds_before);
+  (void)ociexec::sys::remove_tree(state);
+
+  int bad = 0;
+  for (const auto& [name, n] : mismatched) bad += n;
+  for (const auto& [name, n] : ran)
+    fmt::print("  {:<45} {:>6} jobs, {} mismatched\n", name, n,
+               mismatched.count(name) ? mismatched[name] : 0);
+  for (const auto& f : failures) fmt::print("  mismatch: {}\n", f);
+  for (const auto& l : left) fmt::print("  left behind: {}\n", l);
+  const std::int64_t growth_kib =
+      static_cast<std::int64_t>(rss_end) - static_cast<std::int64_t>(rss_warm);
+  constexpr std::int64_t kMaxGrowthKib = 32 * 1024;
+  fmt::print(
+      "soak: {} jobs ({} kinds, {}, pool {}) in {:.1f} s, {} mismatched; executor RSS {} -> {} "
+      "KiB after the first 200 jobs ({:+} KiB, bound {} KiB); {}\n",
+      jobs, all.size(), runtime, o.pool_size, seconds, bad, rss_warm, rss_end, growth_kib,
+      kMaxGrowthKib,
+      left.empty() ? "nothing left behind" : fmt::format("{} left behind", left.size()));
+  return bad == 0 && left.empty() && growth_kib <= kMaxGrowthKib ? 0 : 1;
+}

@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <cerrno>
 
 #include <fmt/format.h>
+
+#include "sys/process.h"
 
 namespace ociexec::sys {
 
@@ -43,21 +43,10 @@ int setup_namespace(void* arg) {
 }  // namespace
 
 Expected<UniqueFd> mount_namespace_without(const std::string& hidden) {
-  constexpr std::size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
   NsSetup setup{hidden.c_str()};
-  // No signal handler may run on the child's side of our shared memory.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = ::clone(setup_namespace, static_cast<char*>(stack) + kStack,
-                      CLONE_VM | CLONE_FILES | CLONE_VFORK | SIGCHLD, &setup);
-  const int clone_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid > 0) ::waitpid(pid, nullptr, __WALL);
-  ::munmap(stack, kStack);
-  if (pid < 0) return tl::unexpected(errno_error("clone", clone_errno));
+  auto pid = clone_vfork(setup_namespace, &setup, CLONE_FILES);
+  if (!pid) return tl::unexpected(pid.error().with_context("mount namespace"));
+  ::waitpid(*pid, nullptr, __WALL);
   UniqueFd fd(setup.ns_fd);
   if (setup.err != 0)
     return tl::unexpected(errno_error(

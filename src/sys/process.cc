@@ -140,22 +140,12 @@ int exec_in_namespace(void* arg) {
 // posix_spawn cannot join a namespace: clone with CLONE_VM | CLONE_VFORK, as posix_spawn
 // itself does, and setns in the child.
 Expected<pid_t> spawn_in_namespace(char* const* argv, const SpawnOptions& options) {
-  constexpr std::size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
   CloneSpawn c{argv, {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
                options.mount_ns_fd};
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child
-  pid_t pid = ::clone(exec_in_namespace, static_cast<char*>(stack) + kStack,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
-  const int clone_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::munmap(stack, kStack);
-  if (pid < 0) return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), clone_errno));
+  auto pid = clone_vfork(exec_in_namespace, &c);
+  if (!pid) return tl::unexpected(pid.error().with_context(fmt::format("spawn \"{}\"", argv[0])));
   if (c.err != 0) {  // it exited without exec: reap it, report why
-    ::waitpid(pid, nullptr, 0);
+    ::waitpid(*pid, nullptr, 0);
     return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), c.err));
   }
   return pid;
@@ -163,13 +153,30 @@ Expected<pid_t> spawn_in_namespace(char* const* argv, const SpawnOptions& option
 
 }  // namespace
 
+Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags) {
+  constexpr std::size_t kStack = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child
+  const pid_t pid = ::clone(fn, static_cast<char*>(stack) + kStack,
+                            CLONE_VM | CLONE_VFORK | SIGCHLD | flags, arg);
+  const int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::munmap(stack, kStack);  // the child has exec'd or exited: its stack is free
+  if (pid < 0) return tl::unexpected(errno_error("clone", clone_errno));
+  return pid;
+}
+
 Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
                                            const SpawnOptions& options) {
   if (argv.empty()) return tl::unexpected(Error{ErrorKind::kInvalidArgument, "spawn: empty argv"});
+  std::vector<char*> cargv;
+  cargv.reserve(argv.size() + 1);
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
   if (options.mount_ns_fd >= 0) {
-    std::vector<char*> cargv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
     auto pid = spawn_in_namespace(cargv.data(), options);
     if (!pid) return tl::unexpected(pid.error());
     return adopt_spawned(*pid);
@@ -196,10 +203,6 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
   posix_spawn_file_actions_addclosefrom_np(&actions, options.fd3 >= 0 ? 4 : 3);
 
-  std::vector<char*> cargv;
-  cargv.reserve(argv.size() + 1);
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);

@@ -96,6 +96,12 @@ bool child_statuses_discarded();
 // Makes this process a child subreaper: orphaned descendants are reparented to it.
 Expected<void> become_subreaper();
 
+// Runs `fn(arg)` in a child that shares our memory (CLONE_VM | CLONE_VFORK, plus `flags`) on
+// a stack of its own, with every signal blocked so no handler of ours runs there; we resume
+// once it has exec'd or exited. `fn` may only make syscalls. Returns the child's pid (a zombie
+// to reap if it exited).
+Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags = 0);
+
 // Runs argv to completion within `timeout`, with stdout and stderr captured together.
 struct CommandOutput {
   ExitStatus status;

@@ -39,6 +39,28 @@ Setter limit_setter(std::optional<T> Limits::*field, Parse parse) {
   };
 }
 
+Setter absolute_path_setter(std::filesystem::path ExecutorOptions::*field) {
+  return [field](Config& c, const std::string& v) -> Expected<void> {
+    if (v.empty() || v.front() != '/')
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
+    c.executor.*field = v;
+    return {};
+  };
+}
+
+// A count of at least `min`.
+Setter count_setter(std::size_t ExecutorOptions::*field, std::int64_t min) {
+  return [field, min](Config& c, const std::string& v) -> Expected<void> {
+    auto n = parse_count(v);
+    if (!n) return tl::unexpected(n.error());
+    if (*n < min)
+      return tl::unexpected(
+          Error{ErrorKind::kInvalidArgument, fmt::format("expected {} or more", min)});
+    c.executor.*field = static_cast<std::size_t>(*n);
+    return {};
+  };
+}
+
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
       {"runtime",
@@ -46,13 +68,7 @@ const std::map<std::string, Setter>& setters() {
          c.executor.runtime = v;
          return {};
        }},
-      {"state_dir",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         if (v.empty() || v.front() != '/')
-           return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
-         c.executor.state_dir = v;
-         return {};
-       }},
+      {"state_dir", absolute_path_setter(&ExecutorOptions::state_dir)},
       {"cgroup_parent",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.cgroup_parent = v;
@@ -62,32 +78,13 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.runtime_timeout);
        }},
-      {"pool_size",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         auto n = parse_count(v);
-         if (!n) return tl::unexpected(n.error());
-         c.executor.pool_size = static_cast<std::size_t>(*n);
-         return {};
-       }},
+      {"pool_size", count_setter(&ExecutorOptions::pool_size, 0)},
       {"pool_max_age",
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.pool_max_age);
        }},
-      {"max_concurrent_jobs",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         auto n = parse_count(v);
-         if (!n) return tl::unexpected(n.error());
-         if (*n < 1) return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected 1 or more"});
-         c.executor.max_concurrent_jobs = static_cast<std::size_t>(*n);
-         return {};
-       }},
-      {"init_path",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         if (v.empty() || v.front() != '/')
-           return tl::unexpected(Error{ErrorKind::kInvalidArgument, "expected an absolute path"});
-         c.executor.init_path = v;
-         return {};
-       }},
+      {"max_concurrent_jobs", count_setter(&ExecutorOptions::max_concurrent_jobs, 1)},
+      {"init_path", absolute_path_setter(&ExecutorOptions::init_path)},
       {"timeout",
        [](Config& c, const std::string& v) { return assign(parse_duration(v), c.job.timeout); }},
       {"grace",

@@ -241,6 +241,7 @@ Expected<void> Executor::Impl::hold_cgroup_parent() const {
 Executor::Impl::~Impl() {
   queue.reset();  // running jobs finish, waiting ones are cancelled
   pool.reset();   // pooled containers are removed
+  if (!pool_init.empty()) (void)sys::remove_tree(pool_init);
   if (!parent_hold) return;
   parent_hold->release();
   cgroup::remove_parent_if_unused(layout, options.cgroup_parent);

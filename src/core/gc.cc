@@ -94,8 +94,10 @@ GcReport Executor::Impl::collect_garbage() const {
       for (const auto& p : problems) report.errors.push_back(fmt::format("{}: {}", id, p));
     }
   }
-  // An executor that was killed leaves the shared parent; one that is alive holds it.
+  // An executor that was killed leaves the shared parent (one that is alive holds it), and
+  // its pool's init copy.
   cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
+  core::remove_orphaned_pool_inits(options.state_dir);
   return report;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include "bundle/owner.h"
 #include "sys/fs.h"
 
 namespace ociexec::core {
@@ -182,20 +183,23 @@ Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& w
         ErrorKind::kInvalidArgument,
         fmt::format("warm pool: cannot read its init {} ({}); install ociexec, or set init_path",
                     source, bytes.error().message)});
-  const fs::path copy = state_dir / "ociexec-init";
-  if (auto have = sys::read_file(copy); have && *have == *bytes) return copy;
-  // Beside and renamed: executors sharing the state dir never see half a file, and pooled
-  // bundles linked to the old copy keep theirs.
-  const fs::path tmp = state_dir / fmt::format("ociexec-init.tmp{}", ::getpid());
-  (void)sys::remove_tree(tmp);
-  if (auto r = sys::write_new_file(tmp, *bytes, 0755); !r)
+  // The executor's own copy, named like a container (its owner in the name): removed with
+  // the executor, and by gc once its owner is gone.
+  const fs::path copy = state_dir / (bundle::new_container_id() + std::string(kPoolInitSuffix));
+  if (auto r = sys::write_new_file(copy, *bytes, 0755); !r)
     return tl::unexpected(r.error().with_context("warm pool: copy its init"));
-  if (::rename(tmp.c_str(), copy.c_str()) != 0) {
-    const int err = errno;
-    (void)sys::remove_tree(tmp);
-    return tl::unexpected(sys::errno_error("warm pool: install its init", err));
-  }
   return copy;
+}
+
+void remove_orphaned_pool_inits(const std::filesystem::path& state_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(state_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.ends_with(kPoolInitSuffix)) continue;
+    auto owner = bundle::owner_of(std::string_view(name).substr(0, name.size() - kPoolInitSuffix.size()));
+    if (owner && !owner->alive()) (void)sys::remove_tree(e.path());
+  }
 }
 
 }  // namespace ociexec::core

@@ -75,10 +75,14 @@ class WarmPool {
   std::vector<std::thread> fillers_;
 };
 
-// Copies the pool's init (ociexec-init) into `state_dir`, where pooled bundles hard-link it,
-// unless the copy there is already the same. `wanted` empty: next to the running program,
-// else the installed one. Returns the copy's path.
+// Copies the pool's init (ociexec-init) into `state_dir`, where pooled bundles hard-link it
+// (the same file system): one copy per executor, "<container-style id>.init", which the
+// executor removes as it is destroyed. `wanted` empty: next to the running program, in its
+// prefix's libexec, else where ociexec was configured to install it. Returns the copy's path.
+inline constexpr std::string_view kPoolInitSuffix = ".init";
 Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& wanted,
                                                   const std::filesystem::path& state_dir);
+// Removes the init copies of executors that are gone (killed before removing theirs).
+void remove_orphaned_pool_inits(const std::filesystem::path& state_dir);
 
 }  // namespace ociexec::core

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "harness.h"
+#include "sys/fs.h"
 
 using namespace std::chrono_literals;
 using namespace ociexec::test;
@@ -40,9 +41,12 @@ std::vector<std::string> bundle_ids() {
   return ids;
 }
 
-// After its executor is gone: no bundle and no runtime state in the pool's state dir.
+// After its executor is gone: no bundle, no runtime state and no copy of the pool's init in
+// the pool's state dir.
 void check_drained() {
   CHECK(bundle_ids().empty());
+  for (const auto& e : fs::directory_iterator(own_state_dir()))
+    CHECK_MESSAGE(!e.path().string().ends_with(".init"), "init copy left: " << e.path());
   for (const auto& rt : fs::directory_iterator(own_state_dir() / "runtime"))
     if (rt.is_directory()) CHECK_MESSAGE(fs::is_empty(rt.path()), "state left in " << rt.path());
 }
@@ -178,5 +182,26 @@ TEST_CASE("async: destroying the executor waits for running jobs and cancels wai
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::kCancelled);
   }
+  leaks.check();
+}
+
+TEST_CASE("pool: gc removes the init copy a killed executor left, never a live one's") {
+  LeakCheck leaks;
+  {
+    auto exec = pool_executor(1);
+    REQUIRE(exec.prewarm(job()));
+    std::vector<fs::path> live;
+    for (const auto& e : fs::directory_iterator(own_state_dir()))
+      if (e.path().string().ends_with(".init")) live.push_back(e.path());
+    REQUIRE(live.size() == 1);
+    // What an executor killed before its destructor leaves (pid 999999: no such process).
+    const fs::path dead = own_state_dir() / "ociexec-999999-1-0.init";
+    REQUIRE(ociexec::sys::write_new_file(dead, "x", 0755));
+    auto report = exec.collect_garbage();
+    CHECK(report.errors.empty());
+    CHECK_FALSE(fs::exists(dead));
+    CHECK(fs::exists(live[0]));
+  }
+  check_drained();
   leaks.check();
 }

@@ -185,8 +185,8 @@ std::optional<Error> Container::exec_failure(std::string_view stderr_text) const
     return std::nullopt;  // the exec succeeded, and closed the pipe
   // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
   std::string_view line = stderr_text;
-  if (auto pos = line.rfind("ociexec-init: "); pos != std::string_view::npos)
-    line = line.substr(pos + 14);
+  if (auto pos = line.rfind(pool::kInitMessagePrefix); pos != std::string_view::npos)
+    line = line.substr(pos + pool::kInitMessagePrefix.size());
   while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
                fmt::format("{} start: {}", client_->info().name,

@@ -1,28 +1,24 @@
-// Executor::run, as steps: validate -> resolve runtime and rootfs -> build spec -> write
-// bundle -> create -> open the init's pidfd -> start -> supervise -> read cgroup stats ->
-// delete -> clean up. Every step after the bundle exists is undone on every path by guards.
+// Executor::run, as steps: validate -> resolve runtime and rootfs -> take a pooled container
+// (writing the job into it) or create one (core/container.h: bundle, create, adopt the init)
+// -> start -> supervise -> read cgroup stats -> remove. A Container undoes itself on every
+// path.
 #include "ociexec/executor.h"
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <charconv>
-
-#include <nlohmann/json.hpp>
-
 #include <fmt/format.h>
 
 #include "core/container.h"
-#include "pool/job_file.h"
 #include "core/executor_impl.h"
+#include "pool/job_file.h"
 #include "runtime/runtime.h"
 #include "spec/shebang.h"
 #include "spec/spec_builder.h"
 #include "supervise/supervisor.h"
 #include "sys/fs.h"
 #include "sys/mount_ns.h"
-#include "sys/proc.h"
 
 namespace ociexec {
 

@@ -23,7 +23,8 @@ using ociexec::pool::kExecStatusFd;
 
 [[noreturn]] void fail(int err, const std::string& what) {
   (void)!::write(kExecStatusFd, &err, sizeof err);
-  std::string line = "ociexec-init: " + what + ": " + std::strerror(err) + "\n";
+  std::string line = std::string(ociexec::pool::kInitMessagePrefix) + what + ": " +
+                     std::strerror(err) + "\n";
   (void)!::write(2, line.data(), line.size());
   ::_exit(err == ENOENT ? 127 : 126);
 }

@@ -16,6 +16,8 @@ inline constexpr std::string_view kJobFile = "job";
 inline constexpr std::string_view kInitFile = "init";
 inline constexpr std::string_view kJobFileInContainer = "/.ociexec/job";
 inline constexpr std::string_view kInitInContainer = "/.ociexec/init";
+// How the init's own stderr lines start; the executor reads the failed exec's reason there.
+inline constexpr std::string_view kInitMessagePrefix = "ociexec-init: ";
 // The init's fd on which a failed exec is reported (errno, 4 bytes); passed with
 // --preserve-fds, closed on a successful exec (O_CLOEXEC).
 inline constexpr int kExecStatusFd = 3;

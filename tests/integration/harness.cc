@@ -205,6 +205,10 @@ void LeakCheck::check() const {
                                                                          : ""));
   const std::size_t fds = env.pool ? pool.own_fds() : sys::open_fd_count();
   CHECK_MESSAGE(fds == fds_, "fds leaked");
+  ++job_counts().leak_checks;
+  const bool clean = not_pooled(entries(env.state_dir / "bundles")).empty() && cgroups.empty() &&
+                     children.empty() && fds == fds_;
+  if (!clean) ++job_counts().leak_checks_dirty;
 }
 
 }  // namespace ociexec::test

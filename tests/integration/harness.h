@@ -39,9 +39,14 @@ const Executor& executor();
 JobOptions job(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Jobs run through run_ok, and how many of them in warm-pool containers.
+// Escape attempts (escape_test.cc) and leak checks, for the run's summary line.
 struct JobCounts {
   std::atomic<int> total{0};
   std::atomic<int> pooled{0};
+  std::atomic<int> escapes_tried{0};
+  std::atomic<int> escapes_blocked{0};
+  std::atomic<int> leak_checks{0};
+  std::atomic<int> leak_checks_dirty{0};
 };
 JobCounts& job_counts();
 

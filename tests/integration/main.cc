@@ -48,12 +48,19 @@ int main(int argc, char** argv) {
   }
   doctest::Context context(argc, argv);
   int rc = context.run();
+  const auto& counts = ociexec::test::job_counts();
+  fmt::print("summary: {} jobs, {} escape attempts ({} blocked as asserted), {} leak checks: {}\n",
+             counts.total.load(), counts.escapes_tried.load(), counts.escapes_blocked.load(),
+             counts.leak_checks.load(),
+             counts.leak_checks_dirty ? fmt::format("{} found something left behind",
+                                                    counts.leak_checks_dirty.load())
+                                      : std::string("nothing left behind"));
   if (env.pool) {
     // The pool refills between cases, so most jobs must have taken a pooled container:
     // otherwise this run tested the cold path again.
-    const auto& n = ociexec::test::job_counts();
-    fmt::print("{} of {} jobs ran in warm-pool containers\n", n.pooled.load(), n.total.load());
-    if (n.pooled * 2 < n.total) {
+    fmt::print("{} of {} jobs ran in warm-pool containers\n", counts.pooled.load(),
+               counts.total.load());
+    if (counts.pooled * 2 < counts.total) {
       fmt::print(stderr, "FAILED: fewer than half of the jobs were pooled\n");
       rc = rc ? rc : 1;
     }

@@ -13,6 +13,8 @@ for applet in sh cat echo env id ls sleep true false hostname printf kill ps; do
   ln -s busybox "$out.tmp/bin/$applet"
 done
 cp "$payload" "$out.tmp/bin/payload"
+cp "$payload" "$out.tmp/bin/payload-suid"
+chmod 4755 "$out.tmp/bin/payload-suid"  # root-owned setuid: the escape suite tries it
 printf 'not a program\n' > "$out.tmp/not-executable"
 chmod 0644 "$out.tmp/not-executable"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/work:/bin/false\n' > "$out.tmp/etc/passwd"

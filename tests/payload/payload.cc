@@ -4,9 +4,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <linux/reboot.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +32,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: payload sleep S | ignore-term S | spawn-setsid N S | memhog MB | "
                "forkbomb S | env | flood MB | connect IP PORT | write PATH BYTES | cat | id | "
-               "exit N | segv | hold-output S | unshare-user | now\n");
+               "exit N | segv | hold-output S | unshare-user | now | try ATTEMPT | read PATH | "
+               "procs | daemon S | euid\n");
   return 2;
 }
 
@@ -49,6 +56,51 @@ int write_all(int fd, const char* data, size_t len) {
     data += n;
     len -= static_cast<size_t>(n);
   }
+  return 0;
+}
+
+// One thing a contained job must not be able to do. Returns 0 when the kernel said no (which
+// is what the tests expect), 1 when it was allowed.
+int attempt(const std::string& what) {
+  errno = 0;
+  long rc = -1;
+  if (what == "mount") rc = mount("none", "/tmp", "tmpfs", 0, nullptr);
+  else if (what == "umount") rc = umount2("/proc", MNT_DETACH);
+  else if (what == "unshare-mount") rc = unshare(CLONE_NEWNS);
+  else if (what == "unshare-net") rc = unshare(CLONE_NEWNET);
+  else if (what == "setns") rc = syscall(SYS_setns, open("/proc/1/ns/mnt", O_RDONLY), 0);
+  else if (what == "ptrace") rc = syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, 1, 0, 0);
+  else if (what == "kexec") rc = syscall(SYS_kexec_load, 0, 0, nullptr, 0);
+  else if (what == "init-module") rc = syscall(SYS_init_module, nullptr, 0, "");
+  else if (what == "delete-module") rc = syscall(SYS_delete_module, "loop", 0);
+  else if (what == "reboot") rc = syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+                                          LINUX_REBOOT_CMD_CAD_OFF, nullptr);
+  else if (what == "raw-socket") rc = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+  else if (what == "packet-socket") rc = socket(AF_PACKET, SOCK_RAW, 0);
+  else if (what == "mknod") rc = mknod("/tmp/mem", S_IFCHR | 0666, makedev(1, 1));
+  else if (what == "sethostname") rc = sethostname("escaped", 7);
+  else if (what == "chroot") rc = chroot("/tmp");
+  else if (what == "setuid-root") rc = setuid(0);
+  else if (what == "open-by-handle") rc = syscall(SYS_open_by_handle_at, AT_FDCWD, nullptr, 0);
+  else if (what == "bpf") rc = syscall(SYS_bpf, 0, nullptr, 0);
+  else if (what == "perf") rc = syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0);
+  else if (what == "keyctl") rc = syscall(SYS_keyctl, 0, 0, 0, 0, 0);
+  else if (what == "userfaultfd") rc = syscall(SYS_userfaultfd, 0);
+  else if (what == "iopl") rc = syscall(SYS_iopl, 3);
+  else if (what == "clock-settime") {
+    struct timespec ts {};
+    rc = clock_settime(CLOCK_REALTIME, &ts);
+  } else if (what == "syslog") rc = syscall(SYS_syslog, 3, nullptr, 0);
+  else if (what == "swapon") rc = syscall(SYS_swapon, "/tmp/swap", 0);
+  else {
+    std::printf("%s: unknown attempt\n", what.c_str());
+    return 2;
+  }
+  if (rc >= 0) {
+    std::printf("%s: allowed\n", what.c_str());
+    return 1;
+  }
+  std::printf("%s: %s\n", what.c_str(), std::strerror(errno));
   return 0;
 }
 
@@ -179,8 +231,66 @@ int main(int argc, char** argv) {
     std::printf("%lld\n", static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec);
     return 0;
   }
+  if (cmd == "try") {
+    int allowed = 0;
+    for (int i = 2; i < argc; ++i) allowed |= attempt(argv[i]);
+    return allowed;
+  }
+  if (cmd == "read") {
+    if (argc < 3) return usage();
+    int fd = open(argv[2], O_RDONLY);
+    if (fd < 0) {
+      std::printf("open: %s\n", std::strerror(errno));
+      return 1;
+    }
+    char buf[65536];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) total += static_cast<size_t>(n);
+    std::printf(n < 0 ? "read: %s\n" : "read %zu bytes\n",
+                n < 0 ? std::strerror(errno) : nullptr, total);
+    return n < 0 ? 1 : 0;
+  }
+  if (cmd == "procs") {
+    // The processes this job can see: "pid comm" per line.
+    DIR* d = opendir("/proc");
+    if (!d) return 1;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      char path[64], comm[64] = "";
+      std::snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+      int fd = open(path, O_RDONLY);
+      ssize_t n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : 0;
+      if (fd >= 0) close(fd);
+      comm[n > 0 ? n - 1 : 0] = 0;
+      std::printf("%s %s\n", e->d_name, comm);
+    }
+    closedir(d);
+    return 0;
+  }
+  if (cmd == "daemon") {
+    // Tries to outlive the job: double fork, new session, stdio closed, SIGTERM/SIGHUP ignored.
+    if (fork() == 0) {
+      setsid();
+      if (fork() == 0) {
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        for (int fd = 0; fd < 3; ++fd) close(fd);
+        sleep_seconds(arg(2));
+        _exit(0);
+      }
+      _exit(0);
+    }
+    wait(nullptr);
+    std::printf("daemonized\n");
+    return 0;
+  }
   if (cmd == "id") {
     std::printf("uid=%d gid=%d\n", static_cast<int>(getuid()), static_cast<int>(getgid()));
+    return 0;
+  }
+  if (cmd == "euid") {
+    std::printf("euid=%d\n", static_cast<int>(geteuid()));
     return 0;
   }
   if (cmd == "exit") return std::atoi(argc > 2 ? argv[2] : "0");

@@ -1,5 +1,9 @@
 // The deadline: SIGKILL at the timeout, never later, for the whole container.
+#include <algorithm>
 #include <chrono>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "cgroup/cgroup.h"
 #include "harness.h"
@@ -69,5 +73,47 @@ TEST_CASE("a job that stops on the grace SIGTERM has still timed out") {
   CHECK(r.stderr_data.find("Execution timeout (3s)") != std::string::npos);
   CHECK(r.wall_time >= 1s);
   CHECK(r.wall_time < 2s);
+  leaks.check();
+}
+
+TEST_CASE("timeout under load: 32 CPU-bound jobs on this host, each ended within 0.5 s of its deadline") {
+  LeakCheck leaks;
+  // Every job spins the CPU and leaves setsid children; there are far more jobs than cores,
+  // so the executor's own threads compete with them for the CPU at every deadline.
+  constexpr int kJobs = 32;
+  constexpr auto kTimeout = 3s;
+  std::vector<std::chrono::nanoseconds> overrun(kJobs);
+  std::vector<std::optional<ociexec::Result>> results(kJobs);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJobs; ++i)
+    threads.emplace_back([&, i] {
+      auto r = executor().run("/bin/payload spawn-setsid 3 60 &\nwhile :; do :; done\n",
+                              job(kTimeout));
+      const auto returned = std::chrono::steady_clock::now();
+      if (!r) return;
+      overrun[i] = returned - (r->started_at + kTimeout);
+      results[i] = std::move(*r);
+    });
+  for (auto& t : threads) t.join();
+  int timed_out = 0;
+  for (const auto& r : results) {
+    REQUIRE(r.has_value());
+    timed_out += r->outcome == Outcome::kTimedOut && r->exit_code == -1 &&
+                 r->stderr_data.find("Execution timeout (3s)") != std::string::npos;
+  }
+  CHECK(timed_out == kJobs);
+  std::sort(overrun.begin(), overrun.end());
+  auto ms = [](std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; };
+  // All 32 ran at once: the last one started before the first deadline.
+  auto [first, last] = std::minmax_element(results.begin(), results.end(), [](auto& a, auto& b) {
+    return a->started_at < b->started_at;
+  });
+  CHECK((*last)->started_at < (*first)->started_at + kTimeout);
+  fmt::print("timeout under load: {} jobs on {} cores, deadline -> result: min {:.1f} ms, "
+             "p50 {:.1f} ms, max {:.1f} ms\n",
+             kJobs, std::thread::hardware_concurrency(), ms(overrun.front()),
+             ms(overrun[kJobs / 2]), ms(overrun.back()));
+  CHECK(overrun.front() >= 0ns);  // never before the deadline
+  CHECK(overrun.back() < 500ms);
   leaks.check();
 }

@@ -61,6 +61,20 @@ Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& 
   return {};
 }
 
+// A runtime that ran out of space in its state says so in its own words ("unable to store
+// init state", "Operation canceled"); name the likely cause and its fix.
+Error explain_if_full(Error e, const std::filesystem::path& state) {
+  constexpr std::uint64_t kLow = 1 << 20;
+  auto free = sys::free_bytes(state);
+  if (!free || *free >= kLow || e.message.find("No space left on device") != std::string::npos)
+    return e;
+  e.message += fmt::format(
+      " (likely cause: No space left on device in {}, {} KiB free; free space there or set "
+      "state_dir to another file system)",
+      state.string(), *free / 1024);
+  return e;
+}
+
 }  // namespace
 
 Container::Container(std::string id, bundle::Bundle bundle, const ContainerRequest& request)
@@ -116,7 +130,7 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
   c->stdout_ = std::move(out->read);
   c->stderr_ = std::move(err->read);
   if (status) c->exec_status_ = std::move(status->read);
-  if (!created) return tl::unexpected(created.error());
+  if (!created) return tl::unexpected(explain_if_full(created.error(), request.bundles_dir));
   auto init = open_init(c->bundle_.pid_file());
   if (!init) return tl::unexpected(init.error());
   c->init_ = std::move(*init);

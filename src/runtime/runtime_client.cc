@@ -49,13 +49,20 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);
-  if (!status)
-    return tl::unexpected(status.error().with_context(fmt::format("{} create {}", info_.name, id)));
+  if (!status) {
+    Error e = status.error().with_context(fmt::format("{} create {}", info_.name, id));
+    if (e.kind == ErrorKind::kRuntimeTimeout)
+      e.message += "; it was killed: check the runtime, or raise runtime_timeout";
+    return tl::unexpected(std::move(e));
+  }
   if (!status->signaled && status->code == 0) return {};
   // runc and crun print fatal errors on their stderr, which is the container's stderr pipe.
   std::string printed = drain_available(stderr_read_fd) + drain_available(stdout_read_fd);
   std::string text = error_text(read_log(log), printed);
-  if (text.empty()) text = fmt::format("exited with status {}", status->shell_code());
+  if (text.empty())
+    text = status->signaled ? fmt::format("killed by signal {} ({})", status->signal,
+                                          ::strsignal(status->signal))
+                            : fmt::format("exited with status {}", status->code);
   return tl::unexpected(
       Error{classify_create_failure(text), fmt::format("{} create: {}", info_.name, text)});
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +130,12 @@ Expected<bool> remove_known_tree(const fs::path& dir,
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
   if (errno == ENOTEMPTY || errno == EEXIST) return false;  // holds something else
   return tl::unexpected(errno_error(fmt::format("rmdir {}", dir), errno));
+}
+
+std::optional<std::uint64_t> free_bytes(const fs::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 Expected<void> unmount_below(const fs::path& path) {

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +31,9 @@ Expected<void> remove_tree(const fs::path& path);
 // when it held something else: the caller chooses the fallback.
 Expected<bool> remove_known_tree(const fs::path& dir,
                                  std::initializer_list<std::string_view> files);
+
+// Bytes an unprivileged writer may still use on the file system holding `path`.
+std::optional<std::uint64_t> free_bytes(const fs::path& path);
 
 // Detaches every mount at or below `path` (deepest first).
 Expected<void> unmount_below(const fs::path& path);

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -97,58 +96,48 @@ namespace {
 struct CloneSpawn {
   char* const* argv;
   int fds[4];  // stdin, stdout, stderr, fd 3 (-1: /dev/null for 0-2, none for 3)
-  int mount_ns_fd;
+  int mount_ns_fd;  // -1: stay in ours
+  pid_t parent;
   int err = 0;
 };
 
 // The child of a vfork-like clone (our memory, its own fd table): only syscalls here.
-int exec_in_namespace(void* arg) {
+int exec_child(void* arg) {
   auto* c = static_cast<CloneSpawn*>(arg);
+  auto fail = [c] {
+    c->err = errno;
+    ::_exit(127);
+  };
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) (void)::sigaction(sig, &dfl, nullptr);
-  if (::setns(c->mount_ns_fd, CLONE_NEWNS) != 0) {
-    c->err = errno;
-    ::_exit(127);
+  // The runtime dies with its caller: a killed CLI or embedding process must not leave a
+  // runtime creating a container behind it (gc could not tell it is still at work). It is
+  // bound to the calling thread, which always waits for the runtime to end.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail();
+  if (::getppid() != c->parent) {  // the caller died before the line above
+    errno = ESRCH;
+    fail();
   }
+  if (c->mount_ns_fd >= 0 && ::setns(c->mount_ns_fd, CLONE_NEWNS) != 0) fail();
   // Out of the way first, so that a source fd numbered 0-2 is not overwritten by another dup.
   const int count = c->fds[3] >= 0 ? 4 : 3;
   int high[4];
   for (int i = 0; i < count; ++i) {
     high[i] = c->fds[i] >= 0 ? ::fcntl(c->fds[i], F_DUPFD_CLOEXEC, 4)
                              : ::open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-    if (high[i] < 0) {
-      c->err = errno;
-      ::_exit(127);
-    }
+    if (high[i] < 0) fail();
   }
-  for (int i = 0; i < count; ++i) {
-    if (::dup2(high[i], i) < 0) {
-      c->err = errno;
-      ::_exit(127);
-    }
-  }
+  for (int i = 0; i < count; ++i)
+    if (::dup2(high[i], i) < 0) fail();
+  // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
   ::syscall(SYS_close_range, static_cast<unsigned>(count), ~0U, 0U);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execve(c->argv[0], c->argv, environ);
-  c->err = errno;
-  ::_exit(127);
-}
-
-// posix_spawn cannot join a namespace: clone with CLONE_VM | CLONE_VFORK, as posix_spawn
-// itself does, and setns in the child.
-Expected<pid_t> spawn_in_namespace(char* const* argv, const SpawnOptions& options) {
-  CloneSpawn c{argv, {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
-               options.mount_ns_fd};
-  auto pid = clone_vfork(exec_in_namespace, &c);
-  if (!pid) return tl::unexpected(pid.error().with_context(fmt::format("spawn \"{}\"", argv[0])));
-  if (c.err != 0) {  // it exited without exec: reap it, report why
-    ::waitpid(*pid, nullptr, 0);
-    return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), c.err));
-  }
-  return pid;
+  fail();
+  return 127;
 }
 
 }  // namespace
@@ -176,39 +165,19 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   cargv.reserve(argv.size() + 1);
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
-  if (options.mount_ns_fd >= 0) {
-    auto pid = spawn_in_namespace(cargv.data(), options);
-    if (!pid) return tl::unexpected(pid.error());
-    return adopt_spawned(*pid);
+  // posix_spawn can neither join a namespace nor set a parent-death signal: clone with
+  // CLONE_VM | CLONE_VFORK, as posix_spawn itself does, and do both in the child.
+  CloneSpawn c{cargv.data(),
+               {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
+               options.mount_ns_fd,
+               ::getpid()};
+  auto pid = clone_vfork(exec_child, &c);
+  if (!pid) return tl::unexpected(pid.error().with_context(fmt::format("spawn \"{}\"", argv[0])));
+  if (c.err != 0) {  // it exited without exec: reap it, report why
+    ::waitpid(*pid, nullptr, 0);
+    return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), c.err));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  const int wanted[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
-  for (int target = 0; target < 3; ++target) {
-    if (wanted[target] >= 0)
-      posix_spawn_file_actions_adddup2(&actions, wanted[target], target);
-    else
-      posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target ? O_WRONLY : O_RDONLY,
-                                       0);
-  }
-  if (options.fd3 >= 0) posix_spawn_file_actions_adddup2(&actions, options.fd3, 3);
-  // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
-  posix_spawn_file_actions_addclosefrom_np(&actions, options.fd3 >= 0 ? 4 : 3);
-
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return tl::unexpected(errno_error(fmt::format("spawn \"{}\"", argv[0]), rc));
-  return adopt_spawned(pid);
+  return adopt_spawned(*pid);
 }
 
 Expected<ChildProcess> ChildProcess::adopt_spawned(pid_t pid) {

@@ -67,8 +67,9 @@ class ChildProcess {
   ChildProcess& operator=(ChildProcess&&) noexcept;
   ~ChildProcess();
 
-  // posix_spawn with a clean signal mask, default dispositions and every fd above 2 closed
-  // (with a mount namespace to join: the same, by a vfork-like clone).
+  // Like posix_spawn (a vfork-like clone), with a clean signal mask, default dispositions,
+  // every fd above 2 (or 3) closed, the mount namespace joined if one is given, and SIGKILL
+  // as its parent-death signal: it dies with the calling thread, which must wait for it.
   static Expected<ChildProcess> spawn(const std::vector<std::string>& argv,
                                       const SpawnOptions& options);
   // Takes charge of a child we did not spawn ourselves: a container init reparented to us

@@ -25,7 +25,7 @@
 
 #include <fmt/format.h>
 
-#include "cgroup/cgroup.h"
+#include "common/leftovers.h"
 #include "ociexec/ociexec.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
@@ -134,24 +134,10 @@ std::uint64_t rss_kib() {
   return pos == std::string::npos ? 0 : std::strtoull(status->c_str() + pos + 6, nullptr, 10);
 }
 
+// Everything the shared check looks for, plus the soak process's own children and fds.
 std::vector<std::string> leftovers(const fs::path& state, const std::string& parent,
                                    std::size_t fds_before) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(state / "bundles", ec))
-    found.push_back("bundle " + e.path().filename().string());
-  for (const auto& rt : fs::directory_iterator(state / "runtime", ec))
-    if (rt.is_directory())
-      for (const auto& e : fs::directory_iterator(rt.path(), ec))
-        found.push_back("runtime state " + e.path().string());
-  if (auto layout = ociexec::cgroup::detect_layout())
-    for (const auto& h : layout->hierarchies)
-      if (fs::exists(fs::path(h.mount_point) / parent))
-        found.push_back("cgroup " + (fs::path(h.mount_point) / parent).string());
-  if (auto mi = ociexec::sys::read_file("/proc/self/mountinfo"))
-    for (const auto& m :
-         ociexec::sys::mount_points_below(ociexec::sys::parse_mountinfo(*mi), state.string()))
-      found.push_back("mount " + m);
+  auto found = ociexec::test::leftovers(state, parent);
   for (const auto& c : ociexec::sys::children_of(::getpid()))
     found.push_back(fmt::format("child process {}{}", c.pid, c.zombie ? " (zombie)" : ""));
   if (auto fds = ociexec::sys::open_fd_count(); fds != fds_before)

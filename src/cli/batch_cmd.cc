@@ -37,54 +37,6 @@ struct BatchFlags {
   std::optional<std::size_t> pool;         // else the config's pool_size (0)
 };
 
-// A JSON value as the text its `run` flag would take: strings as they are, numbers printed.
-std::string flag_text(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "unlimited";
-  return v.dump();
-}
-
-Expected<std::pair<std::string, JobOptions>> parse_line(const std::string& line,
-                                                        const JobOptions& defaults) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "not a JSON object"});
-  if (!j.contains("script") || !j["script"].is_string())
-    return tl::unexpected(
-        Error{ErrorKind::kInvalidArgument, "\"script\" (a string) is missing"});
-  RunFlags f;
-  try {
-    for (const auto& [key, value] : j.items()) {
-      if (key == "id" || key == "script") continue;
-      if (key == "timeout") f.timeout = flag_text(value);
-      else if (key == "grace") f.grace = flag_text(value);
-      else if (key == "memory") f.memory = flag_text(value);
-      else if (key == "cpus") f.cpus = flag_text(value);
-      else if (key == "pids") f.pids = flag_text(value);
-      else if (key == "tmpfs_size") f.tmpfs_size = flag_text(value);
-      else if (key == "output_cap") f.output_cap = flag_text(value);
-      else if (key == "env") f.env = value.get<std::vector<std::string>>();
-      else if (key == "runtime") f.runtime = value.get<std::string>();
-      else if (key == "rootfs") f.rootfs = value.get<std::string>();
-      else if (key == "interpreter") f.interpreter = value.get<std::string>();
-      else if (key == "workdir") f.workdir = value.get<std::string>();
-      else if (key != "stdin")
-        return tl::unexpected(
-            Error{ErrorKind::kInvalidArgument, fmt::format("unknown key \"{}\"", key)});
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument, fmt::format("bad value: {}", e.what())});
-  }
-  JobOptions job = defaults;
-  if (auto r = apply_flags(f, job); !r) return tl::unexpected(r.error());
-  if (j.contains("stdin")) {
-    if (!j["stdin"].is_string())
-      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "\"stdin\" must be a string"});
-    job.stdin_data = j["stdin"].get<std::string>();
-  }
-  return std::pair{j["script"].get<std::string>(), std::move(job)};
-}
-
 // Each running job's signal pipe, so that a signal to us reaches every running job.
 class SignalFanout {
  public:
@@ -151,7 +103,7 @@ int batch(const Globals& globals, const BatchFlags& flags) {
     while (!sys::SignalForwarder::first_signal() && std::getline(in, line)) {
       ++number;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      auto parsed = parse_line(line, cfg->job);
+      auto parsed = parse_batch_line(line, cfg->job);
       auto raw = nlohmann::json::parse(line, nullptr, false);
       const nlohmann::json id =
           raw.is_object() && raw.contains("id") ? raw["id"] : nlohmann::json(number);

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
 #include "config/units.h"
 #include "sys/fs.h"
@@ -30,6 +32,13 @@ Expected<void> apply_limit(const std::string& flag, const std::string& text, Par
     return {};
   }
   return apply_flag(flag, text, parse, [&](auto v) { target = static_cast<T>(v); });
+}
+
+// A JSON value as the text its `run` flag would take: strings as they are, numbers printed.
+std::string flag_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "unlimited";
+  return v.dump();
 }
 
 }  // namespace
@@ -106,6 +115,47 @@ void print_json(const nlohmann::json& j) {
 
 nlohmann::json error_json(const Error& e) {
   return {{"error", {{"kind", to_string(e.kind)}, {"message", e.message}}}};
+}
+
+Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string& line,
+                                                        const JobOptions& defaults) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "not a JSON object"});
+  if (!j.contains("script") || !j["script"].is_string())
+    return tl::unexpected(
+        Error{ErrorKind::kInvalidArgument, "\"script\" (a string) is missing"});
+  RunFlags f;
+  try {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "id" || key == "script") continue;
+      if (key == "timeout") f.timeout = flag_text(value);
+      else if (key == "grace") f.grace = flag_text(value);
+      else if (key == "memory") f.memory = flag_text(value);
+      else if (key == "cpus") f.cpus = flag_text(value);
+      else if (key == "pids") f.pids = flag_text(value);
+      else if (key == "tmpfs_size") f.tmpfs_size = flag_text(value);
+      else if (key == "output_cap") f.output_cap = flag_text(value);
+      else if (key == "env") f.env = value.get<std::vector<std::string>>();
+      else if (key == "runtime") f.runtime = value.get<std::string>();
+      else if (key == "rootfs") f.rootfs = value.get<std::string>();
+      else if (key == "interpreter") f.interpreter = value.get<std::string>();
+      else if (key == "workdir") f.workdir = value.get<std::string>();
+      else if (key != "stdin")
+        return tl::unexpected(
+            Error{ErrorKind::kInvalidArgument, fmt::format("unknown key {:?}", key)});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, fmt::format("bad value: {}", e.what())});
+  }
+  JobOptions job = defaults;
+  if (auto r = apply_flags(f, job); !r) return tl::unexpected(r.error());
+  if (j.contains("stdin")) {
+    if (!j["stdin"].is_string())
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "\"stdin\" must be a string"});
+    job.stdin_data = j["stdin"].get<std::string>();
+  }
+  return std::pair{j["script"].get<std::string>(), std::move(job)};
 }
 
 }  // namespace ociexec::cli

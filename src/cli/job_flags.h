@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,11 @@ struct RunFlags {
 
 // Applies the flags over `job`; an error names the flag and the accepted values.
 Expected<void> apply_flags(const RunFlags& f, JobOptions& job);
+
+// One line of `batch` input: a JSON object with "script" and the `run` flags as keys
+// ("timeout", "memory", "env", "stdin", ...), applied over `defaults`. "id" is the caller's.
+Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string& line,
+                                                              const JobOptions& defaults);
 
 // The whole result (`run --json`, and each line of `batch`).
 nlohmann::json result_json(const Result& r);

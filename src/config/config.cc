@@ -117,9 +117,22 @@ const std::map<std::string, Setter>& setters() {
   return table;
 }
 
+// yaml-cpp's messages may quote the offending character raw ("unknown escape character: \n");
+// an error is one line, so control characters are shown escaped.
+std::string one_line(const std::string& message) {
+  std::string out;
+  for (char c : message) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
+}
+
 Error at(const std::string& source, const YAML::Mark& mark, const std::string& message) {
-  return Error{ErrorKind::kConfig,
-               fmt::format("{}:{}:{}: {}", source, mark.line + 1, mark.column + 1, message)};
+  return Error{ErrorKind::kConfig, fmt::format("{}:{}:{}: {}", source, mark.line + 1,
+                                               mark.column + 1, one_line(message))};
 }
 
 }  // namespace
@@ -150,7 +163,7 @@ Expected<Config> parse_config(std::string_view yaml, const std::string& source) 
       std::string known;
       for (const auto& [name, _] : setters()) known += (known.empty() ? "" : ", ") + name;
       return tl::unexpected(at(source, entry.first.Mark(),
-                               fmt::format("unknown key \"{}\"; known keys: {}", key, known)));
+                               fmt::format("unknown key {:?}; known keys: {}", key, known)));
     }
     if (!entry.second.IsScalar())
       return tl::unexpected(

@@ -59,12 +59,12 @@ Expected<std::uint64_t> parse_size(std::string_view text) {
     mult = 1ULL << 40;
   if (!value || mult == 0)
     return bad(
-        fmt::format("invalid size \"{}\": expected a number with an optional unit b, k, m, "
+        fmt::format("invalid size {:?}: expected a number with an optional unit b, k, m, "
                     "g or t (e.g. 256m)",
                     text));
   double bytes = *value * static_cast<double>(mult);
   if (bytes >= static_cast<double>(std::numeric_limits<std::int64_t>::max()))
-    return bad(fmt::format("invalid size \"{}\": too large", text));
+    return bad(fmt::format("invalid size {:?}: too large", text));
   return static_cast<std::uint64_t>(std::llround(bytes));
 }
 
@@ -83,12 +83,12 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
     ms_per_unit = 3'600'000;
   if (!value || ms_per_unit == 0)
     return bad(
-        fmt::format("invalid duration \"{}\": expected a number of seconds or a number with "
+        fmt::format("invalid duration {:?}: expected a number of seconds or a number with "
                     "a unit ms, s, m or h (e.g. 30s)",
                     text));
   double ms = *value * ms_per_unit;
   if (ms > 365.0 * 24 * 3'600'000)
-    return bad(fmt::format("invalid duration \"{}\": too long", text));
+    return bad(fmt::format("invalid duration {:?}: too long", text));
   return std::chrono::milliseconds(std::llround(ms));
 }
 
@@ -98,7 +98,7 @@ Expected<double> parse_cpus(std::string_view text) {
   auto value = leading_number(t, rest);
   if (!value || !rest.empty())
     return bad(
-        fmt::format("invalid cpus \"{}\": expected a decimal number of CPUs (e.g. 0.5)", text));
+        fmt::format("invalid cpus {:?}: expected a decimal number of CPUs (e.g. 0.5)", text));
   return *value;
 }
 
@@ -107,7 +107,7 @@ Expected<std::int64_t> parse_count(std::string_view text) {
   std::int64_t value = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
   if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
-    return bad(fmt::format("invalid number \"{}\": expected a whole number (e.g. 256)", text));
+    return bad(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
   return value;
 }
 

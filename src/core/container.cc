@@ -31,7 +31,7 @@ Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
   auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
   if (ec != std::errc{} || pid <= 0)
     return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("read container pid: bad pid file \"{}\"", *text)});
+                                fmt::format("read container pid: bad pid file {:?}", *text)});
   auto pidfd = sys::Pidfd::open(pid);
   if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
   auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));

@@ -90,15 +90,15 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   if (wd.empty() || wd.front() != '/' || wd.find("/..") != std::string::npos ||
       wd.find("//") != std::string::npos || (wd.size() > 1 && wd.back() == '/'))
     return invalid(
-        fmt::format("workdir \"{}\": must be a normalized absolute path, e.g. /work", wd));
+        fmt::format("workdir {:?}: must be a normalized absolute path, e.g. /work", wd));
   for (auto reserved : kReservedDirs)
     if (wd == reserved)
       return invalid(
-          fmt::format("workdir \"{}\": a system directory; choose another, e.g. /work", wd));
+          fmt::format("workdir {:?}: a system directory; choose another, e.g. /work", wd));
   for (const auto& e : job.env) {
     auto eq = e.find('=');
     if (eq == std::string::npos || eq == 0 || e.find('\0') != std::string::npos)
-      return invalid(fmt::format("env \"{}\": expected KEY=VALUE", e));
+      return invalid(fmt::format("env {:?}: expected KEY=VALUE", e));
   }
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid("interpreter: empty command");

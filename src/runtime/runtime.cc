@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -65,6 +67,16 @@ std::string parse_version(std::string_view out) {
   return trim(rest.substr(0, rest.find('\n')));
 }
 
+namespace {
+
+// A log entry's string field; "" when absent or not a string (a runtime's log is its own).
+std::string string_field(const nlohmann::json& entry, const char* key) {
+  auto it = entry.find(key);
+  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 std::string error_text(std::string_view json_log, std::string_view fallback) {
   std::string last;
   std::size_t pos = 0;
@@ -78,13 +90,17 @@ std::string error_text(std::string_view json_log, std::string_view fallback) {
       if (!trim(line).empty()) last = trim(line);
       continue;
     }
-    auto level = entry.value("level", "");
-    if (level == "error" || level == "fatal" || level == "panic") last = entry.value("msg", "");
+    auto level = string_field(entry, "level");
+    if (level == "error" || level == "fatal" || level == "panic") last = string_field(entry, "msg");
   }
-  if (!last.empty()) return last;
-  std::string fb = trim(fallback);
-  auto nl = fb.rfind('\n');
-  return nl == std::string::npos ? fb : fb.substr(nl + 1);
+  if (last.empty()) {
+    std::string fb = trim(fallback);
+    auto nl = fb.rfind('\n');
+    last = nl == std::string::npos ? fb : fb.substr(nl + 1);
+  }
+  // It becomes part of a one-line error.
+  std::replace_if(last.begin(), last.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return last;
 }
 
 ErrorKind classify_create_failure(std::string_view text) {

@@ -15,6 +15,8 @@ std::vector<std::string> interpreter_for(std::string_view script) {
   std::string_view line =
       script.substr(2, script.find('\n') == std::string_view::npos ? std::string_view::npos
                                                                    : script.find('\n') - 2);
+  // As the kernel reads it: a NUL ends the line too (and argv cannot hold one).
+  line = line.substr(0, line.find('\0'));
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::size_t i = 0;
   while (i < line.size() && is_blank(line[i])) ++i;

@@ -124,8 +124,10 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
     std::vector<std::string> fields;
     std::string f;
     while (ls >> f) fields.push_back(f);
-    auto sep = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 7 || sep == fields.end() || sep + 3 > fields.end()) continue;
+    // Six fixed fields, optional ones, "-", then fs type, source, super options.
+    if (fields.size() < 10) continue;
+    auto sep = std::find(fields.begin() + 6, fields.end(), "-");
+    if (fields.end() - sep < 4) continue;
     MountInfo m;
     m.root = unescape_octal(fields[3]);
     m.mount_point = unescape_octal(fields[4]);

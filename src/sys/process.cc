@@ -17,7 +17,10 @@
 
 #include <fmt/format.h>
 
+#include "sys/clone_child.h"
+
 extern char** environ;
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
 
 namespace ociexec::sys {
 
@@ -91,57 +94,6 @@ void ChildProcess::kill_and_reap() noexcept {
   reaped_ = true;
 }
 
-namespace {
-
-struct CloneSpawn {
-  char* const* argv;
-  int fds[4];  // stdin, stdout, stderr, fd 3 (-1: /dev/null for 0-2, none for 3)
-  int mount_ns_fd;  // -1: stay in ours
-  pid_t parent;
-  int err = 0;
-};
-
-// The child of a vfork-like clone (our memory, its own fd table): only syscalls here.
-int exec_child(void* arg) {
-  auto* c = static_cast<CloneSpawn*>(arg);
-  auto fail = [c] {
-    c->err = errno;
-    ::_exit(127);
-  };
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) (void)::sigaction(sig, &dfl, nullptr);
-  // The runtime dies with its caller: a killed CLI or embedding process must not leave a
-  // runtime creating a container behind it (gc could not tell it is still at work). It is
-  // bound to the calling thread, which always waits for the runtime to end.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail();
-  if (::getppid() != c->parent) {  // the caller died before the line above
-    errno = ESRCH;
-    fail();
-  }
-  if (c->mount_ns_fd >= 0 && ::setns(c->mount_ns_fd, CLONE_NEWNS) != 0) fail();
-  // Out of the way first, so that a source fd numbered 0-2 is not overwritten by another dup.
-  const int count = c->fds[3] >= 0 ? 4 : 3;
-  int high[4];
-  for (int i = 0; i < count; ++i) {
-    high[i] = c->fds[i] >= 0 ? ::fcntl(c->fds[i], F_DUPFD_CLOEXEC, 4)
-                             : ::open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-    if (high[i] < 0) fail();
-  }
-  for (int i = 0; i < count; ++i)
-    if (::dup2(high[i], i) < 0) fail();
-  // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
-  ::syscall(SYS_close_range, static_cast<unsigned>(count), ~0U, 0U);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(c->argv[0], c->argv, environ);
-  fail();
-  return 127;
-}
-
-}  // namespace
-
 Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags) {
   constexpr std::size_t kStack = 64 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -149,8 +101,10 @@ Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags) {
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child
-  const pid_t pid = ::clone(fn, static_cast<char*>(stack) + kStack,
-                            CLONE_VM | CLONE_VFORK | SIGCHLD | flags, arg);
+  // glibc's __clone, the same function as clone(): a sanitizer's clone interceptor treats the
+  // call as a fork and resets its own state in the child, which here shares our memory.
+  const pid_t pid = ::__clone(fn, static_cast<char*>(stack) + kStack,
+                              CLONE_VM | CLONE_VFORK | SIGCHLD | flags, arg);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::munmap(stack, kStack);  // the child has exec'd or exited: its stack is free
@@ -167,11 +121,11 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   cargv.push_back(nullptr);
   // posix_spawn can neither join a namespace nor set a parent-death signal: clone with
   // CLONE_VM | CLONE_VFORK, as posix_spawn itself does, and do both in the child.
-  CloneSpawn c{cargv.data(),
+  clone_child::Spawn c{cargv.data(),
                {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
                options.mount_ns_fd,
                ::getpid()};
-  auto pid = clone_vfork(exec_child, &c);
+  auto pid = clone_vfork(clone_child::exec, &c);
   if (!pid) return tl::unexpected(pid.error().with_context(fmt::format("spawn \"{}\"", argv[0])));
   if (c.err != 0) {  // it exited without exec: reap it, report why
     ::waitpid(*pid, nullptr, 0);

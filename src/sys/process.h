@@ -99,7 +99,7 @@ Expected<void> become_subreaper();
 
 // Runs `fn(arg)` in a child that shares our memory (CLONE_VM | CLONE_VFORK, plus `flags`) on
 // a stack of its own, with every signal blocked so no handler of ours runs there; we resume
-// once it has exec'd or exited. `fn` may only make syscalls. Returns the child's pid (a zombie
+// once it has exec'd or exited. `fn` may only make raw syscalls (see sys/clone_child.h). Returns the child's pid (a zombie
 // to reap if it exited).
 Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags = 0);
 

@@ -216,10 +216,11 @@ TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting
         {env.cli.string(), "--config", config, "batch", "-j", "1", input.string()},
         {-1, out->get(), out->get()});
     REQUIRE(cli);
-    REQUIRE(wait_for_running_container());
+    REQUIRE(wait_for_running_container(cli->pidfd().pid()));
     REQUIRE(cli->pidfd().send_signal(SIGTERM));
     auto status = cli->wait_for(20s);
     REQUIRE(status);
+    CHECK_FALSE(status->signaled);
     CHECK(status->code == 125);  // cancelled jobs did not run
     REQUIRE(::lseek(out->get(), 0, SEEK_SET) == 0);
     char buf[4096];

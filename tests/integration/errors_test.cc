@@ -83,7 +83,7 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   const auto& env = Env::get();
   const std::string config = write_cli_config("gc-test.yaml");
   auto cli = spawn_cli_job(config, "/bin/payload sleep 60");
-  REQUIRE(wait_for_running_container());
+  REQUIRE(wait_for_running_container(cli.pidfd().pid()));
   std::this_thread::sleep_for(100ms);
   cli.kill_and_reap();
   cli = ociexec::sys::ChildProcess{};  // closes its pidfd
@@ -106,7 +106,7 @@ TEST_CASE("SIGTERM twice to the CLI ends the job and removes everything without 
   const auto& env = Env::get();
   const std::string config = write_cli_config("signal-test.yaml");
   auto cli = spawn_cli_job(config, "/bin/payload ignore-term 60");
-  REQUIRE(wait_for_running_container());
+  REQUIRE(wait_for_running_container(cli.pidfd().pid()));
   std::this_thread::sleep_for(200ms);
   // The first SIGTERM is forwarded and ignored by the payload; the second becomes SIGKILL.
   REQUIRE(cli.pidfd().send_signal(SIGTERM));

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bundle/owner.h"
 #include "cgroup/cgroup.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
@@ -99,13 +100,15 @@ ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::s
   return std::move(*cli);
 }
 
-bool wait_for_running_container() {
+bool wait_for_running_container(pid_t owner) {
   using namespace std::chrono_literals;
   for (int i = 0; i < 200; ++i) {
     std::this_thread::sleep_for(20ms);
     std::error_code ec;
-    for (const auto& d : fs::directory_iterator(Env::get().state_dir / "bundles", ec))
-      if (fs::exists(d.path() / "init.pid")) return true;
+    for (const auto& d : fs::directory_iterator(Env::get().state_dir / "bundles", ec)) {
+      auto id_owner = bundle::owner_of(d.path().filename().string());
+      if (id_owner && id_owner->pid == owner && fs::exists(d.path() / "init.pid")) return true;
+    }
   }
   return false;
 }

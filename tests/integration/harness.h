@@ -57,8 +57,9 @@ Result run_ok(const std::string& script, const JobOptions& options);
 std::string write_cli_config(const std::string& name);
 // Starts `ociexec --config CONFIG run --rootfs <test rootfs> -c SCRIPT`.
 ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::string& script);
-// Waits (bounded, 4 s) until some job of the state dir has a running container.
-bool wait_for_running_container();
+// Waits (bounded, 4 s) until process `owner` (a CLI we started) has a container with its init
+// running. Containers of other owners (the warm pool of this process) do not count.
+bool wait_for_running_container(pid_t owner);
 // A job with a memory limit of `mib` MiB.
 JobOptions memory_job(std::uint64_t mib);
 

@@ -1,0 +1,33 @@
+// What runs in the children of vfork-like clones (sys::clone_vfork). They share the caller's
+// memory and its thread's TLS until they exec or exit, so they make raw system calls only,
+// and this code is never instrumented by a sanitizer: a libc wrapper could take a lock or
+// change state the caller shares, and instrumentation would record the child's calls and
+// frames as the caller's (TSan's shadow stack would grow a frame that never returns).
+#pragma once
+
+#include <sys/types.h>
+
+namespace ociexec::sys::clone_child {
+
+// Joins a mount namespace (optional), takes SIGKILL as its parent-death signal, sets up fds
+// 0-2 (and 3), closes the rest, resets signals and execs. On failure, `err` holds the errno.
+struct Spawn {
+  char* const* argv;
+  int fds[4];       // stdin, stdout, stderr, fd 3 (-1: /dev/null for 0-2, none for 3)
+  int mount_ns_fd;  // -1: stay in ours
+  pid_t parent;
+  int err = 0;
+};
+int exec(void* spawn);
+
+// Unshares the mount namespace, makes / a slave and detaches `hidden` there; `ns_fd` is then
+// an fd on the new namespace, in the caller's table (the clone shares it: CLONE_FILES).
+struct NamespaceSetup {
+  const char* hidden;
+  int ns_fd = -1;
+  int err = 0;
+  const char* step = "";
+};
+int make_namespace(void* setup);
+
+}  // namespace ociexec::sys::clone_child

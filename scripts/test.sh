@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, one command: unit tests (no root) and the integration tests with runc
-# and with crun (root). Builds first if needed. Under CI=true a missing prerequisite fails.
+# The whole test suite, one command:
+#   1. ctest: unit tests (no root), integration with runc and crun, cold and pooled (root),
+#      Python, install, soak (1,000 jobs), chaos (200 faults), fuzz regressions;
+#   2. the unit and integration suites again under ASan+UBSan and under TSan
+#      (scripts/sanitize.sh);
+#   3. every fuzz target for OCIEXEC_FUZZ_SECONDS each (default 15; scripts/fuzz.sh).
+# Builds first if needed. Arguments go to ctest and run step 1 only (e.g. -R unit).
+# OCIEXEC_QUICK=1 runs step 1 only. Under CI=true a missing prerequisite fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +20,9 @@ if [[ ${CI:-} == true ]] && grep -q 'Skipped' build/ctest.log; then
   echo "test.sh: a test was skipped under CI, where every prerequisite must be present" >&2
   exit 1
 fi
+if (($# > 0)) || [[ ${OCIEXEC_QUICK:-} == 1 ]]; then
+  exit 0
+fi
+bash scripts/sanitize.sh asan
+bash scripts/sanitize.sh tsan
+bash scripts/fuzz.sh "${OCIEXEC_FUZZ_SECONDS:-15}"

@@ -118,7 +118,7 @@ nlohmann::json error_json(const Error& e) {
 }
 
 Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string& line,
-                                                        const JobOptions& defaults) {
+                                                              const JobOptions& defaults) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument, "not a JSON object"});

@@ -18,6 +18,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A log entry's string field; "" when absent or not a string (a runtime's log is its own).
+std::string string_field(const nlohmann::json& entry, const char* key) {
+  auto it = entry.find(key);
+  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::vector<std::string> global_args(const Invocation& inv) {
   return {inv.binary,     "--root", inv.root.string(), "--log", inv.log.string(),
           "--log-format", "json"};
@@ -66,16 +72,6 @@ std::string parse_version(std::string_view out) {
   auto rest = out.substr(pos + 8);
   return trim(rest.substr(0, rest.find('\n')));
 }
-
-namespace {
-
-// A log entry's string field; "" when absent or not a string (a runtime's log is its own).
-std::string string_field(const nlohmann::json& entry, const char* key) {
-  auto it = entry.find(key);
-  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-}  // namespace
 
 std::string error_text(std::string_view json_log, std::string_view fallback) {
   std::string last;

@@ -20,6 +20,8 @@ enum class ErrorKind {
   kCommandNotExecutable,  // the interpreter exists but cannot be executed
   kSystem,                // a host operation failed (file system, pipes, processes)
   kCancelled,             // a submitted job never started: its executor was destroyed first
+  kLimitNotEnforced,      // rootless without a delegated cgroup: a limit the job set cannot be
+                          // enforced (JobOptions::allow_unenforced_limits runs it anyway)
 };
 
 // Lower-case, no trailing period; context is prepended as "operation: ...".

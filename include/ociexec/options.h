@@ -46,11 +46,16 @@ struct JobOptions {
   // number to send to every process of the job while it runs, e.g. to forward Ctrl-C. End of
   // file stops the forwarding. -1: none.
   int signal_fd = -1;
+  // Rootless without a delegated cgroup, memory, CPU and pids limits cannot be enforced. A
+  // job that sets one (to other than the default) then fails with kLimitNotEnforced, unless
+  // this is true; either way Result::limits.unenforced names each limit not enforced.
+  bool allow_unenforced_limits = false;
 };
 
 struct ExecutorOptions {
-  // Holds bundles and the runtimes' state; created 0700 if missing.
-  std::filesystem::path state_dir = "/run/ociexec";
+  // Holds bundles and the runtimes' state; created 0700 if missing. Empty: /run/ociexec as
+  // root; rootless, $XDG_RUNTIME_DIR/ociexec, else /tmp/ociexec-<uid> (default_state_dir()).
+  std::filesystem::path state_dir;
   // "auto" prefers crun where it works on this host, else runc; or "runc", "crun", a path.
   std::string runtime = "auto";
   // Parent of every job's cgroup (under each v1 hierarchy, or the v2 root).
@@ -75,5 +80,8 @@ struct ExecutorOptions {
   // The most jobs submit() runs at once; the others wait in order.
   std::size_t max_concurrent_jobs = 8;
 };
+
+// Where an executor of this user keeps its state when ExecutorOptions::state_dir is empty.
+std::filesystem::path default_state_dir();
 
 }  // namespace ociexec

@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 namespace ociexec {
 
@@ -28,6 +29,9 @@ struct EffectiveLimits {
   std::optional<std::int64_t> pids;
   std::uint64_t tmpfs_bytes = 0;
   std::size_t output_cap = 0;
+  // Limits above that were not enforced ("memory", "cpus", "pids"): rootless without a
+  // delegated cgroup. The timeout, tmpfs sizes and output cap are always enforced.
+  std::vector<std::string> unenforced;
 };
 
 struct Result {

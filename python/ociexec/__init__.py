@@ -26,6 +26,9 @@ Keyword options, accepted by every function that runs a job:
 - ``rootfs``: a prepared root file system directory; default: a read-only view of the host
 - ``runtime``: "runc", "crun", "auto" or a path
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
+- ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
+  memory, cpus or pids limit although it cannot be enforced (``result.limits["unenforced"]``
+  names it); default False: such a job raises ExecutorError
 """
 
 import asyncio
@@ -70,7 +73,8 @@ class Executor:
     """Runs jobs; keeps its configuration and state across calls. Thread-safe: any number of
     threads may run jobs on one executor at once (the GIL is released while a job runs).
 
-    ``state_dir`` holds bundles and runtime state; ``runtime`` is "auto" (crun where it works
+    ``state_dir`` holds bundles and runtime state (None: /run/ociexec as root; rootless,
+    $XDG_RUNTIME_DIR/ociexec or /tmp/ociexec-<uid>); ``runtime`` is "auto" (crun where it works
     on this host, else runc), "runc", "crun" or a path; ``cgroup_parent`` names the parent of
     every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds.
     ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
@@ -79,17 +83,19 @@ class Executor:
     bounds the jobs submit() runs at once. Any other keyword becomes a default option for this
     executor's jobs (see the module's docstring).
 
-    Raises ExecutorError when no runtime works, the state dir cannot be made, or the process
-    is not root.
+    Raises ExecutorError when no runtime works or the state dir cannot be made. Run by an
+    unprivileged user, jobs run rootless (docs/rootless.md): memory, cpus and pids limits are
+    not enforced, a job that sets one fails unless ``allow_unenforced_limits=True``, and
+    ``result.limits["unenforced"]`` lists them.
     """
 
-    def __init__(self, state_dir="/run/ociexec", runtime="auto", cgroup_parent="ociexec",
+    def __init__(self, state_dir=None, runtime="auto", cgroup_parent="ociexec",
                  runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
                  init_path=None, **defaults):
         self._defaults = dict(defaults)
         self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
-        self._core = _CoreExecutor(str(state_dir), runtime, cgroup_parent, float(runtime_timeout),
+        self._core = _CoreExecutor(str(state_dir or ""), runtime, cgroup_parent, float(runtime_timeout),
                                    int(pool_size), float(pool_max_age), int(max_concurrent_jobs),
                                    str(init_path or _find_init()))
 

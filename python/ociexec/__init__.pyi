@@ -79,6 +79,7 @@ class _JobOptions(TypedDict, total=False):
     interpreter: Union[str, Sequence[str], None]
     rootfs: Union[str, PathLike[str], None]
     workdir: str
+    allow_unenforced_limits: bool
 
 class _ExecutorDefaults(_JobOptions, total=False):
     timeout_seconds: float
@@ -89,7 +90,7 @@ class _RunOptions(_JobOptions, total=False):
 class Executor:
     def __init__(
         self,
-        state_dir: Union[str, PathLike[str]] = ...,
+        state_dir: Optional[Union[str, PathLike[str]]] = ...,
         runtime: str = ...,
         cgroup_parent: str = ...,
         runtime_timeout: float = ...,

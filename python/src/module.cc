@@ -146,11 +146,13 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         job.runtime = value.cast<std::string>();
     } else if (key == "workdir") {
       if (!none) job.workdir = value.cast<std::string>();
+    } else if (key == "allow_unenforced_limits") {
+      job.allow_unenforced_limits = !none && value.cast<bool>();
     } else {
       throw py::type_error("unknown option '" + key +
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
                            "tmpfs_size, output_cap, env, stdin, interpreter, rootfs, runtime, "
-                           "workdir");
+                           "workdir, allow_unenforced_limits");
     }
   }
 }
@@ -181,6 +183,7 @@ py::dict limits_dict(const ociexec::EffectiveLimits& l) {
   d["pids"] = optional_value(l.pids);
   d["tmpfs_size"] = l.tmpfs_bytes;
   d["output_cap"] = l.output_cap;
+  d["unenforced"] = l.unenforced;
   return d;
 }
 

@@ -30,8 +30,11 @@ class JobCgroup {
   JobCgroup(const Layout& layout, std::string parent, std::string id)
       : layout_(&layout), parent_(std::move(parent)), id_(std::move(id)) {}
 
-  // The value for the OCI spec's linux.cgroupsPath.
-  [[nodiscard]] std::string spec_path() const { return "/" + parent_ + "/" + id_; }
+  // The value for the OCI spec's linux.cgroupsPath; empty in a layout without hierarchies
+  // (rootless: the container gets no cgroup).
+  [[nodiscard]] std::string spec_path() const {
+    return layout_->hierarchies.empty() ? std::string() : "/" + parent_ + "/" + id_;
+  }
   [[nodiscard]] std::vector<std::filesystem::path> directories() const;
   [[nodiscard]] bool exists() const;
 

@@ -64,6 +64,7 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
       job.env.push_back(e + "=" + host);  // podman: -e NAME passes the host's value
     }
   }
+  if (f.allow_unenforced_limits) job.allow_unenforced_limits = true;
   if (!f.runtime.empty()) job.runtime = f.runtime;
   if (!f.rootfs.empty()) job.rootfs = f.rootfs;
   if (!f.interpreter.empty()) job.interpreter = config::split_command(f.interpreter);
@@ -104,7 +105,8 @@ nlohmann::json result_json(const Result& r) {
         {"cpus", opt(l.cpus)},
         {"pids", opt(l.pids)},
         {"tmpfs_bytes", l.tmpfs_bytes},
-        {"output_cap_bytes", l.output_cap}}},
+        {"output_cap_bytes", l.output_cap},
+        {"unenforced", l.unenforced}}},
   };
 }
 
@@ -141,6 +143,7 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "interpreter") f.interpreter = value.get<std::string>();
       else if (key == "workdir") f.workdir = value.get<std::string>();
+      else if (key == "allow_unenforced_limits") f.allow_unenforced_limits = value.get<bool>();
       else if (key != "stdin")
         return tl::unexpected(
             Error{ErrorKind::kInvalidArgument, fmt::format("unknown key {:?}", key)});

@@ -20,6 +20,7 @@ struct RunFlags {
   std::vector<std::string> env;
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
   bool json = false;
+  bool allow_unenforced_limits = false;
 };
 
 // Applies the flags over `job`; an error names the flag and the accepted values.

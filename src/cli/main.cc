@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   Globals globals;
   app.add_option("--config", globals.config_path,
                  "YAML configuration file (default: /etc/ociexec/config.yaml if present)");
-  app.add_option("--state-dir", globals.state_dir, "state directory (default: /run/ociexec)");
+  app.add_option("--state-dir", globals.state_dir, "state directory (default: /run/ociexec as root, else "
+                 "$XDG_RUNTIME_DIR/ociexec or /tmp/ociexec-UID)");
   Action action;
   register_run(app, globals, action);
   register_batch(app, globals, action);

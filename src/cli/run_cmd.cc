@@ -93,6 +93,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--stdin", flags->stdin_file, "file whose bytes the script reads on stdin");
   cmd->add_option("-w,--workdir", flags->workdir, "working directory, a tmpfs (default /work)");
   cmd->add_flag("--json", flags->json, "print the whole result as one JSON object");
+  cmd->add_flag("--allow-unenforced-limits", flags->allow_unenforced_limits,
+                "rootless without a delegated cgroup: run a job whose memory, CPU or pids "
+                "limit cannot be enforced (the result lists it)");
   cmd->callback([&globals, &action, flags, command] {
     flags->command_given = command->count() > 0;
     action = [&globals, flags] { return run(globals, *flags); };

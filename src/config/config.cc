@@ -113,6 +113,13 @@ const std::map<std::string, Setter>& setters() {
          c.job.interpreter = split_command(v);
          return {};
        }},
+      {"allow_unenforced_limits",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         if (v != "true" && v != "false")
+           return tl::unexpected(Error{ErrorKind::kConfig, "expected true or false"});
+         c.job.allow_unenforced_limits = v == "true";
+         return {};
+       }},
   };
   return table;
 }

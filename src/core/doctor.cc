@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "cgroup/cgroup.h"
+#include "core/rootless.h"
 #include "ociexec/executor.h"
 #include "runtime/runtime.h"
 #include "sys/fs.h"
@@ -94,6 +96,53 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
           {}};
 }
 
+// Root, or rootless: what that means for jobs here.
+std::vector<Finding> check_privileges(const ExecutorOptions& options) {
+  if (!running_rootless())
+    return {{"privileges", true, "running as root: jobs get cgroup limits, and run as nobody", {}}};
+  const auto uid = ::geteuid();
+  const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+  std::vector<Finding> f;
+  f.push_back({"privileges", true,
+               fmt::format("rootless (uid {}): each job runs in a user namespace as its root, "
+                           "which is uid {} outside, with no capabilities; state in {}",
+                           uid, uid, state.string()),
+               {}});
+  // /etc/subuid: "name:start:count" or "uid:start:count". The name from /etc/passwd (no NSS
+  // in a static binary).
+  std::string name = "\n";
+  if (auto text = sys::read_file("/etc/passwd")) {
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) {
+      auto first = line.find(':'), second = line.find(':', first + 1);
+      if (second != std::string::npos &&
+          line.substr(second + 1, line.find(':', second + 1) - second - 1) == std::to_string(uid))
+        name = line.substr(0, first);
+    }
+  }
+  std::string ranges;
+  if (auto text = sys::read_file("/etc/subuid")) {
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) {
+      const auto who = line.substr(0, line.find(':'));
+      if (who == std::to_string(uid) || who == name)
+        ranges += (ranges.empty() ? "" : ", ") + line.substr(line.find(':') + 1);
+    }
+  }
+  f.push_back({"subordinate ids", true,
+               ranges.empty() ? std::string("none in /etc/subuid: a single-id mapping")
+                              : fmt::format("/etc/subuid has {} for this user; jobs use a "
+                                            "single-id mapping (uid {} only)",
+                                            ranges, uid),
+               {}});
+  f.push_back({"cgroup delegation", false,
+               "no cgroup this user may write: memory, CPU and pids limits are not enforced "
+               "(a job that sets one fails unless unenforced limits are allowed; results list "
+               "them); the timeout, tmpfs sizes and output caps are",
+               "run as root for enforced limits, or pass --allow-unenforced-limits"});
+  return f;
+}
+
 }  // namespace
 
 std::vector<Finding> run_doctor(const ExecutorOptions& options) {
@@ -102,9 +151,7 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   findings.push_back(check_cgroups(layout));
   findings.push_back(check_pidfd());
   findings.push_back(check_userns());
-  bool root = ::geteuid() == 0;
-  findings.push_back({"privileges", root, root ? "running as root" : "not root",
-                      root ? std::string() : "run as root (rootless mode is not supported yet)"});
+  for (auto& f : check_privileges(options)) findings.push_back(std::move(f));
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {

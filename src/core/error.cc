@@ -21,6 +21,7 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::kCommandNotExecutable: return "command_not_executable";
     case ErrorKind::kSystem: return "system";
     case ErrorKind::kCancelled: return "cancelled";
+    case ErrorKind::kLimitNotEnforced: return "limit_not_enforced";
   }
   return "unknown";
 }

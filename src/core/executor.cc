@@ -12,6 +12,7 @@
 
 #include "core/container.h"
 #include "core/executor_impl.h"
+#include "core/rootless.h"
 #include "pool/job_file.h"
 #include "runtime/runtime.h"
 #include "spec/shebang.h"
@@ -104,6 +105,11 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
                                                            const JobOptions& job) const {
   auto limits = core::validate_job(job, host);
   if (!limits) return tl::unexpected(limits.error());
+  if (job_layout.hierarchies.empty()) {
+    auto unenforced = core::unenforceable_limits(job);
+    if (!unenforced) return tl::unexpected(unenforced.error());
+    limits->unenforced = std::move(*unenforced);
+  }
   auto client = client_for(job.runtime);
   if (!client) return tl::unexpected(client.error());
   auto rootfs = rootfs_for(job);
@@ -113,11 +119,20 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   Prepared p;
   p.limits = *limits;
   p.request.client = *client;
-  p.request.layout = &layout;
+  p.request.layout = &job_layout;
   p.request.cgroup_parent = options.cgroup_parent;
   p.request.bundles_dir = bundles_dir;
   p.request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
                               *limits, *rootfs, command_for(script, job));
+  if (rootless) {
+    p.request.spec.user_namespace = spec::UserNamespace{::getuid(), ::getgid()};
+    p.request.spec.uid = p.request.spec.gid = 0;
+  }
+  if (job_layout.hierarchies.empty()) {  // nothing to put the limits in
+    p.request.spec.memory_bytes.reset();
+    p.request.spec.cpus.reset();
+    p.request.spec.pids.reset();
+  }
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
   p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes};
@@ -227,8 +242,8 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_f
 
 Expected<void> Executor::Impl::hold_cgroup_parent() const {
   std::lock_guard lock(parent_mutex);
-  if (parent_hold) return {};
-  auto hold = cgroup::ParentHold::acquire(layout, options.cgroup_parent);
+  if (parent_hold || job_layout.hierarchies.empty()) return {};
+  auto hold = cgroup::ParentHold::acquire(job_layout, options.cgroup_parent);
   if (!hold) return tl::unexpected(hold.error().with_context("cgroup parent"));
   parent_hold = std::move(*hold);
   return {};
@@ -240,7 +255,7 @@ Executor::Impl::~Impl() {
   if (!pool_init.empty()) (void)sys::remove_tree(pool_init);
   if (!parent_hold) return;
   parent_hold->release();
-  cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
+  cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
 }
 
 Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {
@@ -266,11 +281,8 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
                                             opts.cgroup_parent)});
   if (opts.runtime_timeout.count() <= 0)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument, "runtime timeout: must be positive"});
-  if (::geteuid() != 0)
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                fmt::format("running as uid {}: jobs need root (cgroup limits and "
-                                            "the runtimes' root mode); run as root",
-                                            ::geteuid())});
+  impl->rootless = core::running_rootless();
+  if (impl->options.state_dir.empty()) impl->options.state_dir = default_state_dir();
   impl->bundles_dir = opts.state_dir / "bundles";
   impl->runtimes_dir = opts.state_dir / "runtime";
   for (const auto& dir : {opts.state_dir, impl->bundles_dir, impl->runtimes_dir}) {
@@ -278,6 +290,9 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
       return tl::unexpected(r.error().with_context(
           fmt::format("create state dir (choose a writable one with --state-dir)")));
   }
+  // Rootless, the state dir may sit in a shared place (/tmp): it must be this user's alone.
+  if (impl->rootless)
+    if (auto r = core::check_private_dir(opts.state_dir); !r) return tl::unexpected(r.error());
   if (sys::child_statuses_discarded())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "SIGCHLD is ignored in this process, so the kernel discards "
@@ -286,6 +301,7 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto layout = cgroup::detect_layout();
   if (!layout) return tl::unexpected(layout.error());
   impl->layout = std::move(*layout);
+  if (!impl->rootless) impl->job_layout = impl->layout;
   impl->host = core::HostFacts::detect();
   impl->swap_limit_supported = cgroup::swap_limit_supported(impl->layout);
   rlimit nofile{};

@@ -23,7 +23,11 @@ struct Executor::Impl {
   ExecutorOptions options;
   std::filesystem::path bundles_dir;
   std::filesystem::path runtimes_dir;  // one --root per runtime name below it
-  cgroup::Layout layout;
+  cgroup::Layout layout;      // the host's
+  // Where job cgroups are made: the host's layout, or none at all when rootless (runc and
+  // crun then make none, and memory, CPU and pids limits are not enforced).
+  cgroup::Layout job_layout;
+  bool rootless = false;
   core::HostFacts host;
   bool swap_limit_supported = true;  // memsw on v1; read once, not per job
   std::optional<std::uint64_t> nofile_hard_limit;

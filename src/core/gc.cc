@@ -39,7 +39,7 @@ GcReport Executor::Impl::collect_garbage() const {
   GcReport report;
   std::set<std::string> ids;
   for (const auto& id : subdirs(bundles_dir)) ids.insert(id);
-  for (const auto& id : cgroup::list_job_cgroups(layout, options.cgroup_parent)) ids.insert(id);
+  for (const auto& id : cgroup::list_job_cgroups(job_layout, options.cgroup_parent)) ids.insert(id);
   // One state root per runtime name; each is cleaned with that runtime's binary.
   std::vector<std::shared_ptr<const runtime::RuntimeClient>> clients;
   std::error_code ec;
@@ -70,7 +70,7 @@ GcReport Executor::Impl::collect_garbage() const {
     const fs::path bundle_dir = bundles_dir / id;
     // The cgroup first: once it is gone, no process of the job is left to run.
     const bool cgroup_gone = [&] {
-      auto r = cgroup::JobCgroup(layout, options.cgroup_parent, id).remove();
+      auto r = cgroup::JobCgroup(job_layout, options.cgroup_parent, id).remove();
       if (!r) problems.push_back(r.error().message);
       return r.has_value();
     }();
@@ -96,7 +96,7 @@ GcReport Executor::Impl::collect_garbage() const {
   }
   // An executor that was killed leaves the shared parent (one that is alive holds it), and
   // its pool's init copy.
-  cgroup::remove_parent_if_unused(layout, options.cgroup_parent);
+  cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
   core::remove_orphaned_pool_inits(options.state_dir);
   return report;
 }

@@ -76,7 +76,9 @@ Expected<json> build_spec(const SpecInput& in) {
   process["args"] = in.args;
   process["env"] = merged_env(process["env"], in.env);
   process["cwd"] = in.cwd;
-  process["user"] = {{"uid", in.uid}, {"gid", in.gid}, {"additionalGids", {in.gid}}};
+  process["user"] = {{"uid", in.uid}, {"gid", in.gid}};
+  // Rootless, setgroups is denied in the user namespace: no supplementary groups.
+  if (!in.user_namespace) process["user"]["additionalGids"] = {in.gid};
   if (in.nofile_hard_limit) {
     for (auto& rl : process["rlimits"]) {
       if (rl["type"] != "RLIMIT_NOFILE") continue;
@@ -96,11 +98,18 @@ Expected<json> build_spec(const SpecInput& in) {
                       {"options", {"rbind", "ro", "nosuid", "nodev"}}});
   }
   mounts.push_back(tmpfs_mount("/tmp", in.tmpfs_bytes, "1777", std::nullopt));
-  if (in.cwd != "/tmp")
-    mounts.push_back(tmpfs_mount(in.cwd, in.tmpfs_bytes, "0755", std::pair{in.uid, in.gid}));
+  // Rootless, the job is the namespace's root, which owns a new tmpfs already (and runc
+  // refuses uid=/gid= options there).
+  const auto work_owner = in.user_namespace ? std::nullopt : std::optional{std::pair{in.uid, in.gid}};
+  if (in.cwd != "/tmp") mounts.push_back(tmpfs_mount(in.cwd, in.tmpfs_bytes, "0755", work_owner));
 
   auto& linux = spec["linux"];
-  linux["cgroupsPath"] = in.cgroups_path;
+  if (in.user_namespace) {
+    linux["namespaces"].push_back({{"type", "user"}});
+    linux["uidMappings"] = {{{"containerID", 0}, {"hostID", in.user_namespace->host_uid}, {"size", 1}}};
+    linux["gidMappings"] = {{{"containerID", 0}, {"hostID", in.user_namespace->host_gid}, {"size", 1}}};
+  }
+  if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
   json resources = json::object();
   if (in.memory_bytes) {
     auto bytes = static_cast<std::int64_t>(*in.memory_bytes);
@@ -113,7 +122,7 @@ Expected<json> build_spec(const SpecInput& in) {
     resources["cpu"] = {{"quota", quota}, {"period", kCpuPeriodUs}};
   }
   if (in.pids) resources["pids"] = {{"limit", *in.pids}};
-  linux["resources"] = resources;
+  if (!resources.empty()) linux["resources"] = resources;
   linux["seccomp"]["architectures"] = seccomp_architectures(in.machine);
   if (linux["seccomp"]["architectures"].empty()) linux["seccomp"].erase("architectures");
 

@@ -20,6 +20,14 @@ struct BindMount {
   std::string destination;
 };
 
+// Rootless: a user namespace where the caller's ids are the container's root (runc needs a
+// mapped root); the job runs as that root, with no capabilities, and can touch only what the
+// caller could.
+struct UserNamespace {
+  std::uint32_t host_uid = 0;
+  std::uint32_t host_gid = 0;
+};
+
 struct SpecInput {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE"; replaces a base entry with the same key
@@ -33,7 +41,8 @@ struct SpecInput {
   bool swap_limit_supported = true;
   std::optional<double> cpus;
   std::optional<std::int64_t> pids;
-  std::string cgroups_path;
+  std::string cgroups_path;  // empty: no cgroup (rootless without a delegated one)
+  std::optional<UserNamespace> user_namespace;  // set: uid and gid must be 0
   // The host's hard RLIMIT_NOFILE: a spec that asks for more fails without CAP_SYS_RESOURCE.
   std::optional<std::uint64_t> nofile_hard_limit;
   std::string machine = "x86_64";  // uname -m, picks the seccomp architectures

@@ -113,6 +113,10 @@ bool wait_for_running_container(pid_t owner) {
   return false;
 }
 
+unsigned job_uid() {
+  return ::geteuid() == 0 ? 65534 : 0;
+}
+
 JobOptions memory_job(std::uint64_t mib) {
   auto j = job();
   j.limits.memory_bytes = mib * kMiB;

@@ -19,7 +19,12 @@ namespace {
 
 std::string missing_prerequisite() {
   const auto& env = ociexec::test::Env::get();
-  if (::geteuid() != 0) return "integration tests need root";
+  const char* rootless = std::getenv("OCIEXEC_TEST_ROOTLESS");
+  if (rootless && std::string(rootless) == "1") {
+    if (::geteuid() == 0) return "the rootless suite must run as an unprivileged user";
+  } else if (::geteuid() != 0) {
+    return "integration tests need root";
+  }
   if (!ociexec::sys::find_executable(env.runtime))
     return fmt::format("runtime {} is not installed (run scripts/install-deps.sh)", env.runtime);
   if (::access((env.rootfs / "bin/payload").c_str(), X_OK) != 0)

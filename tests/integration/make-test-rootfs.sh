@@ -17,6 +17,8 @@ cp "$payload" "$out.tmp/bin/payload-suid"
 chmod 4755 "$out.tmp/bin/payload-suid"  # root-owned setuid: the escape suite tries it
 printf 'not a program\n' > "$out.tmp/not-executable"
 chmod 0644 "$out.tmp/not-executable"
+printf 'root:s3cret:1:0:99999:7:::\n' > "$out.tmp/etc/shadow"
+chmod 0600 "$out.tmp/etc/shadow"  # root-only: a rootless job must not read it
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/work:/bin/false\n' > "$out.tmp/etc/passwd"
 rm -rf "$out"
 mv "$out.tmp" "$out"

@@ -59,7 +59,7 @@ TEST_CASE("env entries, workdir and the unprivileged user are applied") {
   auto r = run_ok("/bin/payload env; /bin/payload id; pwd; hostname\n", j);
   CHECK(r.stdout_data.find("GREETING=hello world\n") != std::string::npos);
   CHECK(r.stdout_data.find("PATH=/bin\n") != std::string::npos);
-  CHECK(r.stdout_data.find("uid=65534 gid=65534\n") != std::string::npos);
+  CHECK(r.stdout_data.find(fmt::format("uid={0} gid={0}\n", job_uid())) != std::string::npos);
   CHECK(r.stdout_data.find("/work\n") != std::string::npos);
   CHECK(r.stdout_data.find("ociexec\n") != std::string::npos);
   leaks.check();
@@ -106,7 +106,7 @@ TEST_CASE("sh and python3 scripts run on the built-in host-view rootfs") {
   CHECK(sh.stdout_data == "sh works\nociexec\nusr read-only\n");
   auto py = run_ok("#!/usr/bin/python3\nimport os\nprint('py', os.getuid(), os.getcwd())\n", j);
   CHECK(py.exit_code == 0);
-  CHECK(py.stdout_data == "py 65534 /work\n");
+  CHECK(py.stdout_data == fmt::format("py {} /work\n", job_uid()));
   auto secrets = run_ok("cat /etc/shadow 2>&1; ls /root 2>&1; echo done\n", j);
   CHECK(secrets.stdout_data.find("root:") == std::string::npos);
   leaks.check();

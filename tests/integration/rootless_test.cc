@@ -1,0 +1,131 @@
+// Rootless mode (run by scripts/test.sh as an unprivileged user, OCIEXEC_TEST_ROOTLESS=1):
+// the user namespace, limits refused or reported, the deadline, isolation, nothing left.
+// The cold-path cases that hold rootless run too (see tests/integration/run-rootless.sh).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "harness.h"
+#include "sys/fs.h"
+
+using namespace std::chrono_literals;
+using ociexec::Outcome;
+using namespace ociexec::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The root suite covers root mode; these run in the rootless one only.
+bool rootless() {
+  return ::geteuid() != 0;
+}
+
+// Host processes whose command line contains `needle`.
+int host_processes_with(const std::string& needle) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    auto cmdline = ociexec::sys::read_file(e.path() / "cmdline");
+    if (!cmdline) continue;
+    std::replace(cmdline->begin(), cmdline->end(), '\0', ' ');
+    if (cmdline->find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("rootless: the job is the root of its own user namespace, mapped to the caller" * doctest::skip(!rootless())) {
+  LeakCheck leaks;
+  auto r = run_ok("id -u; cat /proc/self/uid_map /proc/self/gid_map\n", job());
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_data == fmt::format("0\n{:>10}{:>11}{:>11}\n{:>10}{:>11}{:>11}\n", 0, ::getuid(),
+                                     1, 0, ::getgid(), 1));
+  // The default limits could not be enforced, and the result says so.
+  CHECK(r.limits.unenforced == std::vector<std::string>{"memory", "pids"});
+  CHECK_FALSE(r.peak_memory_bytes.has_value());  // no cgroup to read it from
+  leaks.check();
+}
+
+TEST_CASE("rootless: a limit that cannot be enforced is refused, or run and reported when allowed" * doctest::skip(!rootless())) {
+  LeakCheck leaks;
+  auto j = memory_job(256);
+  auto refused = executor().run("echo ran\n", j);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ociexec::ErrorKind::kLimitNotEnforced);
+  CHECK(refused.error().message.rfind("memory 256m: cannot be enforced rootless", 0) == 0);
+  CHECK(refused.error().message.find("--allow-unenforced-limits") != std::string::npos);
+
+  j.allow_unenforced_limits = true;
+  j.limits.cpus = 0.5;
+  auto allowed = run_ok("echo ran\n", j);
+  CHECK(allowed.stdout_data == "ran\n");
+  CHECK(allowed.limits.unenforced == std::vector<std::string>{"memory", "cpus", "pids"});
+
+  auto unlimited = job();
+  unlimited.limits.memory_bytes.reset();
+  unlimited.limits.pids.reset();
+  auto none = run_ok("echo ran\n", unlimited);
+  CHECK(none.limits.unenforced.empty());
+  leaks.check();
+}
+
+TEST_CASE("rootless: the deadline kills the whole job, setsid children included" * doctest::skip(!rootless())) {
+  LeakCheck leaks;
+  auto j = job(1s);
+  j.grace = 300ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run_ok("/bin/payload spawn-setsid 3 61.5 &\nexec /bin/payload ignore-term 61.5\n", j);
+  CHECK(r.outcome == Outcome::kTimedOut);
+  CHECK(r.exit_code == -1);
+  CHECK(r.stderr_data.find("Execution timeout (1s)") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(host_processes_with("payload spawn-setsid 3 61.5") == 0);
+  CHECK(host_processes_with("payload ignore-term 61.5") == 0);
+  leaks.check();
+}
+
+TEST_CASE("rootless: root-only files, host processes and the network stay out of reach" * doctest::skip(!rootless())) {
+  LeakCheck leaks;
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(s >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(s, 1) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  // /etc/shadow in the test rootfs is the host root's, mode 0600: unmapped in the job's user
+  // namespace, so the job's root has no claim on it.
+  auto r = run_ok(fmt::format("/bin/payload read /etc/shadow; /bin/payload procs;"
+                              "/bin/payload connect 127.0.0.1 {}; /bin/payload try mount unshare-net\n",
+                              ntohs(addr.sin_port)),
+                  job());
+  ::close(s);
+  CHECK(r.stdout_data.rfind("open: Permission denied\n1 sh\n", 0) == 0);
+  CHECK(r.stdout_data.find("connect: Connection refused\n") != std::string::npos);
+  CHECK(r.stdout_data.find("mount: Operation not permitted\nunshare-net: Operation not permitted\n") !=
+        std::string::npos);
+  const auto procs = std::count(r.stdout_data.begin(), r.stdout_data.end(), '\n') - 4;
+  CHECK(procs <= 2);  // sh and payload: the job's own
+  leaks.check();
+}
+
+TEST_CASE("rootless: state lives in the user's own private directory and nothing stays there" * doctest::skip(!rootless())) {
+  LeakCheck leaks;
+  CHECK(ociexec::default_state_dir().string().find("ociexec") != std::string::npos);
+  CHECK(ociexec::default_state_dir() != "/run/ociexec");
+  struct stat st {};
+  REQUIRE(::stat(Env::get().state_dir.c_str(), &st) == 0);
+  CHECK(st.st_uid == ::getuid());
+  CHECK((st.st_mode & 077) == 0);
+  auto r = run_ok("echo ok\n", job());
+  CHECK(r.stdout_data == "ok\n");
+  leaks.check();  // no bundle, runtime state, mount or process of it left
+}

@@ -41,8 +41,9 @@ class Executor {
  public:
   // Creates the state directory, detects the cgroup layout and the runtime, and (by default)
   // collects what dead executors left behind. Blocks for a few runtime calls at most.
-  // Needs root (rootless mode is not supported yet) and SIGCHLD not ignored; both are
-  // reported as errors.
+  // Run by an unprivileged user, jobs run rootless (docs/rootless.md): in a user namespace,
+  // with memory, CPU and pids limits enforced only in a delegated cgroup. SIGCHLD must not be
+  // ignored (an error otherwise).
   static Expected<Executor> create(ExecutorOptions options = {});
 
   Executor(Executor&&) noexcept;

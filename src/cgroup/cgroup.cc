@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -209,6 +210,41 @@ std::vector<std::string> list_job_cgroups(const Layout& layout, const std::strin
     ::closedir(dir);
   }
   return {ids.begin(), ids.end()};
+}
+
+Layout delegated_layout(const Layout& host, const std::string& parent) {
+  Layout out;
+  out.mode = host.mode;
+  auto writable = [&parent](const Hierarchy& h) {
+    const fs::path dir = parent_in(h, parent);
+    return ::access(dir.c_str(), W_OK | X_OK) == 0 &&
+           ::access((dir / "cgroup.procs").c_str(), W_OK) == 0;
+  };
+  if (const Hierarchy* v2 = host.find_v2(); v2 && host.mode == Mode::kV2) {
+    if (writable(*v2)) {
+      out.hierarchies.push_back(*v2);
+      if (auto t = sys::read_file(parent_in(*v2, parent) / "cgroup.subtree_control"))
+        out.unified_controllers = parse_word_list(*t);
+    }
+    return out;
+  }
+  for (const auto& h : host.hierarchies) {
+    if (h.v2) continue;
+    const bool useful = std::any_of(h.controllers.begin(), h.controllers.end(), [](auto& c) {
+      return c == "memory" || c == "cpu" || c == "pids";
+    });
+    if (useful && writable(h)) out.hierarchies.push_back(h);
+  }
+  out.mode = Mode::kV1;
+  return out;
+}
+
+bool has_controller(const Layout& layout, std::string_view controller) {
+  if (layout.mode == Mode::kV2)
+    return !layout.hierarchies.empty() &&
+           std::find(layout.unified_controllers.begin(), layout.unified_controllers.end(),
+                     controller) != layout.unified_controllers.end();
+  return layout.find_v1(controller) != nullptr;
 }
 
 bool swap_limit_supported(const Layout& layout) {

@@ -42,6 +42,9 @@ class JobCgroup {
   [[nodiscard]] Stats read_stats() const;
   // Rewrites the memory, CPU and pids limits of the live cgroup (cgroup/limits.h).
   Expected<void> set_limits(const ResourceLimits& limits) const;
+  // Rootless, where no runtime makes the cgroup: makes the directories, writes `limits`, and
+  // moves `pid` (the container's init, before it starts) into each.
+  Expected<void> adopt(pid_t pid, const ResourceLimits& limits) const;
   // Whether SIGKILL reaches every member with one write (cgroup.kill, v2 on Linux 5.14+).
   [[nodiscard]] bool kills_atomically() const;
   // Sends `sig` to every member process (SIGKILL through cgroup.kill on v2 where available).
@@ -79,6 +82,14 @@ class ParentHold {
 // Removes the parent from every hierarchy when no job cgroup is in it and no executor holds
 // it. Best effort: a parent in use is left to the executor that uses it.
 void remove_parent_if_unused(const Layout& layout, const std::string& parent) noexcept;
+
+// Rootless: the part of `host` where this user may make job cgroups under `parent`, i.e. a
+// delegated subtree. v1: the memory, cpu and pids hierarchies whose `<mount>/<parent>` this
+// user may write; v2: the unified hierarchy if it may write `<mount>/<parent>`, with the
+// controllers of that parent's cgroup.subtree_control. No hierarchies: nothing delegated.
+Layout delegated_layout(const Layout& host, const std::string& parent);
+// Whether `layout` can limit `controller` ("memory", "cpu", "pids").
+bool has_controller(const Layout& layout, std::string_view controller);
 
 // Ids of the job cgroups under `parent` in any hierarchy.
 std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent);

@@ -10,6 +10,7 @@
 
 #include "cgroup/cgroup.h"
 #include "spec/spec_builder.h"
+#include "sys/fs.h"
 #include "sys/unique_fd.h"
 
 namespace ociexec::cgroup {
@@ -58,6 +59,21 @@ Expected<void> JobCgroup::set_limits(const ResourceLimits& limits) const {
     }
     if (!refused.empty() && pass == 1) return tl::unexpected(last.with_context("set limits"));
     pending = std::move(refused);
+  }
+  return {};
+}
+
+Expected<void> JobCgroup::adopt(pid_t pid, const ResourceLimits& limits) const {
+  for (const auto& dir : directories())
+    if (auto r = sys::make_dir(dir, 0755, true); !r) return tl::unexpected(r.error());
+  if (auto r = set_limits(limits); !r) return r;
+  const std::string text = std::to_string(pid);
+  for (const auto& dir : directories()) {
+    const fs::path procs = dir / "cgroup.procs";
+    sys::UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      return tl::unexpected(
+          sys::errno_error(fmt::format("move pid {} into {}", pid, procs.string()), errno));
   }
   return {};
 }

@@ -2,7 +2,7 @@
 // bad values are rejected with "file:line:column: key: problem".
 //
 //   runtime: auto            # auto | runc | crun | /path/to/runtime
-//   state_dir: /run/ociexec
+//   state_dir: /run/ociexec  # default: /run/ociexec as root, else $XDG_RUNTIME_DIR/ociexec
 //   cgroup_parent: ociexec
 //   runtime_timeout: 30s
 //   timeout: 300s

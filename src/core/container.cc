@@ -93,7 +93,7 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
   spec::SpecInput in = request.spec;
   in.readonly_binds.push_back(
       {c->bundle_.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
-  in.cgroups_path = c->cgroup_.spec_path();
+  if (!request.own_cgroup) in.cgroups_path = c->cgroup_.spec_path();
   const auto& owner = bundle::Owner::self();
   in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
                     {"org.ociexec.owner.start-time", std::to_string(owner.start_time)},
@@ -134,6 +134,9 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
   auto init = open_init(c->bundle_.pid_file());
   if (!init) return tl::unexpected(init.error());
   c->init_ = std::move(*init);
+  if (request.own_cgroup && !request.layout->hierarchies.empty())
+    if (auto r = c->cgroup_.adopt(c->init_.pidfd().pid(), *request.own_cgroup); !r)
+      return tl::unexpected(r.error().with_context("delegated cgroup"));
   return c;
 }
 

@@ -32,6 +32,9 @@ struct ContainerRequest {
   // Pooled: this file is hard-linked into the job dir as the init, and fd 3 of the init
   // reports a failed exec of the job's command.
   std::optional<std::filesystem::path> init_binary;
+  // Rootless: the runtime makes no cgroup; with a delegated one (layout not empty), we make
+  // it with these limits and move the init into it before it starts.
+  std::optional<cgroup::ResourceLimits> own_cgroup;
 };
 
 class Container {

@@ -135,11 +135,26 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
                                             "single-id mapping (uid {} only)",
                                             ranges, uid),
                {}});
-  f.push_back({"cgroup delegation", false,
-               "no cgroup this user may write: memory, CPU and pids limits are not enforced "
-               "(a job that sets one fails unless unenforced limits are allowed; results list "
-               "them); the timeout, tmpfs sizes and output caps are",
-               "run as root for enforced limits, or pass --allow-unenforced-limits"});
+  const auto parent = options.cgroup_parent;
+  auto host = cgroup::detect_layout();
+  const auto delegated = host ? cgroup::delegated_layout(*host, parent) : cgroup::Layout{};
+  std::string enforced;
+  for (const char* c : {"memory", "cpu", "pids"})
+    if (cgroup::has_controller(delegated, c)) enforced += (enforced.empty() ? "" : ", ") + std::string(c);
+  if (enforced.empty())
+    f.push_back({"cgroup delegation", false,
+                 fmt::format("no cgroup \"{}\" this user may write: memory, CPU and pids limits "
+                             "are not enforced (a job that sets one fails unless unenforced "
+                             "limits are allowed; results list them); the timeout, tmpfs sizes "
+                             "and output caps are",
+                             parent),
+                 "delegate a cgroup (docs/rootless.md), run as root, or pass "
+                 "--allow-unenforced-limits"});
+  else
+    f.push_back({"cgroup delegation", true,
+                 fmt::format("cgroup \"{}\" is delegated to this user: {} limits are enforced",
+                             parent, enforced),
+                 {}});
   return f;
 }
 

@@ -8,6 +8,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/container.h"
@@ -105,8 +107,8 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
                                                            const JobOptions& job) const {
   auto limits = core::validate_job(job, host);
   if (!limits) return tl::unexpected(limits.error());
-  if (job_layout.hierarchies.empty()) {
-    auto unenforced = core::unenforceable_limits(job);
+  if (rootless) {
+    auto unenforced = core::unenforceable_limits(job, job_layout);
     if (!unenforced) return tl::unexpected(unenforced.error());
     limits->unenforced = std::move(*unenforced);
   }
@@ -125,13 +127,21 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   p.request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
                               *limits, *rootfs, command_for(script, job));
   if (rootless) {
-    p.request.spec.user_namespace = spec::UserNamespace{::getuid(), ::getgid()};
-    p.request.spec.uid = p.request.spec.gid = 0;
-  }
-  if (job_layout.hierarchies.empty()) {  // nothing to put the limits in
-    p.request.spec.memory_bytes.reset();
-    p.request.spec.cpus.reset();
-    p.request.spec.pids.reset();
+    auto& spec = p.request.spec;
+    spec.user_namespace = spec::UserNamespace{::getuid(), ::getgid()};
+    spec.uid = spec.gid = 0;
+    // The runtime makes no cgroup (rootless, it would need every hierarchy): the container
+    // joins the delegated one we make, with the limits it can enforce.
+    const auto& unenforced = limits->unenforced;
+    auto enforced = [&unenforced](const char* name) {
+      return std::find(unenforced.begin(), unenforced.end(), name) == unenforced.end();
+    };
+    p.request.own_cgroup = cgroup::ResourceLimits{
+        enforced("memory") ? spec.memory_bytes : std::nullopt, spec.swap_limit_supported,
+        enforced("cpus") ? spec.cpus : std::nullopt, enforced("pids") ? spec.pids : std::nullopt};
+    spec.memory_bytes.reset();
+    spec.cpus.reset();
+    spec.pids.reset();
   }
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
@@ -301,7 +311,8 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto layout = cgroup::detect_layout();
   if (!layout) return tl::unexpected(layout.error());
   impl->layout = std::move(*layout);
-  if (!impl->rootless) impl->job_layout = impl->layout;
+  impl->job_layout = impl->rootless ? cgroup::delegated_layout(impl->layout, opts.cgroup_parent)
+                                    : impl->layout;
   impl->host = core::HostFacts::detect();
   impl->swap_limit_supported = cgroup::swap_limit_supported(impl->layout);
   rlimit nofile{};
@@ -318,6 +329,10 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto client = impl->make_client(std::move(*info));
   if (!client) return tl::unexpected(client.error());
   impl->default_runtime = std::move(*client);
+  if (opts.pool_size > 0 && impl->rootless)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "pool_size: the warm pool does not run rootless yet; set "
+                                "pool_size to 0, or run as root"});
   if (opts.pool_size > 0) {
     auto init = core::install_pool_init(opts.init_path, opts.state_dir);
     if (!init) return tl::unexpected(init.error());

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cgroup/cgroup.h"
 #include "core/validate.h"
 
 namespace ociexec {
@@ -48,13 +49,15 @@ Expected<void> check_private_dir(const std::filesystem::path& dir) {
   return {};
 }
 
-Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job) {
+Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job,
+                                                        const cgroup::Layout& job_layout) {
   const Limits defaults;
   const auto& l = job.limits;
   std::vector<std::string> unenforced;
   std::string asked;
   auto consider = [&](const char* name, bool set, bool is_default, const std::string& value) {
-    if (!set) return;
+    const std::string controller = std::string(name) == "cpus" ? "cpu" : name;
+    if (!set || cgroup::has_controller(job_layout, controller)) return;
     unenforced.emplace_back(name);
     if (!is_default && asked.empty()) asked = fmt::format("{} {}", name, value);
   };
@@ -68,8 +71,8 @@ Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job) {
     return tl::unexpected(Error{
         ErrorKind::kLimitNotEnforced,
         fmt::format("{}: cannot be enforced rootless without a cgroup this user may write; run "
-                    "as root, or allow unenforced limits (--allow-unenforced-limits, config "
-                    "allow_unenforced_limits: true), or leave the limit at its default",
+                    "as root, delegate a cgroup (docs/rootless.md), or allow unenforced limits "
+                    "(--allow-unenforced-limits, config allow_unenforced_limits: true)",
                     asked)});
   return unenforced;
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup/parsers.h"
 #include "ociexec/error.h"
 #include "ociexec/options.h"
 
@@ -20,9 +21,10 @@ bool running_rootless();
 // for group or others. The error names what is wrong and the fix.
 Expected<void> check_private_dir(const std::filesystem::path& dir);
 
-// The job's memory, CPU and pids limits that cannot be enforced without a cgroup: every one
-// that is set. An error if the job set one to other than its default and did not allow
-// unenforced limits.
-Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job);
+// The job's memory, CPU and pids limits that `job_layout` (the host's, a delegated subtree,
+// or nothing) cannot enforce. An error if the job set one of them to other than its default
+// and did not allow unenforced limits.
+Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job,
+                                                        const cgroup::Layout& job_layout);
 
 }  // namespace ociexec::core

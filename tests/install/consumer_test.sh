@@ -8,6 +8,8 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 cmake -S "$source/examples/consumer" -B "$prefix/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/consumer-build" >/dev/null
+cmake -S "$source/examples/rootless" -B "$prefix/rootless-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/rootless-build" >/dev/null
 test -x "$prefix/bin/ociexec"
 test -f "$prefix/include/ociexec/ociexec.h"
 test -x "$prefix/libexec/ociexec/ociexec-init"
@@ -21,6 +23,12 @@ if [[ $(id -u) -eq 0 ]]; then
     "$prefix/bin/ociexec" --state-dir "$state" batch --pool 1 -j 1)
   echo "$out" | grep -c '"stdout":"pooled\\n"' | grep -qx 2
   echo "installed CLI: batch with a warm pool ran 2 jobs"
+  # docs/rootless.md's example, run by an unprivileged user.
+  user=$("$source/tests/integration/test-user.sh")
+  chmod 755 "$prefix"
+  out=$(runuser -u "$user" -- env -u XDG_RUNTIME_DIR "$prefix/rootless-build/rootless_example")
+  echo "$out"
+  [[ $out == "exit 0, stdout: hello from uid 0 in a user namespace"*"unenforced limits: memory pids" ]]
 fi
 echo "consumer built against the installed package"
 

@@ -25,7 +25,9 @@ const Env& Env::get() {
     Env e;
     const char* rt = std::getenv("OCIEXEC_TEST_RUNTIME");
     e.runtime = rt && *rt ? rt : "runc";
-    e.cgroup_parent = fmt::format("ociexec-test-{}", ::getpid());
+    // Rootless with a delegated cgroup, run-rootless.sh names the one it made.
+    const char* parent = std::getenv("OCIEXEC_TEST_CGROUP_PARENT");
+    e.cgroup_parent = parent && *parent ? parent : fmt::format("ociexec-test-{}", ::getpid());
     char tmpl[] = "/tmp/ociexec-it-XXXXXX";
     e.state_dir = ::mkdtemp(tmpl);
     e.rootfs = OCIEXEC_TEST_ROOTFS;

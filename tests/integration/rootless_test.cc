@@ -25,6 +25,12 @@ bool rootless() {
   return ::geteuid() != 0;
 }
 
+// run-rootless.sh's second run: a cgroup delegated to the user is the cgroup parent.
+bool delegated() {
+  const char* d = std::getenv("OCIEXEC_TEST_DELEGATED");
+  return rootless() && d && std::string(d) == "1";
+}
+
 // Host processes whose command line contains `needle`.
 int host_processes_with(const std::string& needle) {
   int n = 0;
@@ -40,7 +46,7 @@ int host_processes_with(const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("rootless: the job is the root of its own user namespace, mapped to the caller" * doctest::skip(!rootless())) {
+TEST_CASE("rootless: the job is the root of its own user namespace, mapped to the caller" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   auto r = run_ok("id -u; cat /proc/self/uid_map /proc/self/gid_map\n", job());
   CHECK(r.exit_code == 0);
@@ -52,7 +58,7 @@ TEST_CASE("rootless: the job is the root of its own user namespace, mapped to th
   leaks.check();
 }
 
-TEST_CASE("rootless: a limit that cannot be enforced is refused, or run and reported when allowed" * doctest::skip(!rootless())) {
+TEST_CASE("rootless: a limit that cannot be enforced is refused, or run and reported when allowed" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   auto j = memory_job(256);
   auto refused = executor().run("echo ran\n", j);
@@ -75,7 +81,7 @@ TEST_CASE("rootless: a limit that cannot be enforced is refused, or run and repo
   leaks.check();
 }
 
-TEST_CASE("rootless: the deadline kills the whole job, setsid children included" * doctest::skip(!rootless())) {
+TEST_CASE("rootless: the deadline kills the whole job, setsid children included" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   auto j = job(1s);
   j.grace = 300ms;
@@ -90,7 +96,7 @@ TEST_CASE("rootless: the deadline kills the whole job, setsid children included"
   leaks.check();
 }
 
-TEST_CASE("rootless: root-only files, host processes and the network stay out of reach" * doctest::skip(!rootless())) {
+TEST_CASE("rootless: root-only files, host processes and the network stay out of reach" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(s >= 0);
@@ -117,7 +123,7 @@ TEST_CASE("rootless: root-only files, host processes and the network stay out of
   leaks.check();
 }
 
-TEST_CASE("rootless: state lives in the user's own private directory and nothing stays there" * doctest::skip(!rootless())) {
+TEST_CASE("rootless: state lives in the user's own private directory and nothing stays there" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   CHECK(ociexec::default_state_dir().string().find("ociexec") != std::string::npos);
   CHECK(ociexec::default_state_dir() != "/run/ociexec");
@@ -128,4 +134,30 @@ TEST_CASE("rootless: state lives in the user's own private directory and nothing
   auto r = run_ok("echo ok\n", job());
   CHECK(r.stdout_data == "ok\n");
   leaks.check();  // no bundle, runtime state, mount or process of it left
+}
+
+TEST_CASE("rootless with a delegated cgroup: the memory limit OOM-kills and the pids limit holds" *
+          doctest::skip(!delegated())) {
+  LeakCheck leaks;
+  auto oom = run_ok("/bin/payload memhog 512\n", memory_job(64));
+  CHECK(oom.outcome == Outcome::kOomKilled);
+  CHECK(oom.limits.unenforced.empty());
+  REQUIRE(oom.peak_memory_bytes.has_value());
+  CHECK(*oom.peak_memory_bytes <= 64 * ociexec::kMiB);
+
+  auto j = job();
+  j.limits.pids = 16;
+  auto forks = run_ok("/bin/payload forkbomb 30\n", j);
+  int made = -1;
+  REQUIRE(std::sscanf(forks.stdout_data.c_str(), "fork failed after %d", &made) == 1);
+  CHECK(made < 16);
+
+  // The test delegates memory and pids only: a CPU limit cannot be enforced, so it is refused.
+  auto cpu = job();
+  cpu.limits.cpus = 0.5;
+  auto refused = executor().run("true\n", cpu);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().kind == ociexec::ErrorKind::kLimitNotEnforced);
+  CHECK(refused.error().message.rfind("cpus 0.5: cannot be enforced", 0) == 0);
+  leaks.check();  // the job cgroups inside the delegated one are gone
 }

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Runs the integration suite's rootless cases as an unprivileged user: ociexec-test, created
-# here if missing (no password, no login). Needs root to create the user and switch to it.
+# Runs the integration suite's rootless cases as an unprivileged user (test-user.sh), first
+# with no cgroup delegated, then with one. Needs root to create the user and switch to it.
 #   run-rootless.sh INTEGRATION_TESTS_BINARY
 set -euo pipefail
 bin=$1
-user=ociexec-test
 if [[ $(id -u) -ne 0 ]]; then
-  echo "run-rootless.sh: needs root to run the suite as $user" >&2
+  echo "run-rootless.sh: needs root to create the test user and run the suite as it" >&2
   [[ ${CI:-} == true ]] && exit 1 || exit 77
 fi
-id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+user=$("$(dirname "$0")/test-user.sh")
 # The binary and the test rootfs must be reachable by that user.
 for d in "$(dirname "$bin")"/..; do
   p=$(readlink -f "$d")
@@ -32,5 +31,30 @@ cases+=',stdout and stderr are read concurrently*,escape: the network is unreach
 cases+=',escape: seccomp and no capabilities*,escape: host processes are invisible*'
 cases+=',escape: no process outlives its job*,escape: the job has its own hostname*'
 cases+=',a missing rootfs*,a missing or non-executable interpreter*'
-exec runuser -u "$user" -- env -u XDG_RUNTIME_DIR OCIEXEC_TEST_RUNTIME=runc \
-  OCIEXEC_TEST_ROOTLESS=1 CI="${CI:-}" "$bin" --test-case="$cases"
+run_as_user() {
+  runuser -u "$user" -- env -u XDG_RUNTIME_DIR OCIEXEC_TEST_RUNTIME=runc OCIEXEC_TEST_ROOTLESS=1 \
+    CI="${CI:-}" "$@"
+}
+echo "== rootless, no cgroup delegated"
+run_as_user "$bin" --test-case="$cases"
+
+# Then with a cgroup delegated to the user: the memory and pids v1 hierarchies' directory
+# ociexec-rootless-test, chowned to it (as an administrator would; on cgroup v2, systemd's
+# Delegate=yes gives the user a subtree instead).
+parent=ociexec-rootless-test
+made=()
+cleanup() { for d in "${made[@]}"; do rmdir "$d"/*/ 2>/dev/null || true; rmdir "$d" 2>/dev/null || true; done; }
+trap cleanup EXIT
+if [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/pids ]]; then
+  for c in memory pids; do
+    d=/sys/fs/cgroup/$c/$parent
+    mkdir -p "$d" && made+=("$d")
+    chown -R "$user" "$d"
+  done
+else
+  echo "run-rootless.sh: delegation is tested on v1 hosts (memory and pids hierarchies); this host has none" >&2
+  [[ ${CI:-} == true ]] && exit 1 || exit 77
+fi
+echo "== rootless, cgroup $parent delegated (memory, pids)"
+run_as_user OCIEXEC_TEST_DELEGATED=1 OCIEXEC_TEST_CGROUP_PARENT="$parent" "$bin" \
+  --test-case="rootless with a delegated cgroup*,a quick script completes*,sleep 60 under a 2 s timeout*"

@@ -23,7 +23,8 @@ def test_the_result_is_complete_and_unpacks_as_a_triple(executor):
     assert result.runtime[0] in ("runc", "crun")
     assert result.container_id.startswith("ociexec-")
     assert result.limits == {"timeout": 10.0, "grace": 0.0, "memory": 1 << 30, "cpus": None,
-                             "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20}
+                             "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20,
+                             "unenforced": []}
 
 
 def test_a_memory_hog_is_oom_killed(executor):

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -111,4 +112,32 @@ TEST_CASE("the #! line picks the interpreter with at most one argument") {
         std::vector<std::string>{"/usr/bin/env", "python3 -u"});
   CHECK(spec::interpreter_for("#!\n") == std::vector<std::string>{"/bin/sh"});
   CHECK(spec::interpreter_for("") == std::vector<std::string>{"/bin/sh"});
+}
+
+TEST_CASE("rootless: a user namespace maps the caller to root; no cgroup, no uid= options") {
+  auto in = sample_input();
+  in.user_namespace = spec::UserNamespace{1001, 1002};
+  in.uid = in.gid = 0;
+  in.cgroups_path.clear();
+  in.memory_bytes.reset();
+  in.cpus.reset();
+  in.pids.reset();
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  const auto& linux = (*spec)["linux"];
+  CHECK(std::count(linux["namespaces"].begin(), linux["namespaces"].end(),
+                   json{{"type", "user"}}) == 1);
+  CHECK(linux["uidMappings"] == json::parse(R"([{"containerID":0,"hostID":1001,"size":1}])"));
+  CHECK(linux["gidMappings"] == json::parse(R"([{"containerID":0,"hostID":1002,"size":1}])"));
+  CHECK_FALSE(linux.contains("cgroupsPath"));
+  CHECK_FALSE(linux.contains("resources"));
+  CHECK((*spec)["process"]["user"] == json::parse(R"({"uid":0,"gid":0})"));  // no setgroups
+  for (const auto& m : (*spec)["mounts"])
+    for (const auto& o : m.value("options", json::array()))
+      CHECK_MESSAGE(o.get<std::string>().rfind("uid=", 0) != 0, m["destination"]);
+  // As root, none of it.
+  auto root = spec::build_spec(sample_input());
+  REQUIRE(root);
+  CHECK_FALSE((*root)["linux"].contains("uidMappings"));
+  CHECK((*root)["linux"]["cgroupsPath"] == "/ociexec/x");
 }

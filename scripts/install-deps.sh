@@ -10,6 +10,7 @@ packages=(
   python3 python3-dev python3-pytest python3-jsonschema pybind11-dev
   golang-github-opencontainers-specs-dev
   util-linux
+  uidmap  # newuidmap/newgidmap: rootless jobs map subordinate ids (docs/rootless.md)
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
 )
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -13,6 +12,7 @@
 #include "ociexec/executor.h"
 #include "runtime/runtime.h"
 #include "sys/fs.h"
+#include "sys/mount_ns.h"
 #include "sys/process.h"
 #include "sys/unique_fd.h"
 
@@ -104,37 +104,39 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
   std::vector<Finding> f;
   f.push_back({"privileges", true,
-               fmt::format("rootless (uid {}): each job runs in a user namespace as its root, "
-                           "which is uid {} outside, with no capabilities; state in {}",
-                           uid, uid, state.string()),
+               fmt::format("rootless (uid {}): each job runs in a user namespace of its own, "
+                           "with no capabilities; state in {}",
+                           uid, state.string()),
                {}});
-  // /etc/subuid: "name:start:count" or "uid:start:count". The name from /etc/passwd (no NSS
-  // in a static binary).
-  std::string name = "\n";
-  if (auto text = sys::read_file("/etc/passwd")) {
-    std::istringstream lines(*text);
-    for (std::string line; std::getline(lines, line);) {
-      auto first = line.find(':'), second = line.find(':', first + 1);
-      if (second != std::string::npos &&
-          line.substr(second + 1, line.find(':', second + 1) - second - 1) == std::to_string(uid))
-        name = line.substr(0, first);
-    }
+  const auto ns = caller_user_namespace();
+  if (ns.full()) {
+    f.push_back({"subordinate ids", true,
+                 fmt::format("jobs map ids 1-65535 onto uids {}-{} and gids {}-{} "
+                             "(newuidmap/newgidmap); a job runs as 65534 there",
+                             ns.sub_uids->start, ns.sub_uids->start + 65534, ns.sub_gids->start,
+                             ns.sub_gids->start + 65534),
+                 {}});
+  } else {
+    const bool tools = sys::find_executable("newuidmap") && sys::find_executable("newgidmap");
+    f.push_back({"subordinate ids", true,
+                 fmt::format("a single-id mapping: a job runs as the namespace's root, which is "
+                             "uid {} outside ({})",
+                             uid,
+                             tools ? "no range of 65535 ids for this user in /etc/subuid and "
+                                     "/etc/subgid"
+                                   : "newuidmap/newgidmap are not installed"),
+                 tools ? fmt::format("for a fuller mapping: usermod --add-subuids and "
+                                     "--add-subgids 65536 ids to {}",
+                                     user_name(uid).empty() ? std::to_string(uid) : user_name(uid))
+                       : "for a fuller mapping: apt-get install uidmap"});
   }
-  std::string ranges;
-  if (auto text = sys::read_file("/etc/subuid")) {
-    std::istringstream lines(*text);
-    for (std::string line; std::getline(lines, line);) {
-      const auto who = line.substr(0, line.find(':'));
-      if (who == std::to_string(uid) || who == name)
-        ranges += (ranges.empty() ? "" : ", ") + line.substr(line.find(':') + 1);
-    }
-  }
-  f.push_back({"subordinate ids", true,
-               ranges.empty() ? std::string("none in /etc/subuid: a single-id mapping")
-                              : fmt::format("/etc/subuid has {} for this user; jobs use a "
-                                            "single-id mapping (uid {} only)",
-                                            ranges, uid),
-               {}});
+  if (auto overlay = sys::try_overlay_in_user_namespace(state.parent_path().string()); overlay)
+    f.push_back({"overlay in a user namespace", true,
+                 "works, with userxattr: image layers can be overlaid rootless", {}});
+  else
+    f.push_back({"overlay in a user namespace", false, overlay.error().message,
+                 "none needed for rootfs dirs; image roots would be read-only with tmpfs work "
+                 "dirs here (Linux 5.11+ allows overlay with userxattr)"});
   const auto parent = options.cgroup_parent;
   auto host = cgroup::detect_layout();
   const auto delegated = host ? cgroup::delegated_layout(*host, parent) : cgroup::Layout{};

@@ -128,8 +128,8 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
                               *limits, *rootfs, command_for(script, job));
   if (rootless) {
     auto& spec = p.request.spec;
-    spec.user_namespace = spec::UserNamespace{::getuid(), ::getgid()};
-    spec.uid = spec.gid = 0;
+    spec.user_namespace = user_ns;
+    if (!user_ns.full()) spec.uid = spec.gid = 0;  // the only id mapped besides none
     // The runtime makes no cgroup (rootless, it would need every hierarchy): the container
     // joins the delegated one we make, with the limits it can enforce.
     const auto& unenforced = limits->unenforced;
@@ -311,6 +311,7 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto layout = cgroup::detect_layout();
   if (!layout) return tl::unexpected(layout.error());
   impl->layout = std::move(*layout);
+  if (impl->rootless) impl->user_ns = core::caller_user_namespace();
   impl->job_layout = impl->rootless ? cgroup::delegated_layout(impl->layout, opts.cgroup_parent)
                                     : impl->layout;
   impl->host = core::HostFacts::detect();

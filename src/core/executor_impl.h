@@ -28,6 +28,7 @@ struct Executor::Impl {
   // crun then make none, and memory, CPU and pids limits are not enforced).
   cgroup::Layout job_layout;
   bool rootless = false;
+  spec::UserNamespace user_ns;  // rootless: the jobs' user namespace
   core::HostFacts host;
   bool swap_limit_supported = true;  // memsw on v1; read once, not per job
   std::optional<std::uint64_t> nofile_hard_limit;

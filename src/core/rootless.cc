@@ -3,12 +3,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "cgroup/cgroup.h"
 #include "core/validate.h"
+#include "sys/fs.h"
+#include "sys/process.h"
 
 namespace ociexec {
 
@@ -27,6 +32,57 @@ namespace core {
 
 bool running_rootless() {
   return ::geteuid() != 0;
+}
+
+std::optional<spec::IdRange> subordinate_range(std::string_view text, std::uint32_t id,
+                                               std::string_view name, std::uint32_t min_count) {
+  while (!text.empty()) {
+    auto line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    auto c1 = line.find(':');
+    auto c2 = line.find(':', c1 == std::string_view::npos ? c1 : c1 + 1);
+    if (c1 == std::string_view::npos || c2 == std::string_view::npos) continue;
+    const auto who = line.substr(0, c1);
+    if (who != std::to_string(id) && (name.empty() || who != name)) continue;
+    std::uint32_t start = 0, count = 0;
+    const auto s = line.substr(c1 + 1, c2 - c1 - 1), n = line.substr(c2 + 1);
+    if (std::from_chars(s.data(), s.data() + s.size(), start).ec != std::errc{} ||
+        std::from_chars(n.data(), n.data() + n.size(), count).ec != std::errc{})
+      continue;
+    if (count >= min_count) return spec::IdRange{start, count};
+  }
+  return std::nullopt;
+}
+
+std::string user_name(std::uint32_t uid) {
+  auto text = sys::read_file("/etc/passwd");
+  if (!text) return {};
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    auto first = line.find(':'), second = line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    if (line.substr(second + 1, line.find(':', second + 1) - second - 1) == std::to_string(uid))
+      return line.substr(0, first);
+  }
+  return {};
+}
+
+spec::UserNamespace caller_user_namespace() {
+  spec::UserNamespace ns{::getuid(), ::getgid(), std::nullopt, std::nullopt};
+  // Ids 1..65535 inside: the job's 65534 (nobody) included.
+  constexpr std::uint32_t kIds = 65535;
+  if (!sys::find_executable("newuidmap") || !sys::find_executable("newgidmap")) return ns;
+  const auto name = user_name(ns.host_uid);
+  auto uids = sys::read_file("/etc/subuid");
+  auto gids = sys::read_file("/etc/subgid");
+  if (!uids || !gids) return ns;
+  auto u = subordinate_range(*uids, ns.host_uid, name, kIds);
+  auto g = subordinate_range(*gids, ns.host_gid, name, kIds);
+  if (u && g) {
+    ns.sub_uids = spec::IdRange{u->start, kIds};
+    ns.sub_gids = spec::IdRange{g->start, kIds};
+  }
+  return ns;
 }
 
 Expected<void> check_private_dir(const std::filesystem::path& dir) {

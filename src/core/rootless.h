@@ -4,11 +4,15 @@
 // are reported as not enforced, or refused when a job sets one.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "cgroup/parsers.h"
+#include "spec/spec_builder.h"
 #include "ociexec/error.h"
 #include "ociexec/options.h"
 
@@ -16,6 +20,17 @@ namespace ociexec::core {
 
 // This process is not root: jobs run rootless.
 bool running_rootless();
+
+// The first range of at least `min_count` ids that /etc/subuid or /etc/subgid text gives to
+// `id` or `name` ("who:start:count" lines).
+std::optional<spec::IdRange> subordinate_range(std::string_view file_text, std::uint32_t id,
+                                               std::string_view name, std::uint32_t min_count);
+// The user namespace for this (unprivileged) process's jobs: its ids as root, plus ranges of
+// subordinate ids when /etc/subuid and /etc/subgid give it 65535 or more and newuidmap and
+// newgidmap are installed.
+spec::UserNamespace caller_user_namespace();
+// This user's name in /etc/passwd ("" if absent). No NSS: the CLI is static.
+std::string user_name(std::uint32_t uid);
 
 // Checks a rootless state dir: a directory (not a link) owned by this user, with no access
 // for group or others. The error names what is wrong and the fix.

@@ -77,7 +77,7 @@ Expected<json> build_spec(const SpecInput& in) {
   process["env"] = merged_env(process["env"], in.env);
   process["cwd"] = in.cwd;
   process["user"] = {{"uid", in.uid}, {"gid", in.gid}};
-  // Rootless, setgroups is denied in the user namespace: no supplementary groups.
+  // runc sets no supplementary groups rootless (setgroups may be denied in the namespace).
   if (!in.user_namespace) process["user"]["additionalGids"] = {in.gid};
   if (in.nofile_hard_limit) {
     for (auto& rl : process["rlimits"]) {
@@ -98,16 +98,24 @@ Expected<json> build_spec(const SpecInput& in) {
                       {"options", {"rbind", "ro", "nosuid", "nodev"}}});
   }
   mounts.push_back(tmpfs_mount("/tmp", in.tmpfs_bytes, "1777", std::nullopt));
-  // Rootless, the job is the namespace's root, which owns a new tmpfs already (and runc
-  // refuses uid=/gid= options there).
-  const auto work_owner = in.user_namespace ? std::nullopt : std::optional{std::pair{in.uid, in.gid}};
+  // With a single-id mapping the job is the namespace's root, which owns a new tmpfs already
+  // (and runc refuses uid=/gid= options of unmapped ids).
+  const auto work_owner = in.user_namespace && !in.user_namespace->full()
+                              ? std::nullopt
+                              : std::optional{std::pair{in.uid, in.gid}};
   if (in.cwd != "/tmp") mounts.push_back(tmpfs_mount(in.cwd, in.tmpfs_bytes, "0755", work_owner));
 
   auto& linux = spec["linux"];
   if (in.user_namespace) {
     linux["namespaces"].push_back({{"type", "user"}});
-    linux["uidMappings"] = {{{"containerID", 0}, {"hostID", in.user_namespace->host_uid}, {"size", 1}}};
-    linux["gidMappings"] = {{{"containerID", 0}, {"hostID", in.user_namespace->host_gid}, {"size", 1}}};
+    const auto& ns = *in.user_namespace;
+    auto mappings = [](std::uint32_t host_id, const std::optional<IdRange>& sub) {
+      json m = {{{"containerID", 0}, {"hostID", host_id}, {"size", 1}}};
+      if (sub) m.push_back({{"containerID", 1}, {"hostID", sub->start}, {"size", sub->count}});
+      return m;
+    };
+    linux["uidMappings"] = mappings(ns.host_uid, ns.full() ? ns.sub_uids : std::nullopt);
+    linux["gidMappings"] = mappings(ns.host_gid, ns.full() ? ns.sub_gids : std::nullopt);
   }
   if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
   json resources = json::object();

@@ -20,12 +20,22 @@ struct BindMount {
   std::string destination;
 };
 
+struct IdRange {
+  std::uint32_t start = 0;
+  std::uint32_t count = 0;
+  bool operator==(const IdRange&) const = default;
+};
+
 // Rootless: a user namespace where the caller's ids are the container's root (runc needs a
-// mapped root); the job runs as that root, with no capabilities, and can touch only what the
-// caller could.
+// mapped root). With subordinate ranges (/etc/subuid and /etc/subgid, which runc applies
+// through newuidmap/newgidmap), ids 1 and up map onto them and the job runs as 65534 there,
+// an id the caller does not even own outside. Without, the job runs as that root.
 struct UserNamespace {
   std::uint32_t host_uid = 0;
   std::uint32_t host_gid = 0;
+  std::optional<IdRange> sub_uids;  // both or neither, each of at least 65535 ids
+  std::optional<IdRange> sub_gids;
+  [[nodiscard]] bool full() const { return sub_uids && sub_gids; }
 };
 
 struct SpecInput {

@@ -1,14 +1,19 @@
 #include "sys/mount_ns.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
 
 #include "sys/clone_child.h"
+#include "sys/fs.h"
 #include "sys/process.h"
 
 namespace ociexec::sys {
@@ -23,6 +28,64 @@ Expected<UniqueFd> mount_namespace_without(const std::string& hidden) {
     return tl::unexpected(errno_error(
         fmt::format("mount namespace without {}: {}", hidden, setup.step), setup.err));
   return fd;
+}
+
+Expected<void> try_overlay_in_user_namespace(const std::string& scratch) {
+  char tmpl[4096];
+  const std::string pattern = scratch + "/overlay-probe-XXXXXX";
+  if (pattern.size() >= sizeof tmpl)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "overlay probe: path too long"});
+  std::copy(pattern.begin(), pattern.end(), tmpl);
+  tmpl[pattern.size()] = '\0';
+  if (!::mkdtemp(tmpl)) return tl::unexpected(errno_error("overlay probe: mkdtemp", errno));
+  const std::string dir = tmpl;
+  for (const char* sub : {"/lower", "/upper", "/work", "/merged"})
+    if (::mkdir((dir + sub).c_str(), 0700) != 0) {
+      (void)remove_tree(dir);
+      return tl::unexpected(errno_error("overlay probe: mkdir", errno));
+    }
+  const std::string uid_map = fmt::format("0 {} 1", ::geteuid());
+  const std::string gid_map = fmt::format("0 {} 1", ::getegid());
+  const std::string options = fmt::format("lowerdir={0}/lower,upperdir={0}/upper,workdir={0}/work,userxattr", dir);
+  const std::string merged = dir + "/merged";
+  // The child reports the failed step's errno (or 0) through a pipe.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return tl::unexpected(errno_error("overlay probe: pipe", errno));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    int step = 0, err = 0;
+    auto write_file = [](const char* path, const std::string& text) {
+      const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+      const bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) ==
+                                     static_cast<ssize_t>(text.size());
+      if (fd >= 0) ::close(fd);
+      return ok;
+    };
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) step = 1;
+    else if (!write_file("/proc/self/uid_map", uid_map) ||
+             !write_file("/proc/self/setgroups", "deny") ||
+             !write_file("/proc/self/gid_map", gid_map)) step = 2;
+    else if (::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) step = 3;
+    if (step) err = errno;
+    const int report[2] = {step, err};
+    (void)!::write(fds[1], report, sizeof report);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  int report[2] = {0, 0};
+  const bool got = pid > 0 && ::read(fds[0], report, sizeof report) == sizeof report;
+  ::close(fds[0]);
+  if (pid > 0) ::waitpid(pid, nullptr, 0);
+  ::chmod((dir + "/work/work").c_str(), 0700);  // overlay makes it mode 000
+  (void)remove_tree(dir);
+  if (pid < 0) return tl::unexpected(errno_error("overlay probe: fork", errno));
+  if (!got) return tl::unexpected(Error{ErrorKind::kSystem, "overlay probe: no report"});
+  static const char* const kSteps[] = {"", "unshare a user namespace", "write the id maps",
+                                       "mount overlay with userxattr"};
+  if (report[0] != 0)
+    return tl::unexpected(errno_error(kSteps[report[0]], report[1]));
+  return {};
 }
 
 }  // namespace ociexec::sys

@@ -15,4 +15,9 @@ namespace ociexec::sys {
 // returned fd (or a process in it). Needs CAP_SYS_ADMIN.
 Expected<UniqueFd> mount_namespace_without(const std::string& hidden);
 
+// Whether this (unprivileged) user can mount an overlay in a user namespace of its own, with
+// `userxattr` (Linux 5.11+), as rootless image jobs would: tried in a child process, on
+// directories made under `scratch` and removed after. The error says what failed.
+Expected<void> try_overlay_in_user_namespace(const std::string& scratch);
+
 }  // namespace ociexec::sys

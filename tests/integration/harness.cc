@@ -13,6 +13,7 @@
 
 #include "bundle/owner.h"
 #include "cgroup/cgroup.h"
+#include "core/rootless.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
 
@@ -116,7 +117,7 @@ bool wait_for_running_container(pid_t owner) {
 }
 
 unsigned job_uid() {
-  return ::geteuid() == 0 ? 65534 : 0;
+  return ::geteuid() == 0 || core::caller_user_namespace().full() ? 65534 : 0;
 }
 
 JobOptions memory_job(std::uint64_t mib) {

@@ -60,7 +60,8 @@ ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::s
 // Waits (bounded, 4 s) until process `owner` (a CLI we started) has a container with its init
 // running. Containers of other owners (the warm pool of this process) do not count.
 bool wait_for_running_container(pid_t owner);
-// The uid a job runs as: nobody (65534) as root; rootless, the root of its user namespace.
+// The uid a job runs as: nobody (65534) as root and rootless with subordinate ids; rootless
+// with a single-id mapping, the root of its user namespace.
 unsigned job_uid();
 // A job with a memory limit of `mib` MiB.
 JobOptions memory_job(std::uint64_t mib);

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "harness.h"
+#include "core/rootless.h"
 #include "sys/fs.h"
 
 using namespace std::chrono_literals;
@@ -46,12 +47,19 @@ int host_processes_with(const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("rootless: the job is the root of its own user namespace, mapped to the caller" * doctest::skip(!rootless() || delegated())) {
+TEST_CASE("rootless: the job's user namespace maps the caller, and its subordinate ids if any" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   auto r = run_ok("id -u; cat /proc/self/uid_map /proc/self/gid_map\n", job());
   CHECK(r.exit_code == 0);
-  CHECK(r.stdout_data == fmt::format("0\n{:>10}{:>11}{:>11}\n{:>10}{:>11}{:>11}\n", 0, ::getuid(),
-                                     1, 0, ::getgid(), 1));
+  const auto ns = ociexec::core::caller_user_namespace();
+  auto line = [](unsigned inside, unsigned outside, unsigned count) {
+    return fmt::format("{:>10}{:>11}{:>11}\n", inside, outside, count);
+  };
+  std::string expected = fmt::format("{}\n", job_uid()) + line(0, ::getuid(), 1);
+  if (ns.full()) expected += line(1, ns.sub_uids->start, 65535);
+  expected += line(0, ::getgid(), 1);
+  if (ns.full()) expected += line(1, ns.sub_gids->start, 65535);
+  CHECK(r.stdout_data == expected);
   // The default limits could not be enforced, and the result says so.
   CHECK(r.limits.unenforced == std::vector<std::string>{"memory", "pids"});
   CHECK_FALSE(r.peak_memory_bytes.has_value());  // no cgroup to read it from

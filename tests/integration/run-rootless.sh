@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the integration suite's rootless cases as an unprivileged user (test-user.sh), first
-# with no cgroup delegated, then with one. Needs root to create the user and switch to it.
+# Runs the integration suite's rootless cases as unprivileged users (test-user.sh): one with no
+# subordinate ids, one with (newuidmap/newgidmap map them), then with a cgroup delegated. Needs root to create the user and switch to it.
 #   run-rootless.sh INTEGRATION_TESTS_BINARY
 set -euo pipefail
 bin=$1
@@ -31,12 +31,17 @@ cases+=',stdout and stderr are read concurrently*,escape: the network is unreach
 cases+=',escape: seccomp and no capabilities*,escape: host processes are invisible*'
 cases+=',escape: no process outlives its job*,escape: the job has its own hostname*'
 cases+=',a missing rootfs*,a missing or non-executable interpreter*'
-run_as_user() {
-  runuser -u "$user" -- env -u XDG_RUNTIME_DIR OCIEXEC_TEST_RUNTIME=runc OCIEXEC_TEST_ROOTLESS=1 \
+run_as() {
+  local who=$1
+  shift
+  runuser -u "$who" -- env -u XDG_RUNTIME_DIR OCIEXEC_TEST_RUNTIME=runc OCIEXEC_TEST_ROOTLESS=1 \
     CI="${CI:-}" "$@"
 }
-echo "== rootless, no cgroup delegated"
-run_as_user "$bin" --test-case="$cases"
+echo "== rootless as $user (no subordinate ids: a single-id mapping), no cgroup delegated"
+run_as "$user" "$bin" --test-case="$cases"
+ids_user=$("$(dirname "$0")/test-user.sh" --subids)
+echo "== rootless as $ids_user (subordinate ids: jobs run as 65534 mapped onto them)"
+run_as "$ids_user" "$bin" --test-case="$cases"
 
 # Then with a cgroup delegated to the user: the memory and pids v1 hierarchies' directory
 # ociexec-rootless-test, chowned to it (as an administrator would; on cgroup v2, systemd's
@@ -56,5 +61,5 @@ else
   [[ ${CI:-} == true ]] && exit 1 || exit 77
 fi
 echo "== rootless, cgroup $parent delegated (memory, pids)"
-run_as_user OCIEXEC_TEST_DELEGATED=1 OCIEXEC_TEST_CGROUP_PARENT="$parent" "$bin" \
+run_as "$user" OCIEXEC_TEST_DELEGATED=1 OCIEXEC_TEST_CGROUP_PARENT="$parent" "$bin" \
   --test-case="rootless with a delegated cgroup*,a quick script completes*,sleep 60 under a 2 s timeout*"

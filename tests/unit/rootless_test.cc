@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/rootless.h"
 
 using namespace ociexec;
@@ -53,4 +55,35 @@ TEST_CASE("rootless limits: a delegated controller enforces its limit; the other
   auto all = core::unenforceable_limits(job, v2);
   REQUIRE(all);
   CHECK(all->empty());
+}
+
+TEST_CASE("rootless: subordinate id ranges are read from /etc/subuid text, by name or uid") {
+  const std::string text =
+      "alice:100000:65536\nbob:165536:1000\n1003:300000:65536\nbad line\ncarol:x:65536\n";
+  CHECK(core::subordinate_range(text, 1001, "alice", 65535) == spec::IdRange{100000, 65536});
+  CHECK_FALSE(core::subordinate_range(text, 1002, "bob", 65535));  // too small for 65534
+  CHECK(core::subordinate_range(text, 1002, "bob", 1000) == spec::IdRange{165536, 1000});
+  CHECK(core::subordinate_range(text, 1003, "", 65535) == spec::IdRange{300000, 65536});
+  CHECK_FALSE(core::subordinate_range(text, 1004, "carol", 1));  // not a number
+  CHECK_FALSE(core::subordinate_range(text, 1005, "dave", 1));
+}
+
+TEST_CASE("rootless: with subordinate ids the spec maps 1-65535 and the job stays 65534") {
+  spec::SpecInput in;
+  in.args = {"/bin/sh"};
+  in.user_namespace = spec::UserNamespace{1001, 1001, spec::IdRange{100000, 65535},
+                                          spec::IdRange{200000, 65535}};
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  CHECK((*spec)["linux"]["uidMappings"] ==
+        nlohmann::json::parse(R"([{"containerID":0,"hostID":1001,"size":1},
+                                  {"containerID":1,"hostID":100000,"size":65535}])"));
+  CHECK((*spec)["linux"]["gidMappings"][1]["hostID"] == 200000);
+  CHECK((*spec)["process"]["user"]["uid"] == 65534);
+  // The work dir belongs to the job's user, which is mapped now.
+  bool owned = false;
+  for (const auto& m : (*spec)["mounts"])
+    if (m["destination"] == "/work")
+      for (const auto& o : m["options"]) owned = owned || o == "uid=65534";
+  CHECK(owned);
 }

@@ -187,8 +187,10 @@ TEST_CASE("escape: the job has its own hostname and cannot change the host's") {
 TEST_CASE("escape: no process outlives its job, however it detaches") {
   LeakCheck leaks;
   // Double fork, new session, stdio closed, SIGTERM and SIGHUP ignored.
-  const std::vector<std::string> daemon = {"/bin/payload", "daemon", "31.25"};
-  auto r = run_ok("/bin/payload daemon 31.25\n", job());
+  // Its arguments name it on the host: unique to this test process (suites may run at once).
+  const std::string seconds = fmt::format("31.{}", ::getpid());
+  const std::vector<std::string> daemon = {"/bin/payload", "daemon", seconds};
+  auto r = run_ok(fmt::format("/bin/payload daemon {}\n", seconds), job());
   CHECK(r.stdout_data == "daemonized\n");
   CHECK(r.wall_time < std::chrono::seconds(5));
   CHECK(tally(1, host_processes_running(daemon).empty()));

@@ -94,13 +94,16 @@ TEST_CASE("rootless: the deadline kills the whole job, setsid children included"
   auto j = job(1s);
   j.grace = 300ms;
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = run_ok("/bin/payload spawn-setsid 3 61.5 &\nexec /bin/payload ignore-term 61.5\n", j);
+  const std::string seconds = fmt::format("61.{}", ::getpid());  // names them on the host
+  auto r = run_ok(fmt::format("/bin/payload spawn-setsid 3 {0} &\nexec /bin/payload ignore-term {0}\n",
+                              seconds),
+                  j);
   CHECK(r.outcome == Outcome::kTimedOut);
   CHECK(r.exit_code == -1);
   CHECK(r.stderr_data.find("Execution timeout (1s)") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
-  CHECK(host_processes_with("payload spawn-setsid 3 61.5") == 0);
-  CHECK(host_processes_with("payload ignore-term 61.5") == 0);
+  CHECK(host_processes_with("payload spawn-setsid 3 " + seconds) == 0);
+  CHECK(host_processes_with("payload ignore-term " + seconds) == 0);
   leaks.check();
 }
 

@@ -21,8 +21,8 @@ for d in "$(dirname "$bin")"/..; do
   done
 done
 # The cold-path cases that hold rootless, and the rootless ones. Not here: OOM, pids and CPU
-# limits and cgroup stats (no cgroup), the warm pool, the CLI cases (they build root configs),
-# the escape cases that assume the job is uid 65534 (rootless it is the namespace's root).
+# limits and cgroup stats (no cgroup), the warm pool, the CLI cases that need those, the
+# escape cases that assume the job is uid 65534 as root sees it.
 cases='rootless:*,a quick script completes*,the result unpacks*,stdin bytes reach*'
 cases+=',env entries*,a script killed by a signal*,sh and python3 scripts run on the built-in*'
 cases+=',eight jobs run concurrently*,sleep 60 under a 2 s timeout*,the timeout is configurable*'
@@ -31,6 +31,8 @@ cases+=',stdout and stderr are read concurrently*,escape: the network is unreach
 cases+=',escape: seccomp and no capabilities*,escape: host processes are invisible*'
 cases+=',escape: no process outlives its job*,escape: the job has its own hostname*'
 cases+=',a missing rootfs*,a missing or non-executable interpreter*'
+cases+=',SIGKILL of the CLI mid-job*,SIGTERM twice to the CLI*,cli: timeout exits 124*'
+cases+=",cli: the script's output passes through*"
 run_as() {
   local who=$1
   shift

@@ -64,6 +64,25 @@ spec::SpecInput spec_input(const HostSpecFacts& host, const JobOptions& job,
   return in;
 }
 
+// Rootless: the job's user namespace, and no cgroup from the runtime (it would need every
+// hierarchy): the container joins the delegated one we make (if any), with the limits it can
+// enforce.
+void make_rootless(const spec::UserNamespace& user_ns, const std::vector<std::string>& unenforced,
+                   core::ContainerRequest& request) {
+  auto& spec = request.spec;
+  spec.user_namespace = user_ns;
+  if (!user_ns.full()) spec.uid = spec.gid = 0;  // the only id mapped
+  auto enforced = [&unenforced](const char* name) {
+    return std::find(unenforced.begin(), unenforced.end(), name) == unenforced.end();
+  };
+  request.own_cgroup = cgroup::ResourceLimits{
+      enforced("memory") ? spec.memory_bytes : std::nullopt, spec.swap_limit_supported,
+      enforced("cpus") ? spec.cpus : std::nullopt, enforced("pids") ? spec.pids : std::nullopt};
+  spec.memory_bytes.reset();
+  spec.cpus.reset();
+  spec.pids.reset();
+}
+
 Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
                       supervise::Clock::time_point started, const EffectiveLimits& limits,
                       const RuntimeInfo& rt, std::string id) {
@@ -126,23 +145,7 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   p.request.bundles_dir = bundles_dir;
   p.request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
                               *limits, *rootfs, command_for(script, job));
-  if (rootless) {
-    auto& spec = p.request.spec;
-    spec.user_namespace = user_ns;
-    if (!user_ns.full()) spec.uid = spec.gid = 0;  // the only id mapped besides none
-    // The runtime makes no cgroup (rootless, it would need every hierarchy): the container
-    // joins the delegated one we make, with the limits it can enforce.
-    const auto& unenforced = limits->unenforced;
-    auto enforced = [&unenforced](const char* name) {
-      return std::find(unenforced.begin(), unenforced.end(), name) == unenforced.end();
-    };
-    p.request.own_cgroup = cgroup::ResourceLimits{
-        enforced("memory") ? spec.memory_bytes : std::nullopt, spec.swap_limit_supported,
-        enforced("cpus") ? spec.cpus : std::nullopt, enforced("pids") ? spec.pids : std::nullopt};
-    spec.memory_bytes.reset();
-    spec.cpus.reset();
-    spec.pids.reset();
-  }
+  if (rootless) make_rootless(user_ns, limits->unenforced, p.request);
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
   p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes};

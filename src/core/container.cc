@@ -142,12 +142,16 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
 
 Container::~Container() {
   if (removed_) return;
-  (void)client_->remove(id_, bundle_.log_file());  // kills what is left
-  (void)cgroup_.remove();
+  const bool deleted = client_->remove(id_, bundle_.log_file()).has_value();  // kills the rest
+  const bool cgroup_gone = cgroup_.remove().has_value();
   // A create that failed or timed out after forking the init leaves it reparented to us (a
   // subreaper) with nobody to reap it; adopt it if it is still our child, to kill and reap.
   if (!init_.pidfd().valid()) (void)open_init(bundle_.pid_file());
   init_.kill_and_reap();
+  // A runtime killed half-way through create leaves state it cannot read back (no state.json
+  // yet), so its delete fails; with the cgroup gone and the init reaped, that state is only
+  // files.
+  if (!deleted && cgroup_gone) (void)client_->forget(id_);
 }
 
 Expected<void> Container::set_stdin(std::string_view data) const {

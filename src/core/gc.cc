@@ -84,7 +84,7 @@ GcReport Executor::Impl::collect_garbage() const {
       if (deleted) continue;
       // A runtime that cannot run here any more (crun on a hybrid host, outside the mount
       // namespace it ran in) cannot delete; with the cgroup gone, its state is only files.
-      if (cgroup_gone && sys::remove_tree(client->root() / id)) continue;
+      if (cgroup_gone && client->forget(id)) continue;
       problems.push_back(deleted.error().message);
     }
     if (auto r = bundle::remove_bundle_dir(bundle_dir); !r) problems.push_back(r.error().message);

@@ -143,6 +143,10 @@ Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::pa
   return remove(id, log);
 }
 
+Expected<void> RuntimeClient::forget(const std::string& id) const {
+  return sys::remove_tree(root_ / id);
+}
+
 std::vector<std::string> RuntimeClient::list_ids() const {
   std::vector<std::string> ids;
   std::error_code ec;

@@ -52,6 +52,9 @@ class RuntimeClient {
   // remove the state dir; doing it here saves a runtime process (~5 ms for runc). Anything
   // unexpected in the state dir, or another runtime, goes through `delete --force`.
   Expected<void> remove_stopped(const std::string& id, const std::filesystem::path& log) const;
+  // Removes the runtime's state files of a container none of whose processes is left (its
+  // cgroup removed, its init reaped): for state the runtime itself cannot delete.
+  Expected<void> forget(const std::string& id) const;
   // Ids of the containers in this runtime's root.
   [[nodiscard]] std::vector<std::string> list_ids() const;
 

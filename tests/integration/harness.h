@@ -17,6 +17,7 @@
 
 #include "ociexec/ociexec.h"
 #include "sys/process.h"
+#include "sys/unique_fd.h"
 
 namespace ociexec::test {
 
@@ -60,6 +61,22 @@ ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::s
 // Waits (bounded, 4 s) until process `owner` (a CLI we started) has a container with its init
 // running. Containers of other owners (the warm pool of this process) do not count.
 bool wait_for_running_container(pid_t owner);
+// A TCP listener on the host's 127.0.0.1, on a port the kernel picks; closed when destroyed.
+// What a job must not reach.
+class LoopbackListener {
+ public:
+  LoopbackListener();
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  sys::UniqueFd fd_;
+  int port_ = 0;
+};
+
+// How many processes on the host have `needle` in their command line (NUL separators read as
+// spaces): a job's process that must not outlive it, named by arguments unique to the test.
+int host_processes_with(const std::string& needle);
+
 // The uid a job runs as: nobody (65534) as root and rootless with subordinate ids; rootless
 // with a single-id mapping, the root of its user namespace.
 unsigned job_uid();

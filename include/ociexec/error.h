@@ -22,6 +22,11 @@ enum class ErrorKind {
   kCancelled,             // a submitted job never started: its executor was destroyed first
   kLimitNotEnforced,      // rootless without a delegated cgroup: a limit the job set cannot be
                           // enforced (JobOptions::allow_unenforced_limits runs it anyway)
+  kImageNotFound,         // the image (or its tag, digest or platform) is not in the registry,
+                          // the OCI layout or the local store
+  kImage,                 // an image could not be fetched, verified or unpacked: a bad
+                          // manifest, a digest mismatch, a hostile layer, a registry error
+  kAuth,                  // the registry refused the credentials, or asked for some
 };
 
 // Lower-case, no trailing period; context is prepended as "operation: ...".

@@ -3,5 +3,6 @@
 
 #include "ociexec/error.h"
 #include "ociexec/executor.h"
+#include "ociexec/images.h"
 #include "ociexec/options.h"
 #include "ociexec/result.h"

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ociexec/images.h"
+
 namespace ociexec {
 
 inline constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::seconds(300);
@@ -38,6 +40,15 @@ struct JobOptions {
   std::string stdin_data;
   // A prepared root file system directory; nullopt: the built-in read-only view of the host.
   std::optional<std::filesystem::path> rootfs;
+  // An image instead ("python:3.12-slim", "oci:PATH[:REF]"; see images.h): the job's root is
+  // a fresh writable overlay on its layers (writes capped at limits.tmpfs_bytes, and gone
+  // with the job). The image's Env, WorkingDir and User apply; env, a workdir other than the
+  // default, and user override them. Fetched per `pull`, with the executor's image options.
+  std::optional<std::string> image;
+  PullPolicy pull = PullPolicy::kMissing;
+  // "UID[:GID]" or "NAME[:GROUP]" (from the root's /etc/passwd and /etc/group); nullopt: the
+  // image's User, else 65534 (nobody).
+  std::optional<std::string> user;
   // "runc", "crun", "auto" or a path; nullopt: the executor's runtime.
   std::optional<std::string> runtime;
   // Bytes kept per stream; the rest is read and dropped, and the truncated flag is set.
@@ -79,6 +90,8 @@ struct ExecutorOptions {
   std::filesystem::path init_path;
   // The most jobs submit() runs at once; the others wait in order.
   std::size_t max_concurrent_jobs = 8;
+  // The image store and registry settings jobs with an image use.
+  ImageOptions images;
 };
 
 // Where an executor of this user keeps its state when ExecutorOptions::state_dir is empty.

@@ -1,6 +1,7 @@
 #include "bundle/bundle.h"
 
 #include "sys/fs.h"
+#include "sys/overlay.h"
 
 namespace ociexec::bundle {
 
@@ -33,10 +34,33 @@ Expected<void> Bundle::write_script(std::string_view script) const {
   return {};
 }
 
+Expected<void> Bundle::mount_image_root(const std::vector<std::string>& layers,
+                                        std::uint64_t tmpfs_bytes,
+                                        std::shared_ptr<const sys::UniqueFd> mount_ns) {
+  const fs::path rw = dir_ / "rw";
+  for (const auto& d : {rw, rootfs_dir()})
+    if (auto r = sys::make_dir(d, 0700, false); !r)
+      return tl::unexpected(r.error().with_context("image root"));
+  const int ns = mount_ns ? mount_ns->get() : -1;
+  if (auto r = sys::mount_overlay_root(rw, rootfs_dir(), layers, tmpfs_bytes, ns); !r)
+    return tl::unexpected(r.error().with_context("image root"));
+  mounted_ = true;
+  mount_ns_ = std::move(mount_ns);
+  return {};
+}
+
 Expected<void> Bundle::remove() {
   if (dir_.empty()) return {};
+  if (mounted_) {
+    if (auto r = sys::unmount_overlay_root(dir_ / "rw", rootfs_dir(),
+                                           mount_ns_ ? mount_ns_->get() : -1);
+        !r)
+      return r;
+    mounted_ = false;
+  }
   auto known = sys::remove_known_tree(
-      dir_, {"config.json", "init.pid", "runtime.log", "job/script", "job/job", "job/init", "job/"});
+      dir_, {"config.json", "init.pid", "runtime.log", "job/script", "job/job", "job/init", "job/",
+             "rootfs/", "rw/"});
   auto r = known && *known ? Expected<void>{} : sys::remove_tree(dir_);
   if (r) dir_.clear();
   return r;

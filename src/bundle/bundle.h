@@ -4,10 +4,13 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ociexec/error.h"
+#include "sys/unique_fd.h"
 
 namespace ociexec::bundle {
 
@@ -17,7 +20,10 @@ inline constexpr std::string_view kScriptPathInContainer = "/.ociexec/script";
 class Bundle {
  public:
   static Expected<Bundle> create(const std::filesystem::path& bundles_dir, const std::string& id);
-  Bundle(Bundle&& other) noexcept : dir_(std::exchange(other.dir_, {})) {}
+  Bundle(Bundle&& other) noexcept
+      : dir_(std::exchange(other.dir_, {})),
+        mounted_(std::exchange(other.mounted_, false)),
+        mount_ns_(std::move(other.mount_ns_)) {}
   Bundle& operator=(Bundle&&) = delete;
   Bundle(const Bundle&) = delete;
   ~Bundle();
@@ -27,6 +33,13 @@ class Bundle {
   [[nodiscard]] std::filesystem::path pid_file() const { return dir_ / "init.pid"; }
   [[nodiscard]] std::filesystem::path log_file() const { return dir_ / "runtime.log"; }
   [[nodiscard]] std::filesystem::path script_dir() const { return dir_ / "job"; }
+  // An image job's root: the overlay on rootfs/, its upper dir on a tmpfs at rw/.
+  [[nodiscard]] std::filesystem::path rootfs_dir() const { return dir_ / "rootfs"; }
+
+  // Mounts the image's layers (top first) as a writable root with `tmpfs_bytes` of room, in
+  // the runtime's mount namespace (null: ours).
+  Expected<void> mount_image_root(const std::vector<std::string>& layers, std::uint64_t tmpfs_bytes,
+                                  std::shared_ptr<const sys::UniqueFd> mount_ns);
 
   Expected<void> write_config(std::string_view json) const;
   Expected<void> write_script(std::string_view script) const;
@@ -37,6 +50,8 @@ class Bundle {
  private:
   explicit Bundle(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::filesystem::path dir_;
+  bool mounted_ = false;
+  std::shared_ptr<const sys::UniqueFd> mount_ns_;
 };
 
 // Removes a bundle directory left by a dead owner, unmounting anything below it first.

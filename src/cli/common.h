@@ -49,5 +49,6 @@ void register_batch(CLI::App& app, Globals& globals, Action& action);
 void register_gc(CLI::App& app, Globals& globals, Action& action);
 void register_doctor(CLI::App& app, Globals& globals, Action& action);
 void register_version(CLI::App& app, Globals& globals, Action& action);
+void register_images(CLI::App& app, Globals& globals, Action& action);
 
 }  // namespace ociexec::cli

@@ -8,6 +8,8 @@
 #include "config/units.h"
 #include "sys/fs.h"
 
+#include <filesystem>
+
 namespace ociexec::cli {
 
 namespace {
@@ -67,6 +69,13 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   if (f.allow_unenforced_limits) job.allow_unenforced_limits = true;
   if (!f.runtime.empty()) job.runtime = f.runtime;
   if (!f.rootfs.empty()) job.rootfs = f.rootfs;
+  if (!f.image.empty()) job.image = f.image;
+  if (!f.user.empty()) job.user = f.user;
+  if (!f.pull.empty()) {
+    auto policy = parse_pull_policy(f.pull);
+    if (!policy) return tl::unexpected(policy.error());
+    job.pull = *policy;
+  }
   if (!f.interpreter.empty()) job.interpreter = config::split_command(f.interpreter);
   if (!f.workdir.empty()) job.workdir = f.workdir;
   if (!f.stdin_file.empty()) {
@@ -77,6 +86,45 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   return {};
 }
 
+Expected<PullPolicy> parse_pull_policy(const std::string& text) {
+  if (text == "missing") return PullPolicy::kMissing;
+  if (text == "always") return PullPolicy::kAlways;
+  if (text == "never") return PullPolicy::kNever;
+  return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                              fmt::format("--pull {:?}: expected missing, always or never", text)});
+}
+
+void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry) {
+  cmd.add_option("--image-store", flags.store,
+                 "image store (default /var/lib/ociexec, rootless $XDG_DATA_HOME/ociexec)");
+  if (!registry) return;
+  cmd.add_option("--tls-verify", flags.tls_verify,
+                 "false: no TLS verification, and plain HTTP for registries without TLS");
+  cmd.add_option("--creds", flags.creds, "registry credentials USER:PASSWORD");
+  cmd.add_option("--authfile", flags.authfile,
+                 "auth file (docker config.json or containers auth.json format)");
+  cmd.add_option("--cert-file", flags.cert_file, "PEM CA bundle trusted besides the system's");
+  cmd.add_option("--platform", flags.platform, "OS/ARCH[/VARIANT] (default: this machine's)");
+}
+
+Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& o) {
+  if (!f.store.empty()) o.store = std::filesystem::absolute(f.store);
+  if (!f.tls_verify.empty()) {
+    if (f.tls_verify != "true" && f.tls_verify != "false")
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                  fmt::format("--tls-verify {:?}: expected true or false", f.tls_verify)});
+    o.tls_verify = f.tls_verify == "true";
+  }
+  if (!f.creds.empty()) {
+    if (f.creds.find(':') == std::string::npos || f.creds.front() == ':')
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "--creds: expected USER:PASSWORD"});
+    o.credentials = f.creds;
+  }
+  if (!f.authfile.empty()) o.auth_file = f.authfile;
+  if (!f.cert_file.empty()) o.ca_file = f.cert_file;
+  if (!f.platform.empty()) o.platform = f.platform;
+  return {};
+}
 
 nlohmann::json result_json(const Result& r) {
   using nlohmann::json;
@@ -141,6 +189,9 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "env") f.env = value.get<std::vector<std::string>>();
       else if (key == "runtime") f.runtime = value.get<std::string>();
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
+      else if (key == "image") f.image = value.get<std::string>();
+      else if (key == "pull") f.pull = value.get<std::string>();
+      else if (key == "user") f.user = value.get<std::string>();
       else if (key == "interpreter") f.interpreter = value.get<std::string>();
       else if (key == "workdir") f.workdir = value.get<std::string>();
       else if (key == "allow_unenforced_limits") f.allow_unenforced_limits = value.get<bool>();

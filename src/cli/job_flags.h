@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "ociexec/ociexec.h"
@@ -19,9 +20,25 @@ struct RunFlags {
   std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
   std::vector<std::string> env;
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
+  std::string image, pull, user;
   bool json = false;
   bool allow_unenforced_limits = false;
 };
+
+// Where images come from and go (run --image, pull, images, rmi, image prune); podman's names.
+struct ImageFlags {
+  std::string store;
+  std::string tls_verify;  // "true" / "false"
+  std::string creds;
+  std::string authfile;
+  std::string cert_file;   // a CA bundle
+  std::string platform;
+};
+
+// Adds the ImageFlags options to a subcommand (`registry`: the ones for fetching too).
+void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry);
+Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& options);
+Expected<PullPolicy> parse_pull_policy(const std::string& text);
 
 // Applies the flags over `job`; an error names the flag and the accepted values.
 Expected<void> apply_flags(const RunFlags& f, JobOptions& job);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   register_batch(app, globals, action);
   register_gc(app, globals, action);
   register_doctor(app, globals, action);
+  register_images(app, globals, action);
   register_version(app, globals, action);
   try {
     app.parse(argc, argv);

@@ -34,7 +34,7 @@ Expected<std::string> read_script(const RunFlags& f) {
   return text;
 }
 
-int run(const Globals& globals, const RunFlags& flags) {
+int run(const Globals& globals, const RunFlags& flags, const ImageFlags& image_flags) {
   auto fail = [&](const Error& e) {
     if (flags.json) print_json(error_json(e));
     return flags.json ? exit_code_for(e) : report_error(e);
@@ -43,6 +43,7 @@ int run(const Globals& globals, const RunFlags& flags) {
   if (!cfg) return fail(cfg.error());
   JobOptions job = cfg->job;
   if (auto r = apply_flags(flags, job); !r) return fail(r.error());
+  if (auto r = apply_image_flags(image_flags, cfg->executor.images); !r) return fail(r.error());
   auto script = read_script(flags);
   if (!script) return fail(script.error());
   // The job's runtime is the executor's: it then never resolves (nor prepares) another one.
@@ -70,6 +71,7 @@ int run(const Globals& globals, const RunFlags& flags) {
 
 void register_run(CLI::App& app, Globals& globals, Action& action) {
   auto flags = std::make_shared<RunFlags>();
+  auto image_flags = std::make_shared<ImageFlags>();
   auto* cmd = app.add_subcommand("run", "run a script in a fresh container");
   cmd->add_option("script", flags->script_file, "script file, or - for standard input");
   auto* command = cmd->add_option("-c", flags->command, "script text");
@@ -88,6 +90,13 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
       ->allow_extra_args(false);
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
+  cmd->add_option("--image", flags->image,
+                  "run in an image (python:3.12-slim, HOST:PORT/NAME:TAG, oci:PATH[:REF]) on a "
+                  "throwaway writable root");
+  cmd->add_option("--pull", flags->pull, "missing (default), always or never");
+  cmd->add_option("-u,--user", flags->user,
+                  "UID[:GID] or NAME[:GROUP] (default: the image's User, else 65534)");
+  add_image_flags(*cmd, *image_flags, true);
   cmd->add_option("--interpreter", flags->interpreter,
                   "command that runs the script (default: its #! line, else /bin/sh)");
   cmd->add_option("--stdin", flags->stdin_file, "file whose bytes the script reads on stdin");
@@ -96,9 +105,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_flag("--allow-unenforced-limits", flags->allow_unenforced_limits,
                 "rootless without a delegated cgroup: run a job whose memory, CPU or pids "
                 "limit cannot be enforced (the result lists it)");
-  cmd->callback([&globals, &action, flags, command] {
+  cmd->callback([&globals, &action, flags, image_flags, command] {
     flags->command_given = command->count() > 0;
-    action = [&globals, flags] { return run(globals, *flags); };
+    action = [&globals, flags, image_flags] { return run(globals, *flags, *image_flags); };
   });
 }
 

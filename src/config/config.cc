@@ -108,6 +108,74 @@ const std::map<std::string, Setter>& setters() {
          c.job.rootfs = v;
          return {};
        }},
+      {"image",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.job.image = v;
+         return {};
+       }},
+      {"pull",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         if (v == "missing") c.job.pull = PullPolicy::kMissing;
+         else if (v == "always") c.job.pull = PullPolicy::kAlways;
+         else if (v == "never") c.job.pull = PullPolicy::kNever;
+         else return tl::unexpected(Error{ErrorKind::kConfig, "expected missing, always or never"});
+         return {};
+       }},
+      {"user",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.job.user = v;
+         return {};
+       }},
+      {"image_store",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         if (v.empty() || v.front() != '/')
+           return tl::unexpected(Error{ErrorKind::kConfig, "expected an absolute path"});
+         c.executor.images.store = v;
+         return {};
+       }},
+      {"tls_verify",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         if (v != "true" && v != "false")
+           return tl::unexpected(Error{ErrorKind::kConfig, "expected true or false"});
+         c.executor.images.tls_verify = v == "true";
+         return {};
+       }},
+      {"insecure_registries",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.images.insecure_registries.clear();
+         for (auto& host : split_command(v)) {
+           if (host.back() == ',') host.pop_back();
+           if (!host.empty()) c.executor.images.insecure_registries.push_back(host);
+         }
+         return {};
+       }},
+      {"registry_ca_file",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.images.ca_file = v;
+         return {};
+       }},
+      {"auth_file",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.images.auth_file = v;
+         return {};
+       }},
+      {"image_max_size",
+       [](Config& c, const std::string& v) {
+         return assign(parse_size(v), c.executor.images.max_unpacked_bytes);
+       }},
+      {"image_max_entries",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         auto n = parse_count(v);
+         if (!n) return tl::unexpected(n.error());
+         if (*n < 1) return tl::unexpected(Error{ErrorKind::kConfig, "must be at least 1"});
+         c.executor.images.max_entries = static_cast<std::uint64_t>(*n);
+         return {};
+       }},
+      {"platform",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.images.platform = v;
+         return {};
+       }},
       {"interpreter",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.job.interpreter = split_command(v);

@@ -14,6 +14,17 @@
 //   output_cap: 10m
 //   rootfs: /srv/rootfs      # omit for the built-in host view
 //   interpreter: /bin/sh     # omit to use the script's #! line
+//   image: python:3.12-slim  # instead of rootfs (see images.h)
+//   pull: missing            # missing | always | never
+//   user: 1000:1000          # or a name in the root's /etc/passwd; default the image's, else 65534
+//   image_store: /var/lib/ociexec
+//   tls_verify: true
+//   insecure_registries: 127.0.0.1:5000 registry.lan   # blank- or comma-separated
+//   registry_ca_file: /etc/ociexec/ca.pem
+//   auth_file: /root/.docker/config.json
+//   platform: linux/amd64
+//   image_max_size: 32g      # unpacked bytes of one image; beyond: refused as a tar bomb
+//   image_max_entries: 1000000
 #pragma once
 
 #include <filesystem>

@@ -91,6 +91,15 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
   std::unique_ptr<Container> c(new Container(id, std::move(*bundle), request));
 
   spec::SpecInput in = request.spec;
+  if (!request.image_layers.empty()) {
+    if (auto r = c->bundle_.mount_image_root(request.image_layers, in.tmpfs_bytes,
+                                             request.client->mount_ns());
+        !r)
+      return tl::unexpected(r.error());
+    in.rootfs_path = c->bundle_.rootfs_dir().string();
+    in.root_writable = true;
+    c->rootfs_hold_ = request.rootfs_hold;
+  }
   in.readonly_binds.push_back(
       {c->bundle_.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
   if (!request.own_cgroup) in.cgroups_path = c->cgroup_.spec_path();

@@ -35,6 +35,10 @@ struct ContainerRequest {
   // Rootless: the runtime makes no cgroup; with a delegated one (layout not empty), we make
   // it with these limits and move the init into it before it starts.
   std::optional<cgroup::ResourceLimits> own_cgroup;
+  // An image: its layers (top first) become the container's writable overlay root, and
+  // `rootfs_hold` keeps them from being pruned while the container exists.
+  std::vector<std::string> image_layers;
+  std::shared_ptr<const void> rootfs_hold;
 };
 
 class Container {
@@ -82,6 +86,7 @@ class Container {
   sys::UniqueFd exec_status_;
   std::chrono::steady_clock::time_point created_at_;
   bool removed_ = false;
+  std::shared_ptr<const void> rootfs_hold_;
 };
 
 }  // namespace ociexec::core

@@ -22,6 +22,9 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::kSystem: return "system";
     case ErrorKind::kCancelled: return "cancelled";
     case ErrorKind::kLimitNotEnforced: return "limit_not_enforced";
+    case ErrorKind::kImageNotFound: return "image_not_found";
+    case ErrorKind::kImage: return "image";
+    case ErrorKind::kAuth: return "auth";
   }
   return "unknown";
 }

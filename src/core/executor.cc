@@ -15,6 +15,8 @@
 #include "core/container.h"
 #include "core/executor_impl.h"
 #include "core/rootless.h"
+#include "image/image_rootfs.h"
+#include "image/user.h"
 #include "pool/job_file.h"
 #include "runtime/runtime.h"
 #include "spec/shebang.h"
@@ -120,6 +122,39 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
   return r;
 }
 
+// An image's root, env and working dir; the job's own env and a non-default workdir win.
+void use_image(const image::RootfsPlan& rootfs, const JobOptions& job,
+               core::ContainerRequest& request) {
+  if (rootfs.layers.empty()) return;
+  auto& spec = request.spec;
+  request.image_layers = rootfs.layers;
+  request.rootfs_hold = rootfs.hold;
+  spec.env = rootfs.env;
+  spec.env.insert(spec.env.end(), job.env.begin(), job.env.end());
+  spec.work_mount = job.workdir;
+  if (!rootfs.working_dir.empty() && job.workdir == JobOptions{}.workdir)
+    spec.cwd = rootfs.working_dir;
+}
+
+// The job's user, else the image's User, looked up in the root's own /etc; else 65534.
+Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job, bool rootless,
+                        const spec::UserNamespace& user_ns, spec::SpecInput& spec) {
+  const std::string& wanted = job.user ? *job.user : rootfs.user;
+  if (wanted.empty()) return {};
+  auto ids = image::resolve_user(
+      wanted, [&rootfs](const std::string& name) { return image::read_etc_file(rootfs, name); });
+  if (!ids) return tl::unexpected(ids.error());
+  if (rootless && (!user_ns.full() || ids->uid > 65535 || ids->gid > 65535))
+    return tl::unexpected(Error{
+        ErrorKind::kInvalidArgument,
+        fmt::format("user {:?}: rootless, only ids 0-65535 are mapped, and only with subordinate "
+                    "ids (see 'ociexec doctor'); drop --user",
+                    wanted)});
+  spec.uid = ids->uid;
+  spec.gid = ids->gid;
+  return {};
+}
+
 }  // namespace
 
 Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view script,
@@ -145,10 +180,14 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   p.request.bundles_dir = bundles_dir;
   p.request.spec = spec_input(HostSpecFacts{swap_limit_supported, nofile_hard_limit, machine}, job,
                               *limits, *rootfs, command_for(script, job));
+  use_image(*rootfs, job, p.request);
+  if (auto r = use_user(*rootfs, job, rootless, user_ns, p.request.spec); !r)
+    return tl::unexpected(r.error());
   if (rootless) make_rootless(user_ns, limits->unenforced, p.request);
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
-  p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes};
+  p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes,
+               p.request.spec.uid, p.request.spec.gid};
   return p;
 }
 
@@ -178,7 +217,8 @@ Expected<Result> Executor::Impl::run_pooled(core::Container& c, const Prepared& 
                                             std::string_view script, const JobOptions& job) const {
   // What the init reads at start: the job's command, environment and working directory.
   auto file = pool::encode_job(
-      {prepared.request.spec.args, spec::process_env(job.env), prepared.request.spec.cwd});
+      {prepared.request.spec.args, spec::process_env(prepared.request.spec.env),
+       prepared.request.spec.cwd});
   if (!file)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "interpreter or env: a NUL byte cannot be passed to a process"});
@@ -272,6 +312,14 @@ Executor::Impl::~Impl() {
 }
 
 Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {
+  if (job.image) {
+    if (rootless)
+      return tl::unexpected(Error{
+          ErrorKind::kInvalidArgument,
+          "image: rootless jobs cannot run images yet (their overlay root needs root); unpack "
+          "the image (umoci unpack --rootless) and pass the directory as the rootfs"});
+    return image::image_rootfs(*job.image, job.pull, options.images);
+  }
   if (job.rootfs) return image::prepared_rootfs(*job.rootfs);
   std::lock_guard lock(host_view_mutex);
   if (!host_view_cache) {

@@ -58,6 +58,10 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
     return invalid(fmt::format("grace {}: must be at least 0 and less than the timeout {}",
                                format_seconds(job.grace), format_seconds(job.timeout)));
   eff.timeout = job.timeout;
+  if (job.image && job.rootfs)
+    return invalid("image and rootfs: give one of them (an image, or a prepared directory)");
+  if (job.image && job.image->empty())
+    return invalid("image: empty; give a reference such as python:3.12-slim or oci:PATH:REF");
   eff.grace = job.grace;
 
   const auto& lim = job.limits;

@@ -27,6 +27,8 @@ struct PoolProfile {
   std::string rootfs;   // the rootfs path (the host view's root for the built-in one)
   std::string workdir;
   std::uint64_t tmpfs_bytes = 0;
+  std::uint32_t uid = 65534;  // the process user is fixed at create
+  std::uint32_t gid = 65534;
   auto operator<=>(const PoolProfile&) const = default;
 };
 

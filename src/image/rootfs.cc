@@ -10,6 +10,9 @@
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include <fcntl.h>
+
+#include "sys/confined.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
 #include "sys/unique_fd.h"
@@ -121,7 +124,10 @@ Expected<RootfsPlan> host_view(const fs::path& state_dir) {
     (void)sys::remove_tree(tmp);
     if (!built) return tl::unexpected(built.error().with_context("build host view rootfs"));
   }
-  return RootfsPlan{(dir / "rootfs").string(), host_view_binds(dir)};
+  RootfsPlan plan;
+  plan.root_path = (dir / "rootfs").string();
+  plan.readonly_binds = host_view_binds(dir);
+  return plan;
 }
 
 void remove_stale_host_views(const fs::path& state_dir) noexcept {
@@ -139,6 +145,37 @@ void remove_stale_host_views(const fs::path& state_dir) noexcept {
   }
 }
 
+namespace {
+
+// `rel` under `root`, resolved inside it; nullopt when missing, a whiteout, or too large.
+std::optional<std::string> read_inside(const std::string& root, const std::vector<std::string>& rel,
+                                       bool* whiteout) {
+  sys::UniqueFd dir(::open(root.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!dir) return std::nullopt;
+  auto fd = sys::open_in_root(dir.get(), rel, rel.size(), O_RDONLY | O_NONBLOCK);
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return std::nullopt;
+  if (S_ISCHR(st.st_mode) && st.st_rdev == 0 && whiteout) *whiteout = true;
+  if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) return std::nullopt;
+  auto text = sys::read_all(fd->get());
+  return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> read_etc_file(const RootfsPlan& plan, const std::string& name) {
+  for (const auto& b : plan.readonly_binds)
+    if (b.destination == "/etc") return read_inside(b.source, {name}, nullptr);
+  if (plan.layers.empty()) return read_inside(plan.root_path, {"etc", name}, nullptr);
+  for (const auto& layer : plan.layers) {
+    bool whiteout = false;
+    auto text = read_inside(layer, {"etc", name}, &whiteout);
+    if (text || whiteout) return text;
+  }
+  return std::nullopt;
+}
+
 Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
   std::error_code ec;
   auto canonical = fs::canonical(dir, ec);
@@ -148,7 +185,9 @@ Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
               fmt::format("rootfs {}: not a directory; give a prepared root "
                           "file system directory, or none for the built-in host view",
                           dir)});
-  return RootfsPlan{canonical.string(), {}};
+  RootfsPlan plan;
+  plan.root_path = canonical.string();
+  return plan;
 }
 
 }  // namespace ociexec::image

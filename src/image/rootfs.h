@@ -6,6 +6,8 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,14 @@ namespace ociexec::image {
 struct RootfsPlan {
   std::string root_path;                        // OCI root.path
   std::vector<spec::BindMount> readonly_binds;  // mounts that complete the root
+  // An image: its unpacked layers, top first, overlaid per job (root_path is then the top
+  // layer's dir, naming the image); its config's Env, WorkingDir and User.
+  std::vector<std::string> layers;
+  std::vector<std::string> env;
+  std::string working_dir;
+  std::string user;
+  // Keeps the layers from being pruned while a job (or pooled container) uses them.
+  std::shared_ptr<const void> hold;
 };
 
 // Ensures "<state_dir>/hostview" exists (built atomically) and returns its plan.
@@ -28,6 +38,11 @@ void remove_stale_host_views(const std::filesystem::path& state_dir) noexcept;
 
 // A prepared root file system directory chosen by the caller.
 Expected<RootfsPlan> prepared_rootfs(const std::filesystem::path& dir);
+
+// A file of the root's /etc ("passwd", "group"), at most 1 MiB; nullopt when it has none.
+// Read inside the root: no symlink leads out of it. For an image, the topmost layer that has
+// it (a whiteout hides it).
+std::optional<std::string> read_etc_file(const RootfsPlan& plan, const std::string& name);
 
 // The synthetic /etc files: name -> content.
 std::vector<std::pair<std::string, std::string>> synthetic_etc_files();

@@ -57,6 +57,10 @@ class RuntimeClient {
   Expected<void> forget(const std::string& id) const;
   // Ids of the containers in this runtime's root.
   [[nodiscard]] std::vector<std::string> list_ids() const;
+  // The mount namespace the runtime runs in (null: ours): an image root is mounted there.
+  [[nodiscard]] const std::shared_ptr<const sys::UniqueFd>& mount_ns() const noexcept {
+    return mount_ns_;
+  }
 
  private:
   Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,

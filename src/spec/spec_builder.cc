@@ -88,7 +88,7 @@ Expected<json> build_spec(const SpecInput& in) {
     }
   }
 
-  spec["root"] = {{"path", in.rootfs_path}, {"readonly", true}};
+  spec["root"] = {{"path", in.rootfs_path}, {"readonly", !in.root_writable}};
 
   auto& mounts = spec["mounts"];
   for (const auto& b : in.readonly_binds) {
@@ -103,7 +103,8 @@ Expected<json> build_spec(const SpecInput& in) {
   const auto work_owner = in.user_namespace && !in.user_namespace->full()
                               ? std::nullopt
                               : std::optional{std::pair{in.uid, in.gid}};
-  if (in.cwd != "/tmp") mounts.push_back(tmpfs_mount(in.cwd, in.tmpfs_bytes, "0755", work_owner));
+  const std::string& work = in.work_mount.empty() ? in.cwd : in.work_mount;
+  if (work != "/tmp") mounts.push_back(tmpfs_mount(work, in.tmpfs_bytes, "0755", work_owner));
 
   auto& linux = spec["linux"];
   if (in.user_namespace) {

@@ -42,6 +42,8 @@ struct SpecInput {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE"; replaces a base entry with the same key
   std::string cwd = "/work";
+  std::string work_mount;  // the writable tmpfs work dir; empty: cwd
+  bool root_writable = false;  // an image's per-job overlay root
   std::uint32_t uid = 65534;
   std::uint32_t gid = 65534;
   std::string rootfs_path = "rootfs";

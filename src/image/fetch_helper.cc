@@ -1,0 +1,68 @@
+// Pulling through the ociexec-fetch helper: the static `ociexec` command's way. The command
+// links no libcurl, libarchive or OpenSSL (static copies of them and their dependencies are
+// not shipped by Debian); the helper is linked with the library, which has them. The
+// helper's stderr is ours, so it draws its progress on our terminal.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "image/image_options.h"
+#include "sys/process.h"
+
+namespace ociexec::image {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path helper_path() {
+  std::error_code ec;
+  const auto dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (!ec)
+    for (const auto& candidate :
+         {dir / "ociexec-fetch", dir.parent_path() / "libexec/ociexec/ociexec-fetch"})
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  return OCIEXEC_FETCH_INSTALL_PATH;
+}
+
+}  // namespace
+
+Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions& options,
+                                  const std::function<void(const PullProgress&)>& /*progress*/) {
+  const fs::path helper = helper_path();
+  auto out = sys::make_pipe(false);
+  if (!out) return tl::unexpected(out.error().with_context("pull"));
+  sys::SpawnOptions spawn;
+  spawn.stdout_fd = out->write.get();
+  spawn.stderr_fd = STDERR_FILENO;
+  auto child = sys::ChildProcess::spawn(
+      {helper.string(), options_to_json(options).dump(), std::string(reference),
+       ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
+      spawn);
+  if (!child)
+    return tl::unexpected(Error{ErrorKind::kSystem,
+                                fmt::format("pull: cannot run {} ({}); install ociexec completely",
+                                            helper.string(), child.error().message)});
+  out->write.reset();
+  auto text = sys::read_all(out->read.get());
+  auto status = child->wait_for(std::chrono::hours(24));
+  if (!status) return tl::unexpected(status.error().with_context("pull"));
+  auto j = nlohmann::json::parse(text ? *text : std::string(), nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const auto& e = j["error"];
+    Error err{ErrorKind::kImage, e.value("message", "pull failed")};
+    const std::string kind = e.value("kind", "");
+    for (auto k : {ErrorKind::kInvalidArgument, ErrorKind::kConfig, ErrorKind::kSystem,
+                   ErrorKind::kImageNotFound, ErrorKind::kImage, ErrorKind::kAuth})
+      if (to_string(k) == kind) err.kind = k;
+    return tl::unexpected(err);
+  }
+  if (status->shell_code() != 0 || !j.is_object())
+    return tl::unexpected(Error{ErrorKind::kSystem,
+                                fmt::format("pull: {} ended with status {} and no result",
+                                            helper.string(), status->shell_code())});
+  return summary_from_json(j);
+}
+
+}  // namespace ociexec::image

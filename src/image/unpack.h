@@ -1,0 +1,41 @@
+// Unpacks one image layer (a tar stream, plain, gzip or zstd) into an empty directory, as an
+// overlay lower dir: whiteouts become overlay whiteouts (0/0 character devices) and opaque
+// directories the trusted.overlay.opaque xattr. libarchive reads the tar; every file is
+// written by us relative to the layer's own root (sys/confined.h), so no entry, however it
+// is named or linked, lands outside it. The uncompressed stream is hashed on the way: the
+// result's diff_id is what the image config must list.
+//
+// Deliberate choices: device nodes and sockets are skipped; setuid/setgid bits are kept
+// (jobs run with no_new_privs, so they grant nothing); of extended attributes only user.*
+// are kept (trusted.* could forge overlay metadata, security.* file capabilities).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "image/digest.h"
+#include "image/manifest.h"
+#include "ociexec/error.h"
+
+namespace ociexec::image {
+
+struct UnpackLimits {
+  std::uint64_t max_bytes = 32ULL << 30;  // uncompressed tar bytes of one image
+  std::uint64_t max_entries = 1'000'000;  // entries of one image
+  std::size_t max_path = 4096;            // bytes of one entry's name or link target
+};
+
+struct UnpackStats {
+  Digest diff_id;
+  std::uint64_t tar_bytes = 0;  // uncompressed
+  std::uint64_t entries = 0;
+  std::uint64_t skipped = 0;  // device nodes, sockets, dropped xattrs
+};
+
+// `fd` is read from its current offset to the end. `budget` is what is left of the image's
+// limits, and is reduced by this layer. `digest_algorithm` is the diff_id's algorithm.
+Expected<UnpackStats> unpack_layer(int fd, Compression compression,
+                                   const std::filesystem::path& dest, UnpackLimits& budget,
+                                   const std::string& digest_algorithm = "sha256");
+
+}  // namespace ociexec::image

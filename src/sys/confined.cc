@@ -1,0 +1,90 @@
+#include "sys/confined.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace ociexec::sys {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& path, std::size_t count) {
+  std::string s;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) s += '/';
+    s += path[i];
+  }
+  return s.empty() ? "." : s;
+}
+
+}  // namespace
+
+std::vector<std::string> confined_components(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view c = path.substr(start, slash - start);
+    if (c == "..") {
+      if (!out.empty()) out.pop_back();
+    } else if (!c.empty() && c != ".") {
+      out.emplace_back(c);
+    }
+    start = slash + 1;
+  }
+  return out;
+}
+
+Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& path,
+                                std::size_t count, int flags) {
+  open_how how{};
+  how.flags = static_cast<__u64>(static_cast<unsigned>(flags | O_CLOEXEC));
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  const std::string rel = joined(path, count);
+  while (true) {
+    const long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+    if (errno == EINTR || errno == EAGAIN) continue;
+    return tl::unexpected(errno_error(fmt::format("open {:?} inside the layer", rel), errno));
+  }
+}
+
+Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>& path,
+                                     std::size_t count) {
+  auto whole = open_in_root(root_fd, path, count, O_DIRECTORY | O_RDONLY);
+  if (whole || count == 0) return whole;
+  // Walk down, creating what is missing; each step resolves from the root again.
+  UniqueFd dir;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto next = open_in_root(root_fd, path, i + 1, O_DIRECTORY | O_RDONLY);
+    if (!next) {
+      auto parent = open_in_root(root_fd, path, i, O_DIRECTORY | O_RDONLY);
+      if (!parent) return parent;
+      if (::mkdirat(parent->get(), path[i].c_str(), 0755) != 0) {
+        if (errno != EEXIST)
+          return tl::unexpected(errno_error(
+              fmt::format("mkdir {:?} inside the layer", joined(path, i + 1)), errno));
+        // Something that is not a directory: a symlink leading nowhere in this root, or a
+        // file. Nothing is created through it.
+        return tl::unexpected(Error{
+            ErrorKind::kImage,
+            fmt::format("{:?} is not a directory of the layer (a symlink to one missing in it, "
+                        "or a file): refused",
+                        joined(path, i + 1))});
+      }
+      next = open_in_root(root_fd, path, i + 1, O_DIRECTORY | O_RDONLY);
+      if (!next) return next;
+    }
+    dir = std::move(*next);
+  }
+  return dir;
+}
+
+}  // namespace ociexec::sys

@@ -1,0 +1,27 @@
+// Paths resolved inside a directory as if it were the root (openat2 RESOLVE_IN_ROOT): "..",
+// absolute symlinks and absolute names all stay inside it, and no magic link (/proc/self/..)
+// or mount crossing is followed. Used wherever untrusted input (an image layer) names files.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ociexec/error.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::sys {
+
+// "a/../../b/./c" -> {"b", "c"}: ".." never climbs above the root; empty and "." dropped.
+std::vector<std::string> confined_components(std::string_view path);
+
+// Opens `path` (components from confined_components) under `root_fd`, resolving every
+// symlink inside the root. `flags` as for open(2); O_CLOEXEC is added.
+Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& path,
+                                std::size_t count, int flags);
+
+// The directory made of the first `count` components, created (0755) where missing.
+Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>& path,
+                                     std::size_t count);
+
+}  // namespace ociexec::sys

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the image tests' OCI layouts into CACHE (once; a stamp marks each complete):
+#   CACHE/busybox:bb      the busybox+payload test rootfs, with Env, WorkingDir and User set
+#   CACHE/debian:python   Debian bookworm minbase with python3-minimal (debootstrap, ~30 s)
+# Made with umoci from local trees; the Debian mirror is the machine's own apt source.
+set -euo pipefail
+cache=$1 rootfs=$2
+mkdir -p "$cache"
+
+build() {  # NAME TAG TREE [umoci config flags...]
+  local name=$1 tag=$2 tree=$3
+  shift 3
+  [[ -f $cache/$name.done ]] && return
+  rm -rf "${cache:?}/$name" "$cache/$name.bundle"
+  umoci init --layout "$cache/$name"
+  umoci new --image "$cache/$name:$tag"
+  umoci unpack --image "$cache/$name:$tag" "$cache/$name.bundle" >/dev/null
+  cp -a "$tree/." "$cache/$name.bundle/rootfs/"
+  umoci repack --image "$cache/$name:$tag" "$cache/$name.bundle"
+  umoci config --image "$cache/$name:$tag" "$@"
+  rm -rf "$cache/$name.bundle"
+  touch "$cache/$name.done"
+}
+
+build busybox bb "$rootfs" --config.env IMAGE_VAR=from-image --config.workingdir /srv \
+  --config.user 1234:42
+
+if [[ ! -f $cache/debian.done ]]; then
+  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+  [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+  rm -rf "$cache/debian.rootfs"
+  debootstrap --variant=minbase --include=python3-minimal bookworm "$cache/debian.rootfs" \
+    "$mirror" >"$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log"; exit 1; }
+  build debian python "$cache/debian.rootfs" --config.env LANG=C.UTF-8 --config.workingdir /app
+  rm -rf "$cache/debian.rootfs"
+fi

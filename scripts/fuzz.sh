@@ -14,11 +14,14 @@ shift || true
 bash scripts/install-deps.sh >/dev/null
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(config units runtime_log cgroup_files mountinfo job_file batch_line shebang)
+  targets=(config units runtime_log cgroup_files mountinfo job_file batch_line shebang image_docs
+    layer)
 fi
 
 build=build-fuzz
-if [[ ! -f $build/CMakeCache.txt ]]; then
+if [[ -f $build/CMakeCache.txt ]]; then
+  cmake -S . -B $build >/dev/null  # picks up new targets
+else
   CC=clang CXX=clang++ cmake -S . -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCIEXEC_FUZZ=ON \
     -DOCIEXEC_BUILD_PYTHON=OFF -DOCIEXEC_STATIC_CLI=OFF \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \

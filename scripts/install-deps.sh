@@ -12,6 +12,11 @@ packages=(
   util-linux
   uidmap  # newuidmap/newgidmap: rootless jobs map subordinate ids (docs/rootless.md)
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
+  # Images: the registry client, layer unpacking and digests
+  libcurl4-openssl-dev libarchive-dev libssl-dev libzstd-dev
+  # The image tests and benchmark: a local registry, image tools, a Debian rootfs, htpasswd
+  docker-registry skopeo umoci debootstrap apache2-utils
+  golang-github-opencontainers-image-spec-dev  # the OCI image-spec JSON schemas
 )
 
 missing=()

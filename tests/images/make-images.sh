@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Builds the image tests' OCI layouts into CACHE (once; a stamp marks each complete):
+# Builds the image tests' OCI layouts into CACHE (once; a stamp marks each complete), or only
+# the ones named after ROOTFS:
 #   CACHE/busybox:bb      the busybox+payload test rootfs, with Env, WorkingDir and User set
 #   CACHE/debian:python   Debian bookworm minbase with python3-minimal (debootstrap, ~30 s)
 # Made with umoci from local trees; the Debian mirror is the machine's own apt source.
 set -euo pipefail
 cache=$1 rootfs=$2
+shift 2
+wanted=("${@:-busybox debian}")
+wanted=" ${wanted[*]} "
 mkdir -p "$cache"
+# One builder at a time (ctest may run the integration suite and the image tests together).
+exec 9>"$cache/.lock"
+flock 9
 
 build() {  # NAME TAG TREE [umoci config flags...]
   local name=$1 tag=$2 tree=$3
@@ -22,10 +29,10 @@ build() {  # NAME TAG TREE [umoci config flags...]
   touch "$cache/$name.done"
 }
 
-build busybox bb "$rootfs" --config.env IMAGE_VAR=from-image --config.workingdir /srv \
+[[ $wanted == *" busybox "* ]] && build busybox bb "$rootfs" --config.env IMAGE_VAR=from-image --config.workingdir /srv \
   --config.user 1234:42
 
-if [[ ! -f $cache/debian.done ]]; then
+if [[ $wanted == *" debian "* && ! -f $cache/debian.done ]]; then
   mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
   [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
   rm -rf "$cache/debian.rootfs"

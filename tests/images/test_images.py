@@ -14,6 +14,7 @@ import pytest
 
 import fake_registry
 from conftest import CLI
+from local_registry import Registry
 from layouts import Layout, Tar, sha256
 
 SCHEMA_DIR = "/usr/share/gocode/src/github.com/opencontainers/image-spec/schema"
@@ -140,7 +141,6 @@ def test_basic_auth_from_flags_and_auth_file(ociexec, tmp_path, images):
     htpasswd = root / "htpasswd"
     subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "alice", "s3cret"], check=True,
                    capture_output=True)
-    from conftest import Registry
     reg = Registry(str(root), str(htpasswd))
     try:
         reg.push(images["busybox"], "private/bb:1", creds="alice:s3cret")

@@ -24,6 +24,16 @@ Keyword options, accepted by every function that runs a job:
 - ``stdin``: str or bytes the script reads on its standard input
 - ``interpreter``: a command (str or list); default: the script's #! line, else /bin/sh
 - ``rootfs``: a prepared root file system directory; default: a read-only view of the host
+- ``image``: an image instead ("python:3.12-slim", "HOST:PORT/NAME:TAG", "oci:PATH[:REF]"):
+  the job's root is a throwaway writable overlay on its layers, with its Env, WorkingDir and
+  User; pulled first as ``pull`` says ("missing", the default; "always"; "never")
+- ``user``: "UID[:GID]" or "NAME[:GROUP]"; default: the image's User, else 65534
+
+Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_images()``,
+``remove_image(reference)`` and ``prune_images()``, where the image options are ``store``,
+``tls_verify``, ``insecure_registries``, ``ca_file``, ``credentials`` ("USER:PASSWORD"),
+``auth_file``, ``platform``, ``max_unpacked_size`` and ``max_entries``; an Executor takes
+them as ``images={...}``.
 - ``runtime``: "runc", "crun", "auto" or a path
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
 - ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
@@ -40,6 +50,10 @@ from ._ociexec import ExecutorError, InvalidOptionError, Result
 from ._ociexec import Executor as _CoreExecutor
 from ._ociexec import _check_options
 from ._ociexec import version as _version
+from ._ociexec import list_images as _list_images
+from ._ociexec import prune_images as _prune_images
+from ._ociexec import pull_image as _pull_image
+from ._ociexec import remove_image as _remove_image
 
 __all__ = [
     "execute_script",
@@ -50,6 +64,10 @@ __all__ = [
     "InvalidOptionError",
     "DEFAULT_TIMEOUT_SECONDS",
     "__version__",
+    "pull_image",
+    "list_images",
+    "remove_image",
+    "prune_images",
 ]
 
 __version__ = _version()
@@ -80,7 +98,8 @@ class Executor:
     ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
     serves one job), replaced after ``pool_max_age`` seconds; its containers run
     ``init_path`` (default: the ociexec-init installed with this package). ``max_concurrent_jobs``
-    bounds the jobs submit() runs at once. Any other keyword becomes a default option for this
+    bounds the jobs submit() runs at once. ``images`` holds the image store and registry
+    settings its jobs' ``image`` option uses (see pull_image). Any other keyword becomes a default option for this
     executor's jobs (see the module's docstring).
 
     Raises ExecutorError when no runtime works or the state dir cannot be made. Run by an
@@ -91,13 +110,13 @@ class Executor:
 
     def __init__(self, state_dir=None, runtime="auto", cgroup_parent="ociexec",
                  runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
-                 init_path=None, **defaults):
+                 init_path=None, images=None, **defaults):
         self._defaults = dict(defaults)
         self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
         self._core = _CoreExecutor(str(state_dir or ""), runtime, cgroup_parent, float(runtime_timeout),
                                    int(pool_size), float(pool_max_age), int(max_concurrent_jobs),
-                                   str(init_path or _find_init()))
+                                   str(init_path or _find_init()), dict(images or {}))
 
     def _merged(self, timeout_seconds, options):
         merged = dict(self._defaults)
@@ -182,3 +201,27 @@ def execute_script(script, timeout_seconds=DEFAULT_TIMEOUT_SECONDS, **options):
     with the line "Execution timeout (Ns): ...", after whatever the script wrote. Executor
     failures (no runtime, bad options, missing rootfs) raise ExecutorError."""
     return _default_executor().execute_script(script, timeout_seconds, **options)
+
+
+def pull_image(reference, **image_options):
+    """Fetches an image (registry or "oci:PATH[:REF]") into the store, in this process.
+    Returns {"name", "digest", "config_digest", "layers", "size", "pulled_at",
+    "layers_fetched", "layers_cached", "bytes_fetched"}; raises ExecutorError (kind
+    "image_not_found", "image", "auth", ...)."""
+    return _pull_image(reference, image_options)
+
+
+def list_images(**image_options):
+    """The images in the store, as dicts like pull_image's."""
+    return _list_images(image_options)
+
+
+def remove_image(reference, **image_options):
+    """Removes a name (every name of an image, given its digest) and the layers no other image
+    uses; returns the names removed."""
+    return _remove_image(reference, image_options)
+
+
+def prune_images(**image_options):
+    """Removes layers and blobs no image references (unless a running job holds them)."""
+    return _prune_images(image_options)

@@ -78,6 +78,9 @@ class _JobOptions(TypedDict, total=False):
     stdin: Optional[_Text]
     interpreter: Union[str, Sequence[str], None]
     rootfs: Union[str, PathLike[str], None]
+    image: Optional[str]
+    pull: str  # "missing" | "always" | "never"
+    user: Optional[str]
     workdir: str
     allow_unenforced_limits: bool
 
@@ -86,6 +89,36 @@ class _ExecutorDefaults(_JobOptions, total=False):
 
 class _RunOptions(_JobOptions, total=False):
     runtime: Optional[str]
+
+class _ImageOptions(TypedDict, total=False):
+    store: Union[str, PathLike[str]]
+    tls_verify: bool
+    insecure_registries: Sequence[str]
+    ca_file: Union[str, PathLike[str]]
+    credentials: str  # "USER:PASSWORD"
+    auth_file: Union[str, PathLike[str]]
+    platform: str  # "os/arch[/variant]"
+    max_unpacked_size: _Size
+    max_entries: int
+
+class ImageInfo(TypedDict):
+    name: str
+    digest: str
+    config_digest: str
+    layers: int
+    size: int
+    pulled_at: float
+
+class PullSummary(ImageInfo):
+    layers_fetched: int
+    layers_cached: int
+    bytes_fetched: int
+
+class PruneSummary(TypedDict):
+    layers_removed: int
+    blobs_removed: int
+    in_use: int
+    bytes_freed: int
 
 class Executor:
     def __init__(
@@ -98,6 +131,7 @@ class Executor:
         pool_max_age: float = ...,
         max_concurrent_jobs: int = ...,
         init_path: Optional[Union[str, PathLike[str]]] = ...,
+        images: Optional[_ImageOptions] = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
     def submit(
@@ -121,3 +155,7 @@ def run(script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptio
 def execute_script(
     script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptions]
 ) -> Tuple[int, str, str]: ...
+def pull_image(reference: str, **options: Unpack[_ImageOptions]) -> PullSummary: ...
+def list_images(**options: Unpack[_ImageOptions]) -> list[ImageInfo]: ...
+def remove_image(reference: str, **options: Unpack[_ImageOptions]) -> list[str]: ...
+def prune_images(**options: Unpack[_ImageOptions]) -> PruneSummary: ...

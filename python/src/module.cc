@@ -148,11 +148,28 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       if (!none) job.workdir = value.cast<std::string>();
     } else if (key == "allow_unenforced_limits") {
       job.allow_unenforced_limits = !none && value.cast<bool>();
+    } else if (key == "image") {
+      if (none)
+        job.image.reset();
+      else
+        job.image = value.cast<std::string>();
+    } else if (key == "pull") {
+      const std::string p = none ? "missing" : value.cast<std::string>();
+      if (p == "missing") job.pull = ociexec::PullPolicy::kMissing;
+      else if (p == "always") job.pull = ociexec::PullPolicy::kAlways;
+      else if (p == "never") job.pull = ociexec::PullPolicy::kNever;
+      else raise_error({ociexec::ErrorKind::kInvalidArgument,
+                        "pull '" + p + "': expected missing, always or never"});
+    } else if (key == "user") {
+      if (none)
+        job.user.reset();
+      else
+        job.user = py::str(value).cast<std::string>();
     } else {
       throw py::type_error("unknown option '" + key +
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
-                           "tmpfs_size, output_cap, env, stdin, interpreter, rootfs, runtime, "
-                           "workdir, allow_unenforced_limits");
+                           "tmpfs_size, output_cap, env, stdin, interpreter, rootfs, image, "
+                           "pull, user, runtime, workdir, allow_unenforced_limits");
     }
   }
 }
@@ -187,12 +204,48 @@ py::dict limits_dict(const ociexec::EffectiveLimits& l) {
   return d;
 }
 
+// Image store and registry settings from keyword arguments (see images() in __init__.py).
+ociexec::ImageOptions image_options(const py::dict& kw) {
+  ociexec::ImageOptions o;
+  for (auto [key_obj, value] : kw) {
+    const auto key = py::str(key_obj).cast<std::string>();
+    if (value.is_none()) continue;
+    if (key == "store") o.store = py::str(value).cast<std::string>();
+    else if (key == "tls_verify") o.tls_verify = value.cast<bool>();
+    else if (key == "insecure_registries") o.insecure_registries = value.cast<std::vector<std::string>>();
+    else if (key == "ca_file") o.ca_file = py::str(value).cast<std::string>();
+    else if (key == "credentials") o.credentials = value.cast<std::string>();
+    else if (key == "auth_file") o.auth_file = py::str(value).cast<std::string>();
+    else if (key == "platform") o.platform = value.cast<std::string>();
+    else if (key == "max_unpacked_size") o.max_unpacked_bytes = size_of(value, "max_unpacked_size");
+    else if (key == "max_entries") o.max_entries = value.cast<std::uint64_t>();
+    else
+      throw py::type_error("unknown image option '" + key +
+                           "'; known: store, tls_verify, insecure_registries, ca_file, "
+                           "credentials, auth_file, platform, max_unpacked_size, max_entries");
+  }
+  return o;
+}
+
+py::dict image_dict(const ociexec::ImageInfo& i) {
+  py::dict d;
+  d["name"] = i.name;
+  d["digest"] = i.digest;
+  d["config_digest"] = i.config_digest;
+  d["layers"] = i.layers;
+  d["size"] = i.size_bytes;
+  d["pulled_at"] = std::chrono::duration<double>(i.pulled_at.time_since_epoch()).count();
+  return d;
+}
+
 class PyExecutor {
  public:
   PyExecutor(const std::string& state_dir, const std::string& runtime,
              const std::string& cgroup_parent, double runtime_timeout, std::size_t pool_size,
-             double pool_max_age, std::size_t max_concurrent_jobs, const std::string& init_path) {
+             double pool_max_age, std::size_t max_concurrent_jobs, const std::string& init_path,
+             const py::dict& images) {
     ociexec::ExecutorOptions o;
+    o.images = image_options(images);
     o.state_dir = state_dir;
     o.runtime = runtime;
     o.cgroup_parent = cgroup_parent;
@@ -352,10 +405,10 @@ PYBIND11_MODULE(_ociexec, m) {
 
   py::class_<PyExecutor>(m, "Executor")
       .def(py::init<const std::string&, const std::string&, const std::string&, double,
-                    std::size_t, double, std::size_t, const std::string&>(),
+                    std::size_t, double, std::size_t, const std::string&, const py::dict&>(),
            py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
            py::arg("runtime_timeout"), py::arg("pool_size"), py::arg("pool_max_age"),
-           py::arg("max_concurrent_jobs"), py::arg("init_path"))
+           py::arg("max_concurrent_jobs"), py::arg("init_path"), py::arg("images"))
       .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
       .def("submit", &PyExecutor::submit, py::arg("script"), py::arg("options"), py::arg("done"))
       .def("prewarm", &PyExecutor::prewarm, py::arg("options"), py::arg("timeout"))
@@ -363,6 +416,53 @@ PYBIND11_MODULE(_ociexec, m) {
       .def_property_readonly("runtime", &PyExecutor::runtime);
 
   m.def("version", [] { return std::string(ociexec::version()); });
+  m.def(
+      "pull_image",
+      [](const std::string& reference, const py::dict& kw) {
+        const auto options = image_options(kw);
+        ociexec::Expected<ociexec::PullSummary> s;
+        {
+          py::gil_scoped_release unlocked;
+          s = ociexec::pull_image(reference, options);
+        }
+        auto summary = value_or_raise(std::move(s));
+        py::dict d = image_dict(summary.image);
+        d["layers_fetched"] = summary.layers_fetched;
+        d["layers_cached"] = summary.layers_cached;
+        d["bytes_fetched"] = summary.bytes_fetched;
+        return d;
+      },
+      py::arg("reference"), py::arg("options"));
+  m.def(
+      "list_images",
+      [](const py::dict& kw) {
+        py::list out;
+        for (const auto& i : value_or_raise(ociexec::list_images(image_options(kw))))
+          out.append(image_dict(i));
+        return out;
+      },
+      py::arg("options"));
+  m.def(
+      "remove_image",
+      [](const std::string& reference, const py::dict& kw) {
+        py::list out;
+        for (const auto& i : value_or_raise(ociexec::remove_image(reference, image_options(kw))))
+          out.append(i.name);
+        return out;
+      },
+      py::arg("reference"), py::arg("options"));
+  m.def(
+      "prune_images",
+      [](const py::dict& kw) {
+        auto r = value_or_raise(ociexec::prune_images(image_options(kw)));
+        py::dict d;
+        d["layers_removed"] = r.layers_removed;
+        d["blobs_removed"] = r.blobs_removed;
+        d["in_use"] = r.in_use;
+        d["bytes_freed"] = r.bytes_freed;
+        return d;
+      },
+      py::arg("options"));
   m.def(
       "_check_options",
       [](const py::dict& options) {

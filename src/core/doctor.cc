@@ -9,6 +9,7 @@
 
 #include "cgroup/cgroup.h"
 #include "core/rootless.h"
+#include "image/store.h"
 #include "ociexec/executor.h"
 #include "runtime/runtime.h"
 #include "sys/fs.h"
@@ -132,11 +133,13 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   }
   if (auto overlay = sys::try_overlay_in_user_namespace(state.parent_path().string()); overlay)
     f.push_back({"overlay in a user namespace", true,
-                 "works, with userxattr: image layers can be overlaid rootless", {}});
+                 "works, with userxattr (the runtime cannot mount one as a job's root, so "
+                 "rootless images are flattened and run read-only with tmpfs work dirs)",
+                 {}});
   else
     f.push_back({"overlay in a user namespace", false, overlay.error().message,
-                 "none needed for rootfs dirs; image roots would be read-only with tmpfs work "
-                 "dirs here (Linux 5.11+ allows overlay with userxattr)"});
+                 "none needed: rootless, images are flattened into one directory and run "
+                 "read-only with tmpfs work dirs either way"});
   const auto parent = options.cgroup_parent;
   auto host = cgroup::detect_layout();
   const auto delegated = host ? cgroup::delegated_layout(*host, parent) : cgroup::Layout{};
@@ -160,6 +163,34 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   return f;
 }
 
+// Where images go, and what a job on one gets here.
+Finding check_images(const ExecutorOptions& options) {
+  const auto store = options.images.store.empty() ? image::default_store_dir() : options.images.store;
+  std::string count = "not made yet";  // doctor creates nothing
+  if (::access(store.c_str(), F_OK) == 0)
+    if (auto s = image::Store::open(store))
+      if (auto records = s->list()) count = fmt::format("{} images", records->size());
+  if (running_rootless())
+    return {"images", true,
+            fmt::format("store {} ({}); rootless, each image is flattened into one "
+                        "directory there and jobs get it read-only, with tmpfs /tmp and work dir",
+                        store.string(), count),
+            {}};
+  auto filesystems = sys::read_file("/proc/filesystems");
+  const bool overlay = filesystems && filesystems->find("\toverlay\n") != std::string::npos;
+  if (!overlay)
+    return {"images", false,
+            fmt::format("store {} ({}); overlayfs is not available, so jobs cannot get "
+                        "a writable root on an image",
+                        store.string(), count),
+            "modprobe overlay"};
+  return {"images", true,
+          fmt::format("store {} ({}); jobs on an image get a writable overlay root, its "
+                      "writes on a tmpfs capped by tmpfs_size",
+                      store.string(), count),
+          {}};
+}
+
 }  // namespace
 
 std::vector<Finding> run_doctor(const ExecutorOptions& options) {
@@ -169,6 +200,7 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   findings.push_back(check_pidfd());
   findings.push_back(check_userns());
   for (auto& f : check_privileges(options)) findings.push_back(std::move(f));
+  findings.push_back(check_images(options));
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {

@@ -125,9 +125,9 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
 // An image's root, env and working dir; the job's own env and a non-default workdir win.
 void use_image(const image::RootfsPlan& rootfs, const JobOptions& job,
                core::ContainerRequest& request) {
-  if (rootfs.layers.empty()) return;
+  if (!rootfs.image) return;
   auto& spec = request.spec;
-  request.image_layers = rootfs.layers;
+  request.image_layers = rootfs.layers;  // none rootless: a read-only flattened root
   request.rootfs_hold = rootfs.hold;
   spec.env = rootfs.env;
   spec.env.insert(spec.env.end(), job.env.begin(), job.env.end());
@@ -137,10 +137,12 @@ void use_image(const image::RootfsPlan& rootfs, const JobOptions& job,
 }
 
 // The job's user, else the image's User, looked up in the root's own /etc; else 65534.
+// Rootless with a single-id mapping, an image's User cannot be honoured: the job runs as the
+// one id there is (an explicit user is an error).
 Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job, bool rootless,
                         const spec::UserNamespace& user_ns, spec::SpecInput& spec) {
   const std::string& wanted = job.user ? *job.user : rootfs.user;
-  if (wanted.empty()) return {};
+  if (wanted.empty() || (!job.user && rootless && !user_ns.full())) return {};
   auto ids = image::resolve_user(
       wanted, [&rootfs](const std::string& name) { return image::read_etc_file(rootfs, name); });
   if (!ids) return tl::unexpected(ids.error());
@@ -312,14 +314,7 @@ Executor::Impl::~Impl() {
 }
 
 Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {
-  if (job.image) {
-    if (rootless)
-      return tl::unexpected(Error{
-          ErrorKind::kInvalidArgument,
-          "image: rootless jobs cannot run images yet (their overlay root needs root); unpack "
-          "the image (umoci unpack --rootless) and pass the directory as the rootfs"});
-    return image::image_rootfs(*job.image, job.pull, options.images);
-  }
+  if (job.image) return image::image_rootfs(*job.image, job.pull, options.images);
   if (job.rootfs) return image::prepared_rootfs(*job.rootfs);
   std::lock_guard lock(host_view_mutex);
   if (!host_view_cache) {

@@ -1,4 +1,6 @@
 // Pulling in this process: the library's way (the static command uses fetch_helper.cc).
+#include <unistd.h>
+
 #include "image/image_options.h"
 
 namespace ociexec {
@@ -22,6 +24,7 @@ Expected<PullSettings> pull_settings(const ImageOptions& o) {
     if (!p) return tl::unexpected(p.error());
     s.platform = *p;
   }
+  s.flatten = ::geteuid() != 0;
   s.limits.max_bytes = o.max_unpacked_bytes;
   s.limits.max_entries = o.max_entries;
   return s;

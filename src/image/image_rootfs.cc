@@ -1,5 +1,7 @@
 #include "image/image_rootfs.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "image/image_options.h"
@@ -45,6 +47,23 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
   // is still there: a prune that ran between the lookup and the locks is caught here.
   auto locks = std::make_shared<std::vector<sys::FileLock>>();
   RootfsPlan plan;
+  plan.image = true;
+  plan.env = config->env;
+  plan.working_dir = config->working_dir;
+  plan.user = config->user;
+  if (::geteuid() != 0) {  // rootless: the flattened image, read-only
+    auto lock = store->lock_layer(*config_digest, sys::FileLock::Mode::kShared);
+    if (!lock) return tl::unexpected(lock.error());
+    locks->push_back(std::move(*lock));
+    if (!store->has_flat(*config_digest))
+      return tl::unexpected(Error{ErrorKind::kImageNotFound,
+                                  fmt::format("image {}: its flattened root is missing from the "
+                                              "store; pull the image again",
+                                              (*record)->name)});
+    plan.root_path = store->flat_dir(*config_digest).string();
+    plan.hold = std::move(locks);
+    return plan;
+  }
   const auto& ids = (*record)->diff_ids;
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     auto d = parse_digest(*it);
@@ -63,9 +82,6 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
     return tl::unexpected(Error{ErrorKind::kImage, fmt::format("image {}: it has no layers",
                                                                (*record)->name)});
   plan.root_path = plan.layers.front();
-  plan.env = config->env;
-  plan.working_dir = config->working_dir;
-  plan.user = config->user;
   plan.hold = std::move(locks);
   return plan;
 }

@@ -216,14 +216,12 @@ Expected<Resolved> resolve(BlobSource& source, const Reference& ref, const Platf
   return tl::unexpected(Error{ErrorKind::kImage, fmt::format("{}: indexes nested too deep", source.name())});
 }
 
-// One layer into the store, unless it is there already. The layer's lock keeps a second
-// puller from unpacking it at the same time (it waits, then finds it).
-Expected<bool> ensure_layer(const Store& store, BlobSource& source, const Descriptor& blob,
-                            const Digest& diff_id, UnpackLimits& budget,
-                            const PullSettings& settings, std::uint64_t& fetched) {
-  auto lock = store.lock_layer(diff_id, sys::FileLock::Mode::kExclusive);
-  if (!lock) return tl::unexpected(lock.error());
-  if (store.has_layer(diff_id)) return false;
+// Fetches one layer blob (verified) and unpacks it into `dir`, checking the uncompressed
+// stream against the config's diff_id.
+Expected<void> apply_layer(const Store& store, BlobSource& source, const Descriptor& blob,
+                           const Digest& diff_id, const fs::path& dir, UnpackMode mode,
+                           UnpackLimits& budget, const PullSettings& settings,
+                           std::uint64_t& fetched) {
   auto compression = layer_compression(blob.media_type);
   if (!compression) return tl::unexpected(compression.error());
   auto fd = temp_file(store);
@@ -236,20 +234,58 @@ Expected<bool> ensure_layer(const Store& store, BlobSource& source, const Descri
   if (auto r = source.layer(blob, fd->get(), progress); !r) return tl::unexpected(r.error());
   fetched += blob.size;
   if (::lseek(fd->get(), 0, SEEK_SET) < 0) return tl::unexpected(sys::errno_error("seek", errno));
-  const fs::path dir = store.tmp_path(diff_id.hex);
-  if (auto r = sys::make_dir(dir, 0755, false); !r) return tl::unexpected(r.error());
-  sys::ScopeExit cleanup([&dir] { (void)sys::remove_tree(dir); });
-  auto stats = unpack_layer(fd->get(), *compression, dir, budget, diff_id.algorithm);
+  auto stats = unpack_layer(fd->get(), *compression, dir, budget, diff_id.algorithm, mode);
   if (!stats) return tl::unexpected(stats.error().with_context(fmt::format("layer {}", blob.digest)));
   if (!(stats->diff_id == diff_id))
     return tl::unexpected(Error{ErrorKind::kImage,
                                 fmt::format("layer {}: its uncompressed content has digest {}, "
                                             "but the image config says {}: refused",
                                             blob.digest, stats->diff_id.str(), diff_id.str())});
-  if (auto r = store.commit_layer(diff_id, dir); !r) return tl::unexpected(r.error());
-  cleanup.dismiss();
   if (settings.progress)
     settings.progress({PullEvent::Kind::kLayerUnpacked, blob.digest, blob.size, blob.size});
+  return {};
+}
+
+// One layer into the store, unless it is there already. The layer's lock keeps a second
+// puller from unpacking it at the same time (it waits, then finds it).
+Expected<bool> ensure_layer(const Store& store, BlobSource& source, const Descriptor& blob,
+                            const Digest& diff_id, UnpackLimits& budget,
+                            const PullSettings& settings, std::uint64_t& fetched) {
+  auto lock = store.lock_layer(diff_id, sys::FileLock::Mode::kExclusive);
+  if (!lock) return tl::unexpected(lock.error());
+  if (store.has_layer(diff_id)) return false;
+  const fs::path dir = store.tmp_path(diff_id.hex);
+  if (auto r = sys::make_dir(dir, 0755, false); !r) return tl::unexpected(r.error());
+  sys::ScopeExit cleanup([&dir] { (void)sys::remove_tree(dir); });
+  if (auto r = apply_layer(store, source, blob, diff_id, dir, UnpackMode::kOverlayLayer, budget,
+                           settings, fetched);
+      !r)
+    return tl::unexpected(r.error());
+  if (auto r = store.commit_layer(diff_id, dir); !r) return tl::unexpected(r.error());
+  cleanup.dismiss();
+  return true;
+}
+
+// Rootless: every layer applied in order into one directory, named by the config digest.
+Expected<bool> ensure_flat(const Store& store, BlobSource& source, const Manifest& m,
+                           const ImageConfig& config, const Digest& config_digest,
+                           UnpackLimits& budget, const PullSettings& settings,
+                           std::uint64_t& fetched) {
+  auto lock = store.lock_layer(config_digest, sys::FileLock::Mode::kExclusive);
+  if (!lock) return tl::unexpected(lock.error());
+  if (store.has_flat(config_digest)) return false;
+  const fs::path dir = store.tmp_path(config_digest.hex);
+  if (auto r = sys::make_dir(dir, 0755, false); !r) return tl::unexpected(r.error());
+  sys::ScopeExit cleanup([&dir] { (void)sys::remove_tree(dir); });
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    auto diff_id = parse_digest(config.diff_ids[i]);
+    if (auto r = apply_layer(store, source, m.layers[i], *diff_id, dir, UnpackMode::kFlatten,
+                             budget, settings, fetched);
+        !r)
+      return tl::unexpected(r.error());
+  }
+  if (auto r = store.commit_flat(config_digest, dir); !r) return tl::unexpected(r.error());
+  cleanup.dismiss();
   return true;
 }
 
@@ -301,7 +337,13 @@ Expected<PullReport> pull(const Store& store, const Reference& ref, const PullSe
 
   PullReport report;
   UnpackLimits budget = settings.limits;
-  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+  if (settings.flatten) {
+    auto made = ensure_flat(store, *source, m, *config, *config_digest, budget, settings,
+                            report.bytes_fetched);
+    if (!made) return tl::unexpected(made.error().with_context(source->name()));
+    (*made ? report.layers_fetched : report.layers_cached) = m.layers.size();
+  }
+  for (std::size_t i = 0; i < m.layers.size() && !settings.flatten; ++i) {
     auto diff_id = parse_digest(config->diff_ids[i]);
     auto fetched = ensure_layer(store, *source, m.layers[i], *diff_id, budget, settings,
                                 report.bytes_fetched);
@@ -328,7 +370,10 @@ Expected<PullReport> pull(const Store& store, const Reference& ref, const PullSe
   rec.manifest_digest = resolved->manifest_digest;
   rec.config_digest = m.config.digest;
   rec.diff_ids = config->diff_ids;
-  for (const auto& id : rec.diff_ids) rec.size += tree_size(store.layer_dir(*parse_digest(id)));
+  if (settings.flatten)
+    rec.size = tree_size(store.flat_dir(*config_digest));
+  else
+    for (const auto& id : rec.diff_ids) rec.size += tree_size(store.layer_dir(*parse_digest(id)));
   rec.pulled_at = static_cast<std::int64_t>(::time(nullptr));
   if (auto r = store.put(rec); !r) return tl::unexpected(r.error());
   if (settings.progress)

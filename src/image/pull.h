@@ -30,6 +30,9 @@ struct PullSettings {
   std::optional<Platform> platform;  // nullopt: this host's
   UnpackLimits limits;
   std::function<void(const PullEvent&)> progress;  // called on the pulling thread
+  // Rootless, where no overlay can be mounted: the layers applied in one directory per image
+  // (UnpackMode::kFlatten), which jobs get read-only.
+  bool flatten = false;
 };
 
 struct PullReport {

@@ -20,7 +20,9 @@ struct RootfsPlan {
   std::string root_path;                        // OCI root.path
   std::vector<spec::BindMount> readonly_binds;  // mounts that complete the root
   // An image: its unpacked layers, top first, overlaid per job (root_path is then the top
-  // layer's dir, naming the image); its config's Env, WorkingDir and User.
+  // layer's dir, naming the image), or none (rootless: root_path is the image flattened,
+  // read-only); its config's Env, WorkingDir and User.
+  bool image = false;
   std::vector<std::string> layers;
   std::vector<std::string> env;
   std::string working_dir;

@@ -79,7 +79,7 @@ fs::path default_store_dir() {
 
 Expected<Store> Store::open(const fs::path& root) {
   for (const char* sub : {"blobs/sha256", "blobs/sha512", "layers/sha256", "layers/sha512",
-                          "locks", "tmp"})
+                          "flat/sha256", "flat/sha512", "locks", "tmp"})
     if (auto r = sys::make_dirs(root / sub, 0700); !r)
       return tl::unexpected(r.error().with_context(
           "image store (choose a writable one with --image-store or image_store)"));
@@ -91,6 +91,9 @@ fs::path Store::blob_path(const Digest& d) const {
 }
 fs::path Store::layer_dir(const Digest& d) const {
   return root_ / "layers" / d.algorithm / d.hex;
+}
+fs::path Store::flat_dir(const Digest& d) const {
+  return root_ / "flat" / d.algorithm / d.hex;
 }
 fs::path Store::tmp_path(std::string_view hint) const {
   static std::atomic<unsigned> seq{0};
@@ -113,6 +116,11 @@ bool Store::has_layer(const Digest& d) const {
   return ::stat(layer_dir(d).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool Store::has_flat(const Digest& d) const {
+  struct stat st {};
+  return ::stat(flat_dir(d).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 Expected<std::string> Store::read_blob(const Digest& d) const {
   return sys::read_file(blob_path(d));
 }
@@ -128,8 +136,16 @@ Expected<void> Store::write_blob(const Digest& d, std::string_view data) const {
   return {};
 }
 
+Expected<void> Store::commit_flat(const Digest& d, const fs::path& unpacked) const {
+  return commit_dir(flat_dir(d), d, unpacked);
+}
+
 Expected<void> Store::commit_layer(const Digest& d, const fs::path& unpacked) const {
-  const fs::path dest = layer_dir(d);
+  return commit_dir(layer_dir(d), d, unpacked);
+}
+
+Expected<void> Store::commit_dir(const fs::path& dest, const Digest& d,
+                                 const fs::path& unpacked) const {
   if (::rename(unpacked.c_str(), dest.c_str()) == 0) return {};
   const int err = errno;
   if (err == EEXIST || err == ENOTEMPTY) return sys::remove_tree(unpacked);
@@ -233,30 +249,36 @@ Expected<PruneReport> Store::prune() const {
   if (!gc) return tl::unexpected(gc.error());
   auto records = list();
   if (!records) return tl::unexpected(records.error());
-  std::set<std::string> layers, blobs;
+  std::set<std::string> layers, blobs, flats;
   for (const auto& r : *records) {
     blobs.insert(r.manifest_digest);
     blobs.insert(r.config_digest);
+    flats.insert(r.config_digest);
     layers.insert(r.diff_ids.begin(), r.diff_ids.end());
   }
   PruneReport report;
   std::error_code ec;
-  for (const char* algo : {"sha256", "sha512"}) {
-    for (const auto& e : fs::directory_iterator(root_ / "layers" / algo, ec)) {
-      auto d = parse_digest(fmt::format("{}:{}", algo, e.path().filename().string()));
-      if (!d || layers.count(d->str())) continue;
-      auto lock = sys::FileLock::try_acquire(root_ / "locks" / (d->hex + ".lock"),
-                                             sys::FileLock::Mode::kExclusive);
-      if (!lock || !lock->held()) {
-        ++report.in_use;
-        continue;
+  // Unpacked layers, and rootless flattened images, that no record names.
+  for (const auto& [kind, keep] : {std::pair{"layers", &layers}, std::pair{"flat", &flats}}) {
+    for (const char* algo : {"sha256", "sha512"}) {
+      for (const auto& e : fs::directory_iterator(root_ / kind / algo, ec)) {
+        auto d = parse_digest(fmt::format("{}:{}", algo, e.path().filename().string()));
+        if (!d || keep->count(d->str())) continue;
+        auto lock = sys::FileLock::try_acquire(root_ / "locks" / (d->hex + ".lock"),
+                                               sys::FileLock::Mode::kExclusive);
+        if (!lock || !lock->held()) {
+          ++report.in_use;
+          continue;
+        }
+        // Renamed first, so no reader ever sees a half-removed layer.
+        const fs::path doomed = tmp_path("removed-layer");
+        if (::rename(e.path().c_str(), doomed.c_str()) != 0) continue;
+        report.bytes_freed += tree_size(doomed);
+        if (sys::remove_tree(doomed)) ++report.layers_removed;
       }
-      // Renamed first, so no reader ever sees a half-removed layer.
-      const fs::path doomed = tmp_path("removed-layer");
-      if (::rename(e.path().c_str(), doomed.c_str()) != 0) continue;
-      report.bytes_freed += tree_size(doomed);
-      if (sys::remove_tree(doomed)) ++report.layers_removed;
     }
+  }
+  for (const char* algo : {"sha256", "sha512"}) {
     for (const auto& e : fs::directory_iterator(root_ / "blobs" / algo, ec)) {
       auto d = parse_digest(fmt::format("{}:{}", algo, e.path().filename().string()));
       if (d && blobs.count(d->str())) continue;

@@ -1,6 +1,7 @@
 // The content-addressed image store, shared by every executor and pull of a user:
 //   blobs/sha256/<hex>    manifests and configs, by digest
 //   layers/sha256/<hex>/  unpacked layers, by diff_id (the uncompressed tar's digest)
+//   flat/sha256/<hex>/    rootless: an image's layers applied in one dir, by config digest
 //   images.json           name -> manifest, config, layers
 //   locks/<hex>.lock      one per layer: exclusive while it is unpacked, shared while jobs
 //                         use it; gc.lock: shared by pulls, exclusive for prune
@@ -47,22 +48,27 @@ class Store {
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
   [[nodiscard]] std::filesystem::path blob_path(const Digest& d) const;
   [[nodiscard]] std::filesystem::path layer_dir(const Digest& d) const;
+  // Rootless: the image whose config is `config`, its layers applied in one directory.
+  [[nodiscard]] std::filesystem::path flat_dir(const Digest& config) const;
   [[nodiscard]] std::filesystem::path tmp_dir() const { return root_ / "tmp"; }
   // A fresh name under tmp/ that prune knows to belong to this process.
   [[nodiscard]] std::filesystem::path tmp_path(std::string_view hint) const;
 
+  // The lock of a layer (by diff_id) or of a flattened image (by config digest).
   Expected<sys::FileLock> lock_layer(const Digest& diff_id, sys::FileLock::Mode mode) const;
   // Held (shared) by a pull from start to end, so prune never takes what it is assembling.
   Expected<sys::FileLock> lock_for_pull() const;
 
   [[nodiscard]] bool has_blob(const Digest& d) const;
   [[nodiscard]] bool has_layer(const Digest& d) const;
+  [[nodiscard]] bool has_flat(const Digest& config) const;
   Expected<std::string> read_blob(const Digest& d) const;
   // Writes through a temp file and renames it into place (the content is the caller's to
   // have verified).
   Expected<void> write_blob(const Digest& d, std::string_view data) const;
   // Moves a completely unpacked layer into place; another process that got there first wins.
   Expected<void> commit_layer(const Digest& diff_id, const std::filesystem::path& unpacked) const;
+  Expected<void> commit_flat(const Digest& config, const std::filesystem::path& unpacked) const;
 
   Expected<std::vector<ImageRecord>> list() const;
   // By canonical name (as parse_reference normalizes it) or manifest digest (prefix of at
@@ -79,6 +85,8 @@ class Store {
  private:
   explicit Store(std::filesystem::path root) : root_(std::move(root)) {}
   Expected<void> write_records(const std::vector<ImageRecord>& records) const;
+  Expected<void> commit_dir(const std::filesystem::path& dest, const Digest& d,
+                            const std::filesystem::path& unpacked) const;
   std::filesystem::path root_;
 };
 

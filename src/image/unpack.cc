@@ -8,7 +8,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <array>
+#include <set>
 #include <cerrno>
 #include <cstring>
 
@@ -70,7 +73,8 @@ la_ssize_t read_callback(archive* /*tar*/, void* data, const void** out) {
 
 class Writer {
  public:
-  Writer(int root, UnpackStats& stats) : root_(root), stats_(stats), as_root_(::geteuid() == 0) {}
+  Writer(int root, UnpackStats& stats, UnpackMode mode)
+      : root_(root), stats_(stats), as_root_(::geteuid() == 0), flatten_(mode == UnpackMode::kFlatten) {}
 
   Expected<void> entry(archive* tar, archive_entry* e) {
     const char* raw_name = archive_entry_pathname(e);
@@ -84,11 +88,14 @@ class Writer {
     if (!parent) return tl::unexpected(parent.error());
     const int dir = parent->get();
 
-    if (base == kOpaqueMarker) return set_opaque(dir);
+    std::string parent_key;
+    for (std::size_t i = 0; i < depth; ++i) parent_key += path[i] + "/";
+    if (base == kOpaqueMarker) return set_opaque(dir, parent_key);
     if (base.rfind(kWhiteoutPrefix, 0) == 0) {
       if (base.rfind(".wh..wh.", 0) == 0) return {};  // aufs metadata
       return whiteout(dir, base.substr(kWhiteoutPrefix.size()));
     }
+    if (flatten_) created_.insert(parent_key + base);
     if (const char* target = archive_entry_hardlink(e)) return hardlink(dir, base, target);
 
     const auto type = archive_entry_filetype(e);
@@ -118,12 +125,28 @@ class Writer {
   Expected<void> clear(int dir, const std::string& base) const {
     struct stat st {};
     if (::fstatat(dir, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
-    const int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
-    if (::unlinkat(dir, base.c_str(), flags) != 0) return fail("replace", base);
+    if (auto r = sys::remove_at(dir, base); !r)
+      return tl::unexpected(r.error().with_context(fmt::format("layer entry {:?}", base)));
     return {};
   }
 
-  Expected<void> set_opaque(int dir) const {
+  // Flattening: what the dir held before this layer goes; overlay: the dir is marked.
+  Expected<void> set_opaque(int dir, const std::string& dir_key) const {
+    if (flatten_) {
+      sys::UniqueFd copy(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+      DIR* d = copy ? ::fdopendir(copy.get()) : nullptr;
+      if (!d) return fail("list", dir_key);
+      (void)copy.release();
+      std::vector<std::string> older;
+      while (const dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != ".." && !created_.count(dir_key + n)) older.push_back(n);
+      }
+      ::closedir(d);
+      for (const auto& n : older)
+        if (auto r = sys::remove_at(dir, n); !r) return r;
+      return {};
+    }
     const char* attr = as_root_ ? "trusted.overlay.opaque" : "user.overlay.opaque";
     if (::fsetxattr(dir, attr, "y", 1, 0) != 0) return fail("mark opaque", kOpaqueMarker);
     return {};
@@ -132,6 +155,7 @@ class Writer {
   Expected<void> whiteout(int dir, const std::string& name) const {
     if (name.empty() || name == "." || name == "..") return layer_error("layer: bad whiteout name");
     if (auto r = clear(dir, name); !r) return r;
+    if (flatten_) return {};
     if (::mknodat(dir, name.c_str(), S_IFCHR | 0, ::makedev(0, 0)) != 0)
       return fail("whiteout", name);
     return {};
@@ -167,7 +191,8 @@ class Writer {
     sys::UniqueFd fd(::openat(dir, base.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return fail("open", base);
     if (auto r = xattrs(fd.get(), e); !r) return r;
-    return owner_and_times(dir, base, e, mode, false);
+    // Not root, a directory the owner cannot write would stop the next entries (and layers).
+    return owner_and_times(dir, base, e, as_root_ ? mode : mode | 0700, false);
   }
 
   Expected<void> regular(archive* tar, int dir, const std::string& base, archive_entry* e,
@@ -241,13 +266,15 @@ class Writer {
   int root_;
   UnpackStats& stats_;
   bool as_root_;
+  bool flatten_;
+  std::set<std::string> created_;  // flattening: paths this layer made, for opaque markers
 };
 
 }  // namespace
 
 Expected<UnpackStats> unpack_layer(int fd, Compression compression,
                                    const std::filesystem::path& dest, UnpackLimits& budget,
-                                   const std::string& digest_algorithm) {
+                                   const std::string& digest_algorithm, UnpackMode mode) {
   sys::UniqueFd root(::open(dest.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!root) return tl::unexpected(sys::errno_error(fmt::format("open layer dir {}", dest.string()), errno));
   ArchivePtr raw(archive_read_new());
@@ -266,7 +293,7 @@ Expected<UnpackStats> unpack_layer(int fd, Compression compression,
     return layer_error(fmt::format("layer: not a tar archive: {}", message_of(tar.get())));
 
   UnpackStats stats;
-  Writer writer(root.get(), stats);
+  Writer writer(root.get(), stats, mode);
   auto limit_error = [&] {
     return layer_error(fmt::format(
         "layer: over the unpack limits ({} bytes, {} entries left of the image's budget): "

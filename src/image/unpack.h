@@ -1,5 +1,5 @@
 // Unpacks one image layer (a tar stream, plain, gzip or zstd) into an empty directory, as an
-// overlay lower dir: whiteouts become overlay whiteouts (0/0 character devices) and opaque
+// overlay lower dir (or, rootless, onto the layers below it: UnpackMode::kFlatten): whiteouts become overlay whiteouts (0/0 character devices) and opaque
 // directories the trusted.overlay.opaque xattr. libarchive reads the tar; every file is
 // written by us relative to the layer's own root (sys/confined.h), so no entry, however it
 // is named or linked, lands outside it. The uncompressed stream is hashed on the way: the
@@ -32,10 +32,19 @@ struct UnpackStats {
   std::uint64_t skipped = 0;  // device nodes, sockets, dropped xattrs
 };
 
+enum class UnpackMode {
+  kOverlayLayer,  // into an empty dir of its own: whiteouts kept as overlay whiteouts
+  // Onto the layers below, in one dir (rootless, where no overlay can be mounted): a whiteout
+  // removes what it names, an opaque marker what its dir held before this layer, and
+  // directories stay writable by their owner (mode | 0700) so later layers can write.
+  kFlatten,
+};
+
 // `fd` is read from its current offset to the end. `budget` is what is left of the image's
 // limits, and is reduced by this layer. `digest_algorithm` is the diff_id's algorithm.
 Expected<UnpackStats> unpack_layer(int fd, Compression compression,
                                    const std::filesystem::path& dest, UnpackLimits& budget,
-                                   const std::string& digest_algorithm = "sha256");
+                                   const std::string& digest_algorithm = "sha256",
+                                   UnpackMode mode = UnpackMode::kOverlayLayer);
 
 }  // namespace ociexec::image

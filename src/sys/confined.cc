@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -85,6 +87,32 @@ Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>
     dir = std::move(*next);
   }
   return dir;
+}
+
+Expected<void> remove_at(int dir_fd, const std::string& name) {
+  if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return {};
+  if (errno != EISDIR && errno != EPERM)
+    return tl::unexpected(errno_error(fmt::format("remove {:?}", name), errno));
+  const int fd = ::openat(dir_fd, name.c_str(), O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected(errno_error(fmt::format("open {:?}", name), errno));
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return tl::unexpected(errno_error(fmt::format("list {:?}", name), errno));
+  }
+  std::vector<std::string> children;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n != "." && n != "..") children.emplace_back(n);
+  }
+  Expected<void> result;
+  for (const auto& c : children)
+    if (auto r = remove_at(::dirfd(d), c); !r && result) result = r;
+  ::closedir(d);
+  if (!result) return result;
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return tl::unexpected(errno_error(fmt::format("rmdir {:?}", name), errno));
+  return {};
 }
 
 }  // namespace ociexec::sys

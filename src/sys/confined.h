@@ -24,4 +24,8 @@ Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& pat
 Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>& path,
                                      std::size_t count);
 
+// Removes `name` in the directory `dir_fd` and, for a directory, everything below it,
+// never following a symlink. A missing name is not an error.
+Expected<void> remove_at(int dir_fd, const std::string& name);
+
 }  // namespace ociexec::sys

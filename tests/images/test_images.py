@@ -7,8 +7,12 @@ import base64
 import hashlib
 import json
 import os
+import pathlib
+import shutil
 import subprocess
+import tempfile
 import threading
+import time
 
 import pytest
 
@@ -361,7 +365,6 @@ def test_rmi_and_prune_keep_what_is_shared_or_in_use(ociexec, tmp_path, images):
                             str(ociexec.store), "--image", images["busybox"], "--pull", "never",
                             "-c", "sleep 2; cat /bin/payload >/dev/null && echo alive"],
                            stdout=subprocess.PIPE, text=True)
-    import time
     time.sleep(1)
     ociexec("rmi", images["busybox"], check=0)
     p = ociexec("image", "prune", check=0)
@@ -422,3 +425,47 @@ def test_documents_validate_against_the_image_spec_schemas(ociexec, images, tmp_
         validate(json.load(open(os.path.join(d, "oci-layout"))), "image-layout-schema.json")
         checked += 2
     assert checked >= 6
+
+
+# --- rootless: the command as an unprivileged user -------------------------------------------
+
+def test_rootless_pull_flattens_and_runs_read_only(tmp_path, images, registry, request):
+    """As a user with subordinate ids: pull (through ociexec-fetch) from a registry into the
+    user's own store, flattened; the job runs on it read-only, as the image's User."""
+    user = subprocess.run([os.path.join(os.path.dirname(__file__), "..", "integration",
+                                        "test-user.sh"), "--subids"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    home = pathlib.Path(tempfile.mkdtemp(prefix="ociexec-rootless-home-"))
+    subprocess.run(["chown", user, str(home)], check=True)
+    request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    layout = Layout(str(tmp_path / "layered"))
+    payload = open(os.path.join(os.environ["OCIEXEC_TEST_ROOTFS"], "bin/busybox"), "rb").read()
+    base = Tar().dir("bin").file("bin/busybox", payload, mode=0o755).symlink("bin/sh", "busybox") \
+        .symlink("bin/cat", "busybox").symlink("bin/ls", "busybox").symlink("bin/id", "busybox") \
+        .dir("etc").file("etc/gone", b"x").dir("d").file("d/old", b"o").dir("srv", mode=0o555)
+    upper = Tar().file("etc/.wh.gone").dir("d").file("d/.wh..wh..opq").file("d/new", b"n") \
+        .file("srv/app", b"a\n")
+    layout.tag("x", layout.image([base.data(), upper.data()], workdir="/srv", user="7:8",
+                                 env=["PATH=/bin", "V=img"]))
+    registry.push(f"oci:{layout.path}:x", "rootless/app:1")
+    ref = f"{registry.host}/rootless/app:1"
+
+    def as_user(*args):
+        env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
+        return subprocess.run(["runuser", "-u", user, "--", "env", "-i"] +
+                              [f"{k}={v}" for k, v in env.items()] + [CLI] + list(args),
+                              capture_output=True, text=True, timeout=120)
+
+    p = as_user("pull", "--tls-verify=false", "--json", ref)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["layers_fetched"] == 2
+    store = home / ".local/share/ociexec"
+    (flat,) = os.listdir(store / "flat" / "sha256")
+    assert not os.listdir(store / "layers" / "sha256")  # no overlay layers rootless
+    p = as_user("run", "--image", ref, "--pull", "never", "-c",
+                "id -u; pwd; echo $V; ls /etc /d; cat /srv/app; echo > /srv/w 2>&1 || echo ro")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["7", "/srv", "img", "/d:", "new", "/etc:", "a", "ro"]
+    p = as_user("rmi", ref)
+    assert p.returncode == 0, p.stderr
+    assert not os.listdir(store / "flat" / "sha256")

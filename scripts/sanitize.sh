@@ -2,7 +2,8 @@
 # The suites under a sanitizer preset (CMakePresets.json):
 #   scripts/sanitize.sh [asan|tsan]      (default asan: AddressSanitizer + UBSan + LeakSanitizer)
 # Runs the unit tests, the integration suite with crun and with runc in warm-pool containers,
-# and the fuzz regressions. Any sanitizer report fails the run (UBSan included: it halts).
+# and (asan) the fuzz regressions and the image tests (the command and ociexec-fetch pulling
+# from registries on loopback). Any sanitizer report fails the run (UBSan included: it halts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-asan}
@@ -12,7 +13,8 @@ case $preset in
 esac
 build=build-$preset
 cmake --preset "$preset" -DOCIEXEC_BUILD_PYTHON=OFF >/dev/null
-targets=(ociexec_unit_tests ociexec_integration_tests ociexec_cli ociexec_init ociexec_test_rootfs)
+targets=(ociexec_unit_tests ociexec_integration_tests ociexec_cli ociexec_fetch ociexec_init
+  ociexec_test_rootfs)
 [[ $preset == asan ]] && targets+=($(sed -n 's/^set(OCIEXEC_FUZZ_TARGETS \(.*\))/\1/p' tests/fuzz/CMakeLists.txt | sed 's/\([a-z_]*\)/fuzz_replay_\1/g'))
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >/dev/null
 
@@ -26,7 +28,7 @@ run() {
   local log
   log=$(mktemp)
   if "$@" >"$log" 2>&1 && ! grep -qE 'Sanitizer|runtime error:' "$log"; then
-    echo "sanitize ($preset): $name: $(grep -E '^\[doctest\] test cases|^replayed' "$log" | tail -1)"
+    echo "sanitize ($preset): $name: $(grep -E '^\[doctest\] test cases|^replayed| passed' "$log" | tail -1)"
   else
     failed+=("$name")
     echo "sanitize ($preset): $name FAILED:"
@@ -42,6 +44,12 @@ if [[ $preset == asan ]]; then
     name=${t##*/fuzz_replay_}
     run "fuzz_regressions_$name" "$t" "tests/fuzz/corpus/$name"
   done
+  # The image cache of the main build when there is one (debootstrap takes half a minute).
+  cache=build/tests/image-cache
+  [[ -d $cache ]] || cache=$build/tests/image-cache
+  OCIEXEC_TEST_CLI=$PWD/$build/ociexec OCIEXEC_TEST_ROOTFS=$PWD/$build/tests/test-rootfs \
+    OCIEXEC_TEST_IMAGE_CACHE=$PWD/$cache run images \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/images
 fi
 echo "sanitize ($preset): ${#failed[@]} failed${failed:+: ${failed[*]}}"
 ((${#failed[@]} == 0))

@@ -194,8 +194,10 @@ struct RegistryClient::State {
     // Anonymous first; the credentials when the anonymous token was not enough.
     const bool use_creds = !grant.header.empty() && *c;
     auto token = fetch_token(challenge->params, scope, use_creds ? *c : std::optional<Credentials>{});
-    if (!token && !use_creds && *c && token.error().kind == ErrorKind::kAuth)
-      token = fetch_token(challenge->params, scope, *c), grant.with_credentials = true;
+    if (!token && !use_creds && *c && token.error().kind == ErrorKind::kAuth) {
+      token = fetch_token(challenge->params, scope, *c);
+      grant.with_credentials = true;
+    }
     if (!token) return tl::unexpected(token.error());
     grant.header = "Authorization: Bearer " + *token;
     grant.with_credentials = grant.with_credentials || use_creds;

@@ -22,7 +22,8 @@ CLI = os.environ.get("OCIEXEC_TEST_CLI", "")
 ROOTFS = os.environ.get("OCIEXEC_TEST_ROOTFS", "")
 CACHE = os.environ.get("OCIEXEC_TEST_IMAGE_CACHE", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = ["runc", "crun", "umoci", "skopeo", "docker-registry", "debootstrap", "htpasswd"]
+TOOLS = ["runc", "crun", "umoci", "skopeo", "docker-registry", "debootstrap", "htpasswd",
+         "openssl"]
 
 
 def _missing_prerequisite():

@@ -13,18 +13,22 @@ def free_port():
 
 
 class Registry:
-    """docker-registry on 127.0.0.1:<free port>, storage in a temp dir, optionally htpasswd."""
+    """docker-registry on 127.0.0.1:<free port>, storage in a temp dir, optionally with htpasswd
+    Basic auth and TLS."""
 
-    def __init__(self, root, htpasswd=None):
+    def __init__(self, root, htpasswd=None, tls=None):
         self.root = root
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
+        http = f"http: {{addr: {self.host}, secret: ociexec-tests"
+        if tls:  # (certificate, key)
+            http += f", tls: {{certificate: {tls[0]}, key: {tls[1]}}}"
         auth = f"auth: {{htpasswd: {{realm: test, path: {htpasswd}}}}}\n" if htpasswd else ""
         config = os.path.join(root, "config.yml")
         with open(config, "w") as f:
             f.write("version: 0.1\nlog: {level: info, accesslog: {disabled: false}}\n"
                     f"storage: {{filesystem: {{rootdirectory: {root}/data}}, delete: {{enabled: true}}}}\n"
-                    f"http: {{addr: {self.host}, secret: ociexec-tests}}\n" + auth)
+                    + http + "}\n" + auth)
         self.log_path = os.path.join(root, "registry.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log,
@@ -59,3 +63,20 @@ class Registry:
         self.proc.terminate()
         self.proc.wait(timeout=10)
         self.log.close()
+
+
+def make_ca_and_cert(directory):
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl); returns (ca, cert, key)."""
+    ca_key, ca, key, csr, cert = (os.path.join(directory, n) for n in
+                                  ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    ext = os.path.join(directory, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=ociexec test CA", "-keyout", ca_key, "-out", ca], **quiet)
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", key, "-out", csr], **quiet)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert], **quiet)
+    return ca, cert, key

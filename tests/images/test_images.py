@@ -18,7 +18,7 @@ import pytest
 
 import fake_registry
 from conftest import CLI
-from local_registry import Registry
+from local_registry import Registry, make_ca_and_cert
 from layouts import Layout, Tar, sha256
 
 SCHEMA_DIR = "/usr/share/gocode/src/github.com/opencontainers/image-spec/schema"
@@ -158,6 +158,26 @@ def test_basic_auth_from_flags_and_auth_file(ociexec, tmp_path, images):
             "auth": base64.b64encode(b"alice:s3cret").decode()}}}))
         ociexec("pull", ref, "--tls-verify=false", "--authfile", str(auth), check=0)
         ociexec("run", "--image", ref, "--pull", "never", "-c", "true", check=0)
+    finally:
+        reg.stop()
+
+
+# --- a registry with TLS ----------------------------------------------------------------------
+
+def test_tls_is_verified_against_the_system_and_a_given_ca(ociexec, tmp_path, images):
+    root = tmp_path / "tlsreg"
+    root.mkdir()
+    ca, cert, key = make_ca_and_cert(str(root))
+    reg = Registry(str(root), tls=(cert, key))
+    try:
+        reg.push(images["busybox"], "tls/bb:1")  # skopeo, without verification
+        ref = f"{reg.host}/tls/bb:1"
+        p = ociexec("pull", ref, check=125)  # signed by a CA the system does not trust
+        assert "SSL" in p.stderr and "pass --tls-verify=false" in p.stderr, p.stderr
+        ociexec("pull", ref, "--cert-file", ca, check=0)
+        ociexec("rmi", ref, check=0)
+        ociexec("pull", ref, "--tls-verify=false", check=0)  # unverified, but still TLS
+        assert "GET /v2/" in open(reg.log_path).read()
     finally:
         reg.stop()
 

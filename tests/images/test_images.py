@@ -395,6 +395,24 @@ def test_rmi_and_prune_keep_what_is_shared_or_in_use(ociexec, tmp_path, images):
     assert len(os.listdir(layers)) == 2
 
 
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+def test_gc_after_the_cli_is_killed_mid_job_leaves_no_mount(ociexec, images, runtime):
+    ociexec("pull", images["busybox"], check=0)
+    job = subprocess.Popen([CLI, "--state-dir", str(ociexec.state), "run", "--runtime", runtime,
+                            "--image-store", str(ociexec.store), "--image", images["busybox"],
+                            "-c", "sleep 60"])
+    bundles = ociexec.state / "bundles"
+    deadline = time.time() + 10
+    while time.time() < deadline and not (bundles.exists() and os.listdir(bundles)):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    job.kill()
+    job.wait()
+    p = subprocess.run([CLI, "--state-dir", str(ociexec.state), "gc"], capture_output=True, text=True)
+    assert p.returncode == 0 and "gc: removed 1 container(s)" in p.stdout, p.stdout + p.stderr
+    # The fixture then checks: no bundle, mount, runtime state or cgroup is left.
+
+
 def test_concurrent_pulls_of_one_image(ociexec, images):
     results = []
 

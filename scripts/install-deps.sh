@@ -15,7 +15,7 @@ packages=(
   # Images: the registry client, layer unpacking and digests
   libcurl4-openssl-dev libarchive-dev libssl-dev libzstd-dev
   # The image tests and benchmark: a local registry, image tools, a Debian rootfs, htpasswd
-  docker-registry skopeo umoci debootstrap apache2-utils
+  docker-registry skopeo umoci debootstrap apache2-utils zstd openssl
   golang-github-opencontainers-image-spec-dev  # the OCI image-spec JSON schemas
 )
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, one command:
 #   1. ctest: unit tests (no root), integration with runc and crun, cold and pooled (root),
-#      Python, install, soak (1,000 jobs), chaos (200 faults), fuzz regressions;
-#   2. the unit and integration suites again under ASan+UBSan and under TSan
-#      (scripts/sanitize.sh);
-#   3. every fuzz target for OCIEXEC_FUZZ_SECONDS each (default 15; scripts/fuzz.sh).
+#      Python, images (registries on loopback), install, soak (1,000 jobs), chaos (200
+#      faults), fuzz regressions;
+#   2. the unit and integration suites again under ASan+UBSan (and the image tests) and under
+#      TSan (scripts/sanitize.sh);
+#   3. every fuzz target for OCIEXEC_FUZZ_SECONDS each (default 10; scripts/fuzz.sh).
 # Builds first if needed. Arguments go to ctest and run step 1 only (e.g. -R unit).
 # OCIEXEC_QUICK=1 runs step 1 only. Under CI=true a missing prerequisite fails.
 set -euo pipefail
@@ -25,4 +26,4 @@ if (($# > 0)) || [[ ${OCIEXEC_QUICK:-} == 1 ]]; then
 fi
 bash scripts/sanitize.sh asan
 bash scripts/sanitize.sh tsan
-bash scripts/fuzz.sh "${OCIEXEC_FUZZ_SECONDS:-15}"
+bash scripts/fuzz.sh "${OCIEXEC_FUZZ_SECONDS:-10}"

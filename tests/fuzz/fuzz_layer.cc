@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -30,6 +31,10 @@ OCIEXEC_FUZZ_TARGET(const std::uint8_t* data, std::size_t size) {
   static const std::filesystem::path sentinel =
       std::filesystem::temp_directory_path() / fmt::format("ociexec-fuzz-layer-{}", ::getpid());
   static std::atomic<unsigned> seq{0};
+  static const bool cleanup_registered = [] {
+    return std::atexit([] { (void)ociexec::sys::remove_tree(sentinel); }) == 0;
+  }();
+  (void)cleanup_registered;
   (void)ociexec::sys::make_dirs(sentinel, 0700);
   const auto dir = sentinel / fmt::format("layer-{}", seq++);
   (void)ociexec::sys::make_dir(dir, 0755, false);

@@ -23,7 +23,7 @@ ROOTFS = os.environ.get("OCIEXEC_TEST_ROOTFS", "")
 CACHE = os.environ.get("OCIEXEC_TEST_IMAGE_CACHE", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = ["runc", "crun", "umoci", "skopeo", "docker-registry", "debootstrap", "htpasswd",
-         "openssl"]
+         "openssl", "zstd"]
 
 
 def _missing_prerequisite():

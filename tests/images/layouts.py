@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -14,6 +15,17 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def compress(tar, how):
+    """(blob, media type) of a layer tar: "gzip", "zstd" (the zstd command) or "none"."""
+    if how == "gzip":
+        return gzip.compress(tar, mtime=0), OCI_LAYER_GZIP
+    if how == "zstd":
+        out = subprocess.run(["zstd", "-q", "-c"], input=tar, capture_output=True, check=True)
+        return out.stdout, OCI_LAYER_ZSTD
+    return tar, OCI_LAYER
 
 
 def sha256(data):
@@ -91,15 +103,16 @@ class Layout:
     def blob_path(self, digest):
         return os.path.join(self.path, "blobs", "sha256", digest.split(":")[1])
 
-    def image(self, layers, arch="amd64", env=None, workdir="", user="", gzip_layers=True,
+    def image(self, layers, arch="amd64", env=None, workdir="", user="", compression="gzip",
               diff_ids=None):
         """Writes layers (uncompressed tar bytes), config and manifest; returns the manifest
-        descriptor (not yet in the index)."""
+        descriptor (not yet in the index). `compression`: one for all, or a list per layer."""
         layer_descs = []
-        for tar in layers:
-            blob = gzip.compress(tar, mtime=0) if gzip_layers else tar
-            layer_descs.append({"mediaType": OCI_LAYER_GZIP if gzip_layers else OCI_LAYER,
-                                "digest": self.blob(blob), "size": len(blob)})
+        for i, tar in enumerate(layers):
+            how = compression[i] if isinstance(compression, list) else compression
+            blob, media_type = compress(tar, how)
+            layer_descs.append({"mediaType": media_type, "digest": self.blob(blob),
+                                "size": len(blob)})
         config = {"architecture": arch, "os": "linux",
                   "config": {"Env": env or ["PATH=/usr/local/bin:/usr/bin:/bin"]},
                   "rootfs": {"type": "layers",

@@ -13,6 +13,7 @@ cmake --build "$prefix/rootless-build" >/dev/null
 test -x "$prefix/bin/ociexec"
 test -f "$prefix/include/ociexec/ociexec.h"
 test -x "$prefix/libexec/ociexec/ociexec-init"
+test -x "$prefix/libexec/ociexec/ociexec-fetch"
 if [[ $(id -u) -eq 0 ]]; then
   out=$("$prefix/consumer-build/consumer")
   echo "$out"
@@ -23,6 +24,14 @@ if [[ $(id -u) -eq 0 ]]; then
     "$prefix/bin/ociexec" --state-dir "$state" batch --pool 1 -j 1)
   echo "$out" | grep -c '"stdout":"pooled\\n"' | grep -qx 2
   echo "installed CLI: batch with a warm pool ran 2 jobs"
+  # The installed CLI pulls through the installed ociexec-fetch, then runs a job on the image.
+  cache=$build/tests/image-cache
+  "$source/tests/images/make-images.sh" "$cache" "$build/tests/test-rootfs" busybox
+  "$prefix/bin/ociexec" pull --image-store "$prefix/store" "oci:$cache/busybox:bb" >/dev/null
+  out=$("$prefix/bin/ociexec" --state-dir "$state" run --image-store "$prefix/store" \
+    --image "oci:$cache/busybox:bb" --pull never -c 'echo $IMAGE_VAR')
+  [[ $out == from-image ]]
+  echo "installed CLI: pulled through the installed ociexec-fetch and ran a job on the image"
   # docs/rootless.md's example, run by an unprivileged user.
   user=$("$source/tests/integration/test-user.sh")
   chmod 755 "$prefix"

@@ -1,8 +1,9 @@
 // ociexec-fetch: pulls one image into the store for the static `ociexec` command.
-//   ociexec-fetch OPTIONS_JSON REFERENCE progress|quiet
+//   ociexec-fetch REFERENCE progress|quiet  < OPTIONS_JSON
 // Prints the pull's summary, or {"error": {"kind", "message"}}, as one JSON line on stdout;
 // with "progress", draws per-layer progress on stderr (a terminal).
 #include <cstdio>
+#include <iostream>
 #include <map>
 
 #include <fmt/format.h>
@@ -62,13 +63,16 @@ int main(int argc, char** argv) {
     fmt::print("{}\n", json{{"error", {{"kind", kind}, {"message", message}}}}.dump());
     return 1;
   };
-  if (argc != 4) return fail("invalid_argument", "usage: ociexec-fetch OPTIONS_JSON REFERENCE progress|quiet");
-  const json opts = json::parse(argv[1], nullptr, false);
-  if (!opts.is_object()) return fail("invalid_argument", "ociexec-fetch: OPTIONS_JSON is not a JSON object");
+  if (argc != 3)
+    return fail("invalid_argument", "usage: ociexec-fetch REFERENCE progress|quiet < OPTIONS_JSON");
+  // The options come on stdin: they may hold credentials.
+  const json opts = json::parse(std::cin, nullptr, false);
+  if (!opts.is_object())
+    return fail("invalid_argument", "ociexec-fetch: the options on stdin are not a JSON object");
   ProgressPrinter printer;
   std::function<void(const ociexec::PullProgress&)> progress;
-  if (std::string_view(argv[3]) == "progress") progress = std::ref(printer);
-  auto summary = ociexec::image::fetch_image(argv[2], ociexec::image::options_from_json(opts), progress);
+  if (std::string_view(argv[2]) == "progress") progress = std::ref(printer);
+  auto summary = ociexec::image::fetch_image(argv[1], ociexec::image::options_from_json(opts), progress);
   if (!summary) return fail(ociexec::to_string(summary.error().kind), summary.error().message);
   fmt::print("{}\n", ociexec::image::summary_to_json(*summary).dump());
   return 0;

@@ -33,12 +33,16 @@ Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions
   const fs::path helper = helper_path();
   auto out = sys::make_pipe(false);
   if (!out) return tl::unexpected(out.error().with_context("pull"));
+  // The options (credentials among them) go on its stdin, never on a command line that
+  // other users can read in /proc.
+  auto in = sys::make_memfd("ociexec-fetch-options", options_to_json(options).dump());
+  if (!in) return tl::unexpected(in.error().with_context("pull"));
   sys::SpawnOptions spawn;
+  spawn.stdin_fd = in->get();
   spawn.stdout_fd = out->write.get();
   spawn.stderr_fd = STDERR_FILENO;
   auto child = sys::ChildProcess::spawn(
-      {helper.string(), options_to_json(options).dump(), std::string(reference),
-       ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
+      {helper.string(), std::string(reference), ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
       spawn);
   if (!child)
     return tl::unexpected(Error{ErrorKind::kSystem,

@@ -22,7 +22,9 @@ build=build-fuzz
 if [[ -f $build/CMakeCache.txt ]]; then
   cmake -S . -B $build >/dev/null  # picks up new targets
 else
+  # A unity build: the library compiles in a fraction of the time, which the suite needs.
   CC=clang CXX=clang++ cmake -S . -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCIEXEC_FUZZ=ON \
+    -DCMAKE_UNITY_BUILD=ON \
     -DOCIEXEC_BUILD_PYTHON=OFF -DOCIEXEC_STATIC_CLI=OFF \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
     >/dev/null

@@ -21,16 +21,6 @@ namespace {
 
 constexpr int kMaxRedirects = 6;
 
-struct Response {
-  long status = 0;
-  std::string content_type;
-  std::string www_authenticate;
-  std::string content_digest;
-  std::string retry_after;
-  std::string location;
-  std::string error_body;  // the start of a non-2xx body, for its message
-};
-
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -50,8 +40,8 @@ std::string url_scheme(std::string_view url) {
 }
 
 // The registry's own words from an error body ({"errors":[{"code","message"}]}).
-std::string registry_message(const Response& r) {
-  auto j = nlohmann::json::parse(r.error_body, nullptr, false);
+std::string registry_message(const std::string& error_body) {
+  auto j = nlohmann::json::parse(error_body, nullptr, false);
   if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
     const auto& e = j["errors"][0];
     if (e.is_object()) {
@@ -72,6 +62,15 @@ bool retriable(CURLcode c) {
 }  // namespace
 
 struct RegistryClient::State {
+  struct Response {
+    long status = 0;
+    std::string content_type;
+    std::string www_authenticate;
+    std::string content_digest;
+    std::string retry_after;
+    std::string location;
+    std::string error_body;  // the start of a non-2xx body, for its message
+  };
   RegistryReference ref;
   RegistryOptions options;
   CURL* curl = nullptr;
@@ -318,7 +317,7 @@ struct RegistryClient::State {
                               ? " (for a registry without valid TLS, pass --tls-verify=false "
                                 "or list it in insecure_registries)"
                               : "")});
-        const std::string msg = registry_message(response);
+        const std::string msg = registry_message(response.error_body);
         const ErrorKind kind =
             response.status == 404 ? ErrorKind::kImageNotFound
             : response.status == 403 ? ErrorKind::kAuth : ErrorKind::kImage;

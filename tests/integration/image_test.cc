@@ -3,6 +3,8 @@
 // runtime under test, cold or pooled. The registry side is tested in tests/images/.
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "harness.h"
 #include "sys/fs.h"
 #include "sys/process.h"
@@ -71,6 +73,23 @@ TEST_CASE("images: each job gets a fresh writable overlay root with the image's 
     auto second = exec->run("cat /etc/marker 2>&1; echo $IMAGE_VAR", j);
     REQUIRE(second);
     CHECK(second->stdout_data.find("No such file") != std::string::npos);
+    // Root inside cannot touch the shared layers: overwrites and deletions stay in its upper dir.
+    const auto passwd = sys::read_file(Env::get().rootfs / "etc/passwd");
+    REQUIRE(passwd);
+    auto vandal = exec->run("echo pwned > /etc/passwd && rm /bin/payload && echo done", j);
+    REQUIRE(vandal);
+    CHECK(vandal->stdout_data == "done\n");
+    std::size_t layers_checked = 0;
+    for (const auto& layer : std::filesystem::directory_iterator(
+             exec->options().images.store / "layers" / "sha256")) {
+      CHECK(sys::read_file(layer.path() / "etc/passwd").value_or("") == *passwd);
+      CHECK(std::filesystem::exists(layer.path() / "bin/payload"));
+      ++layers_checked;
+    }
+    CHECK(layers_checked == 1);
+    auto after = exec->run("cat /etc/passwd; test -x /bin/payload && echo payload", j);
+    REQUIRE(after);
+    CHECK(after->stdout_data == *passwd + "payload\n");
     // The job's env wins over the image's; its workdir over the image's WorkingDir.
     j.env = {"IMAGE_VAR=mine"};
     j.workdir = "/job";

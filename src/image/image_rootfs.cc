@@ -46,20 +46,26 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
   // Shared locks on every layer (prune takes them exclusively), then the check that each
   // is still there: a prune that ran between the lookup and the locks is caught here.
   auto locks = std::make_shared<std::vector<sys::FileLock>>();
+  auto hold = [&](const Digest& d, bool (Store::*present)(const Digest&) const,
+                  std::string_view what) -> Expected<void> {
+    auto lock = store->lock_layer(d, sys::FileLock::Mode::kShared);
+    if (!lock) return tl::unexpected(lock.error());
+    locks->push_back(std::move(*lock));
+    if (!((*store).*present)(d))
+      return tl::unexpected(Error{ErrorKind::kImageNotFound,
+                                  fmt::format("image {}: {} is missing from the store (pruned?); "
+                                              "pull the image again",
+                                              (*record)->name, what)});
+    return {};
+  };
   RootfsPlan plan;
   plan.image = true;
   plan.env = config->env;
   plan.working_dir = config->working_dir;
   plan.user = config->user;
   if (::geteuid() != 0) {  // rootless: the flattened image, read-only
-    auto lock = store->lock_layer(*config_digest, sys::FileLock::Mode::kShared);
-    if (!lock) return tl::unexpected(lock.error());
-    locks->push_back(std::move(*lock));
-    if (!store->has_flat(*config_digest))
-      return tl::unexpected(Error{ErrorKind::kImageNotFound,
-                                  fmt::format("image {}: its flattened root is missing from the "
-                                              "store; pull the image again",
-                                              (*record)->name)});
+    if (auto r = hold(*config_digest, &Store::has_flat, "its flattened root"); !r)
+      return tl::unexpected(r.error());
     plan.root_path = store->flat_dir(*config_digest).string();
     plan.hold = std::move(locks);
     return plan;
@@ -68,14 +74,8 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     auto d = parse_digest(*it);
     if (!d) return tl::unexpected(d.error());
-    auto lock = store->lock_layer(*d, sys::FileLock::Mode::kShared);
-    if (!lock) return tl::unexpected(lock.error());
-    locks->push_back(std::move(*lock));
-    if (!store->has_layer(*d))
-      return tl::unexpected(Error{ErrorKind::kImageNotFound,
-                                  fmt::format("image {}: layer {} is missing from the store "
-                                              "(pruned?); pull the image again",
-                                              (*record)->name, d->str())});
+    if (auto r = hold(*d, &Store::has_layer, fmt::format("layer {}", d->str())); !r)
+      return tl::unexpected(r.error());
     plan.layers.push_back(store->layer_dir(*d).string());
   }
   if (plan.layers.empty())

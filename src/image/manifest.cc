@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/digest.h"
+#include "image/split.h"
 
 namespace ociexec::image {
 
@@ -72,23 +73,17 @@ std::string Platform::str() const {
 }
 
 Expected<Platform> parse_platform(std::string_view text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    auto slash = text.find('/', start);
-    parts.emplace_back(text.substr(start, slash == std::string_view::npos ? slash : slash - start));
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  for (const auto& p : parts)
-    if (p.empty())
+  const auto parts = split(text, '/');
+  for (const auto& part : parts)
+    if (part.empty())
       return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                   fmt::format("platform {:?}: expected OS/ARCH[/VARIANT], e.g. "
                                               "linux/amd64",
                                               text)});
-  if (parts.size() == 1) return Platform{"linux", parts[0], ""};
-  if (parts.size() == 2) return Platform{parts[0], parts[1], ""};
-  if (parts.size() == 3) return Platform{parts[0], parts[1], parts[2]};
+  const std::vector<std::string> p(parts.begin(), parts.end());
+  if (p.size() == 1) return Platform{"linux", p[0], ""};
+  if (p.size() == 2) return Platform{p[0], p[1], ""};
+  if (p.size() == 3) return Platform{p[0], p[1], p[2]};
   return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                               fmt::format("platform {:?}: expected OS/ARCH[/VARIANT]", text)});
 }

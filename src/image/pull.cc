@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -246,47 +248,57 @@ Expected<void> apply_layer(const Store& store, BlobSource& source, const Descrip
   return {};
 }
 
-// One layer into the store, unless it is there already. The layer's lock keeps a second
-// puller from unpacking it at the same time (it waits, then finds it).
-Expected<bool> ensure_layer(const Store& store, BlobSource& source, const Descriptor& blob,
-                            const Digest& diff_id, UnpackLimits& budget,
-                            const PullSettings& settings, std::uint64_t& fetched) {
-  auto lock = store.lock_layer(diff_id, sys::FileLock::Mode::kExclusive);
+// Builds a store directory once: under the lock of `key`, unless `present()` already; `fill`
+// writes it in a fresh tmp dir, which `commit` then moves into place. The lock keeps a second
+// puller from building it at the same time (it waits, then finds it). True when built here.
+Expected<bool> build_once(const Store& store, const Digest& key,
+                          const std::function<bool()>& present,
+                          const std::function<Expected<void>(const fs::path&)>& fill,
+                          const std::function<Expected<void>(const fs::path&)>& commit) {
+  auto lock = store.lock_layer(key, sys::FileLock::Mode::kExclusive);
   if (!lock) return tl::unexpected(lock.error());
-  if (store.has_layer(diff_id)) return false;
-  const fs::path dir = store.tmp_path(diff_id.hex);
+  if (present()) return false;
+  const fs::path dir = store.tmp_path(key.hex);
   if (auto r = sys::make_dir(dir, 0755, false); !r) return tl::unexpected(r.error());
   sys::ScopeExit cleanup([&dir] { (void)sys::remove_tree(dir); });
-  if (auto r = apply_layer(store, source, blob, diff_id, dir, UnpackMode::kOverlayLayer, budget,
-                           settings, fetched);
-      !r)
-    return tl::unexpected(r.error());
-  if (auto r = store.commit_layer(diff_id, dir); !r) return tl::unexpected(r.error());
+  if (auto r = fill(dir); !r) return tl::unexpected(r.error());
+  if (auto r = commit(dir); !r) return tl::unexpected(r.error());
   cleanup.dismiss();
   return true;
 }
 
-// Rootless: every layer applied in order into one directory, named by the config digest.
+// One layer into the store (layers/), unless it is there already.
+Expected<bool> ensure_layer(const Store& store, BlobSource& source, const Descriptor& blob,
+                            const Digest& diff_id, UnpackLimits& budget,
+                            const PullSettings& settings, std::uint64_t& fetched) {
+  return build_once(
+      store, diff_id, [&] { return store.has_layer(diff_id); },
+      [&](const fs::path& dir) {
+        return apply_layer(store, source, blob, diff_id, dir, UnpackMode::kOverlayLayer, budget,
+                           settings, fetched);
+      },
+      [&](const fs::path& dir) { return store.commit_layer(diff_id, dir); });
+}
+
+// Rootless: every layer applied in order into one directory (flat/), named by the config
+// digest.
 Expected<bool> ensure_flat(const Store& store, BlobSource& source, const Manifest& m,
                            const ImageConfig& config, const Digest& config_digest,
                            UnpackLimits& budget, const PullSettings& settings,
                            std::uint64_t& fetched) {
-  auto lock = store.lock_layer(config_digest, sys::FileLock::Mode::kExclusive);
-  if (!lock) return tl::unexpected(lock.error());
-  if (store.has_flat(config_digest)) return false;
-  const fs::path dir = store.tmp_path(config_digest.hex);
-  if (auto r = sys::make_dir(dir, 0755, false); !r) return tl::unexpected(r.error());
-  sys::ScopeExit cleanup([&dir] { (void)sys::remove_tree(dir); });
-  for (std::size_t i = 0; i < m.layers.size(); ++i) {
-    auto diff_id = parse_digest(config.diff_ids[i]);
-    if (auto r = apply_layer(store, source, m.layers[i], *diff_id, dir, UnpackMode::kFlatten,
-                             budget, settings, fetched);
-        !r)
-      return tl::unexpected(r.error());
-  }
-  if (auto r = store.commit_flat(config_digest, dir); !r) return tl::unexpected(r.error());
-  cleanup.dismiss();
-  return true;
+  return build_once(
+      store, config_digest, [&] { return store.has_flat(config_digest); },
+      [&](const fs::path& dir) -> Expected<void> {
+        for (std::size_t i = 0; i < m.layers.size(); ++i) {
+          auto diff_id = parse_digest(config.diff_ids[i]);
+          if (auto r = apply_layer(store, source, m.layers[i], *diff_id, dir, UnpackMode::kFlatten,
+                                   budget, settings, fetched);
+              !r)
+            return r;
+        }
+        return {};
+      },
+      [&](const fs::path& dir) { return store.commit_flat(config_digest, dir); });
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "image/digest.h"
+#include "image/split.h"
 
 namespace ociexec::image {
 
@@ -111,18 +112,12 @@ Expected<RegistryReference> parse_registry_reference(std::string_view text) {
   if (rest.empty()) return bad_reference(text, "no repository name");
   std::string repo(rest);
   if (r.registry == kDockerHub && repo.find('/') == std::string::npos) repo = "library/" + repo;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = repo.find('/', start);
-    const std::string_view comp =
-        std::string_view(repo).substr(start, end == std::string::npos ? end : end - start);
+  for (std::string_view comp : split(repo, '/')) {
     if (!valid_component(comp))
       return bad_reference(text, std::any_of(comp.begin(), comp.end(), [](char c) {
                              return std::isupper(static_cast<unsigned char>(c));
                            }) ? "the repository name must be lower-case"
                               : "a repository path component is [a-z0-9] joined by . _ __ or -");
-    if (end == std::string::npos) break;
-    start = end + 1;
   }
   if (repo.size() + r.registry.size() + 1 > 255)
     return bad_reference(text, "the name is longer than 255 characters");

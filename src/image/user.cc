@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "image/split.h"
+
 namespace ociexec::image {
 
 namespace {
@@ -28,15 +30,9 @@ std::optional<std::vector<std::string>> find_entry(const std::string& file, std:
     std::string_view line(file.data() + start, end - start);
     start = end + 1;
     if (line.empty() || line.front() == '#') continue;
-    std::vector<std::string> fields;
-    std::size_t f = 0;
-    while (true) {
-      auto colon = line.find(':', f);
-      fields.emplace_back(line.substr(f, colon == std::string_view::npos ? colon : colon - f));
-      if (colon == std::string_view::npos) break;
-      f = colon + 1;
-    }
-    if (fields.size() > key_index && fields[key_index] == key) return fields;
+    const auto fields = split(line, ':');
+    if (fields.size() > key_index && fields[key_index] == key)
+      return std::vector<std::string>(fields.begin(), fields.end());
   }
   return std::nullopt;
 }

@@ -30,6 +30,9 @@ struct RuntimeInfo {
   // crun on a hybrid cgroup host: every crun call runs in a private mount namespace without
   // the cgroup2 mount, where crun manages the v1 controllers (crun refuses the host otherwise).
   bool private_mount_ns = false;
+  // Every call runs a sealed in-memory copy of the binary, made once by the executor, so the
+  // runtime skips copying itself at each call (its CVE-2019-5736 guard); crun only.
+  bool sealed_copy = false;
 };
 
 struct GcReport {

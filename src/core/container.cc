@@ -109,6 +109,7 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
                     {"org.ociexec.container-id", id}};
   auto spec = spec::build_spec(in);
   if (!spec) return tl::unexpected(spec.error());
+  const auto seccomp_to_learn = c->client_->prepare_spec(*spec);
   if (auto r = write_bundle(c->bundle_, *spec, request.script, request.init_binary); !r)
     return tl::unexpected(r.error());
 
@@ -130,7 +131,7 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
                                 status ? status->write.get() : -1};
   auto created = c->client_->create(id, c->bundle_.dir(), c->bundle_.pid_file(),
                                     c->bundle_.log_file(), stdio, out->read.get(),
-                                    err->read.get());
+                                    err->read.get(), seccomp_to_learn);
   // Only the init's copies of the write ends may remain: ours would keep EOF away.
   out->write.reset();
   err->write.reset();

@@ -1,5 +1,7 @@
 #include "core/doctor.h"
 
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,8 +76,9 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
   auto exec = Executor::create(opts);
   if (!exec) {
     const bool refused = layout && name == "crun" && runtime::crun_refusal(*layout);
-    return {topic, false, exec.error().message,
-            refused ? "run ociexec as root, or use runc (auto falls back to it)" : "see the message"};
+    return {
+        topic, false, exec.error().message,
+        refused ? "run ociexec as root, or use runc (auto falls back to it)" : "see the message"};
   }
   JobOptions job;
   job.timeout = std::chrono::seconds(30);
@@ -86,14 +89,39 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
   if (!result) return {topic, false, result.error().message, "see the message"};
   if (result->exit_code != 0)
     return {topic, false, fmt::format("a test job exited {}", result->exit_code), {}};
-  return {topic,
+  const auto& info = exec->runtime();
+  std::string how;
+  if (info.private_mount_ns)
+    how +=
+        "; each call in a private mount namespace without the cgroup2 mount, as crun needs "
+        "on this hybrid host";
+  if (info.sealed_copy)
+    how +=
+        "; each call runs a sealed in-memory copy made once per executor, so crun does not "
+        "copy itself per call";
+  return {
+      topic,
+      true,
+      fmt::format("{} {} at {}: a test job ran in {:.0f} ms{}", name, info.version, *path, ms, how),
+      {}};
+}
+
+// Each job makes and deletes a dozen files in the state dir: cheap on a tmpfs (as /run is on
+// most hosts), dearer on a disk file system, where ext4 slows down after many deletions.
+Finding check_state_dir(const ExecutorOptions& options) {
+  const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+  auto existing = state;  // doctor creates nothing: look at the nearest directory there is
+  while (::access(existing.c_str(), F_OK) != 0 && existing != existing.parent_path())
+    existing = existing.parent_path();
+  struct statfs st {};
+  if (::statfs(existing.c_str(), &st) != 0 || st.f_type == TMPFS_MAGIC)
+    return {"state dir", true, fmt::format("{} is on a tmpfs", state.string()), {}};
+  return {"state dir",
           true,
-          fmt::format("{} {} at {}: a test job ran in {:.0f} ms{}", name, exec->runtime().version,
-                      *path, ms,
-                      exec->runtime().private_mount_ns
-                          ? " (each call in a private mount namespace without the cgroup2 "
-                            "mount, as crun needs on this hybrid host)"
-                          : ""),
+          fmt::format("{} is not on a tmpfs: each job makes and deletes about a dozen files "
+                      "there, which costs more on disk (see docs/benchmarks.md); a state_dir on "
+                      "a tmpfs is faster",
+                      state.string()),
           {}};
 }
 
@@ -104,14 +132,16 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   const auto uid = ::geteuid();
   const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
   std::vector<Finding> f;
-  f.push_back({"privileges", true,
+  f.push_back({"privileges",
+               true,
                fmt::format("rootless (uid {}): each job runs in a user namespace of its own, "
                            "with no capabilities; state in {}",
                            uid, state.string()),
                {}});
   const auto ns = caller_user_namespace();
   if (ns.full()) {
-    f.push_back({"subordinate ids", true,
+    f.push_back({"subordinate ids",
+                 true,
                  fmt::format("jobs map ids 1-65535 onto uids {}-{} and gids {}-{} "
                              "(newuidmap/newgidmap); a job runs as 65534 there",
                              ns.sub_uids->start, ns.sub_uids->start + 65534, ns.sub_gids->start,
@@ -132,7 +162,8 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
                        : "for a fuller mapping: apt-get install uidmap"});
   }
   if (auto overlay = sys::try_overlay_in_user_namespace(state.parent_path().string()); overlay)
-    f.push_back({"overlay in a user namespace", true,
+    f.push_back({"overlay in a user namespace",
+                 true,
                  "works, with userxattr (the runtime cannot mount one as a job's root, so "
                  "rootless images are flattened and run read-only with tmpfs work dirs)",
                  {}});
@@ -145,7 +176,8 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   const auto delegated = host ? cgroup::delegated_layout(*host, parent) : cgroup::Layout{};
   std::string enforced;
   for (const char* c : {"memory", "cpu", "pids"})
-    if (cgroup::has_controller(delegated, c)) enforced += (enforced.empty() ? "" : ", ") + std::string(c);
+    if (cgroup::has_controller(delegated, c))
+      enforced += (enforced.empty() ? "" : ", ") + std::string(c);
   if (enforced.empty())
     f.push_back({"cgroup delegation", false,
                  fmt::format("no cgroup \"{}\" this user may write: memory, CPU and pids limits "
@@ -156,7 +188,8 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
                  "delegate a cgroup (docs/rootless.md), run as root, or pass "
                  "--allow-unenforced-limits"});
   else
-    f.push_back({"cgroup delegation", true,
+    f.push_back({"cgroup delegation",
+                 true,
                  fmt::format("cgroup \"{}\" is delegated to this user: {} limits are enforced",
                              parent, enforced),
                  {}});
@@ -165,13 +198,15 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
 
 // Where images go, and what a job on one gets here.
 Finding check_images(const ExecutorOptions& options) {
-  const auto store = options.images.store.empty() ? image::default_store_dir() : options.images.store;
+  const auto store =
+      options.images.store.empty() ? image::default_store_dir() : options.images.store;
   std::string count = "not made yet";  // doctor creates nothing
   if (::access(store.c_str(), F_OK) == 0)
     if (auto s = image::Store::open(store))
       if (auto records = s->list()) count = fmt::format("{} images", records->size());
   if (running_rootless())
-    return {"images", true,
+    return {"images",
+            true,
             fmt::format("store {} ({}); rootless, each image is flattened into one "
                         "directory there and jobs get it read-only, with tmpfs /tmp and work dir",
                         store.string(), count),
@@ -184,7 +219,8 @@ Finding check_images(const ExecutorOptions& options) {
                         "a writable root on an image",
                         store.string(), count),
             "modprobe overlay"};
-  return {"images", true,
+  return {"images",
+          true,
           fmt::format("store {} ({}); jobs on an image get a writable overlay root, its "
                       "writes on a tmpfs capped by tmpfs_size",
                       store.string(), count),
@@ -201,14 +237,15 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   findings.push_back(check_userns());
   for (auto& f : check_privileges(options)) findings.push_back(std::move(f));
   findings.push_back(check_images(options));
+  findings.push_back(check_state_dir(options));
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {
     auto chosen = runtime::resolve("auto", *layout, std::chrono::seconds(10));
     findings.push_back({"default runtime", chosen.has_value(),
-                        chosen ? fmt::format("{} (\"auto\" prefers crun where it works)",
-                                             chosen->name)
-                               : chosen.error().message,
+                        chosen
+                            ? fmt::format("{} (\"auto\" prefers crun where it works)", chosen->name)
+                            : chosen.error().message,
                         chosen ? std::string() : "install runc or crun"});
   }
   return findings;

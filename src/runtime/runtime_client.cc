@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/runtime.h"
 #include "sys/fs.h"
@@ -39,13 +40,20 @@ std::string read_log(const fs::path& log) {
 
 }  // namespace
 
+std::optional<std::string> RuntimeClient::prepare_spec(nlohmann::json& spec) const {
+  // The annotation is crun's own; runc compiles the profile itself, in its init.
+  if (info_.name != "crun") return std::nullopt;
+  return seccomp_.apply(spec);
+}
+
 Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bundle,
                                      const fs::path& pid_file, const fs::path& log,
-                                     const StdioFds& stdio, int stdout_read_fd,
-                                     int stderr_read_fd) const {
+                                     const StdioFds& stdio, int stdout_read_fd, int stderr_read_fd,
+                                     const std::optional<std::string>& seccomp_to_learn) const {
   Invocation inv{info_.path, root_, log};
-  auto child = sys::ChildProcess::spawn(create_argv(inv, bundle, pid_file, id, stdio.fd3 >= 0),
-                                        {stdio.in, stdio.out, stdio.err, mount_ns_fd(), stdio.fd3});
+  auto child = sys::ChildProcess::spawn(
+      create_argv(inv, bundle, pid_file, id, stdio.fd3 >= 0),
+      {stdio.in, stdio.out, stdio.err, mount_ns_fd(), stdio.fd3, exe_fd()});
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);
@@ -55,7 +63,10 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
       e.message += "; it was killed: check the runtime, or raise runtime_timeout";
     return tl::unexpected(std::move(e));
   }
-  if (!status->signaled && status->code == 0) return {};
+  if (!status->signaled && status->code == 0) {
+    if (seccomp_to_learn) seccomp_.learn(*seccomp_to_learn, root_ / id / "seccomp.bpf");
+    return {};
+  }
   // runc and crun print fatal errors on their stderr, which is the container's stderr pipe.
   std::string printed = drain_available(stderr_read_fd) + drain_available(stdout_read_fd);
   std::string text = error_text(read_log(log), printed);
@@ -157,7 +168,7 @@ std::vector<std::string> RuntimeClient::list_ids() const {
 
 Expected<void> RuntimeClient::call(const std::vector<std::string>& argv, const fs::path& log,
                                    std::string_view what) const {
-  auto out = sys::run_command(argv, timeout_, mount_ns_fd());
+  auto out = sys::run_command(argv, timeout_, mount_ns_fd(), exe_fd());
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("{} {}", info_.name, what)));
   if (!out->status.signaled && out->status.code == 0) return {};
   return tl::unexpected(

@@ -61,6 +61,11 @@ int exec(void* arg) {
     if (long rc = raw(SYS_setns, s->mount_ns_fd, CLONE_NEWNS); rc < 0) fail(s, rc);
   // Out of the way first, so that a source fd numbered 0-2 is not overwritten by another dup.
   const int count = s->fds[3] >= 0 ? 4 : 3;
+  long exe = -1;
+  if (s->exe_fd >= 0) {
+    exe = raw(SYS_fcntl, s->exe_fd, F_DUPFD_CLOEXEC, 4);
+    if (exe < 0) fail(s, exe);
+  }
   long high[4];
   for (int i = 0; i < count; ++i) {
     high[i] = s->fds[i] >= 0 ? raw(SYS_fcntl, s->fds[i], F_DUPFD_CLOEXEC, 4)
@@ -70,10 +75,17 @@ int exec(void* arg) {
   }
   for (int i = 0; i < count; ++i)
     if (long rc = raw(SYS_dup3, high[i], i, 0); rc < 0) fail(s, rc);
+  // The executable right above them (close-on-exec: it is gone once the exec succeeds).
+  if (exe >= 0 && exe != count) {
+    if (long rc = raw(SYS_dup3, exe, count, O_CLOEXEC); rc < 0) fail(s, rc);
+    exe = count;
+  }
   // Fds the embedding program left without O_CLOEXEC must not reach the runtime either.
-  raw(SYS_close_range, count, ~0U, 0);
+  raw(SYS_close_range, exe >= 0 ? count + 1 : count, ~0U, 0);
   const std::uint64_t none = 0;
   raw(SYS_rt_sigprocmask, SIG_SETMASK, ptr(&none), 0, 8);
+  if (exe >= 0)
+    fail(s, raw(SYS_execveat, exe, ptr(""), ptr(s->argv), ptr(environ), AT_EMPTY_PATH));
   fail(s, raw(SYS_execve, ptr(s->argv[0]), ptr(s->argv), ptr(environ)));
 }
 

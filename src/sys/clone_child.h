@@ -10,12 +10,14 @@
 namespace ociexec::sys::clone_child {
 
 // Joins a mount namespace (optional), takes SIGKILL as its parent-death signal, sets up fds
-// 0-2 (and 3), closes the rest, resets signals and execs. On failure, `err` holds the errno.
+// 0-2 (and 3), closes the rest, resets signals and execs argv[0], or the executable open at
+// `exe_fd` (execveat). On failure, `err` holds the errno.
 struct Spawn {
   char* const* argv;
   int fds[4];       // stdin, stdout, stderr, fd 3 (-1: /dev/null for 0-2, none for 3)
   int mount_ns_fd;  // -1: stay in ours
   pid_t parent;
+  int exe_fd = -1;  // -1: exec argv[0] by path
   int err = 0;
 };
 int exec(void* spawn);

@@ -57,6 +57,9 @@ struct SpawnOptions {
   int mount_ns_fd = -1;
   // When >= 0: becomes the child's fd 3 (every other fd above 2 is closed).
   int fd3 = -1;
+  // When >= 0: the executable to run (a sealed copy, sys/sealed_exe.h), with argv as given;
+  // argv[0] is then only the name the program sees.
+  int exe_fd = -1;
 };
 
 // A spawned child. Destroying it before wait() SIGKILLs and reaps the process.
@@ -108,8 +111,10 @@ struct CommandOutput {
   ExitStatus status;
   std::string output;
 };
+// `exe_fd`: as SpawnOptions::exe_fd.
 Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
-                                    std::chrono::milliseconds timeout, int mount_ns_fd = -1);
+                                    std::chrono::milliseconds timeout, int mount_ns_fd = -1,
+                                    int exe_fd = -1);
 
 // Finds `name` on $PATH (or checks it when it contains a '/'); nullopt when not executable.
 std::optional<std::string> find_executable(const std::string& name);

@@ -91,6 +91,20 @@ TEST_CASE("escape: privileged syscalls fail with EPERM (seccomp, no capabilities
   leaks.check();
 }
 
+TEST_CASE("escape: every job gets the seccomp filter, compiled or cached by the executor") {
+  LeakCheck leaks;
+  // With crun, the first job's filter is compiled by crun and later ones load the program it
+  // left (runtime/seccomp_cache.h): each of three jobs must show it, answering what only the
+  // profile answers.
+  for (int i = 0; i < 3; ++i) {
+    auto r = run_ok("grep Seccomp: /proc/self/status; /bin/payload try clone3 kcmp\n", job());
+    CHECK(r.exit_code == 0);
+    CHECK(r.stdout_data ==
+          "Seccomp:\t2\nclone3: Function not implemented\nkcmp: Operation not permitted\n");
+  }
+  leaks.check();
+}
+
 TEST_CASE("escape: /proc/sys, /sys, /dev and the job dir cannot be written") {
   LeakCheck leaks;
   auto r = run_ok(

@@ -1,8 +1,16 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "cgroup/parsers.h"
 #include "fixture.h"
 #include "runtime/runtime.h"
+#include "runtime/seccomp_cache.h"
 
 using namespace ociexec;
 
@@ -57,4 +65,59 @@ TEST_CASE("crun is refused on a hybrid host with controllers on the cgroup2 moun
   auto v2 =
       cgroup::layout_from_mounts(sys::parse_mountinfo(fixture("mountinfo/v2")), "memory pids");
   CHECK_FALSE(runtime::crun_refusal(v2));
+}
+
+TEST_CASE("base64 of the seccomp program: RFC 4648 vectors") {
+  CHECK(runtime::base64("").empty());
+  CHECK(runtime::base64("f") == "Zg==");
+  CHECK(runtime::base64("fo") == "Zm8=");
+  CHECK(runtime::base64("foo") == "Zm9v");
+  CHECK(runtime::base64("foob") == "Zm9vYg==");
+  CHECK(runtime::base64("fooba") == "Zm9vYmE=");
+  CHECK(runtime::base64("foobar") == "Zm9vYmFy");
+  CHECK(runtime::base64(std::string("\xff\x00\xfe", 3)) == "/wD+");
+}
+
+TEST_CASE("seccomp cache: crun's program replaces the section it was compiled from") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ociexec-seccomp-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto spec_with = [](const char* errno_ret) {
+    return nlohmann::json::parse(std::string(R"({"annotations":{"a":"b"},"linux":{"seccomp":)"
+                                             R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":)"
+                                             R"([{"names":["bpf"],"action":"SCMP_ACT_ERRNO",)"
+                                             R"("errnoRet":)") +
+                                 errno_ret + "}]}}}");
+  };
+  runtime::SeccompCache cache;
+  auto first = spec_with("1");
+  const auto section = cache.apply(first);
+  REQUIRE(section);  // nothing known yet: the spec is unchanged, its section is to be learned
+  CHECK(first["linux"].contains("seccomp"));
+  CHECK(*section == first["linux"]["seccomp"].dump());
+
+  // What crun leaves is ignored unless it is whole 8-byte BPF instructions.
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return dir / name;
+  };
+  cache.learn(*section, dir / "missing.bpf");
+  cache.learn(*section, write("odd.bpf", std::string(12, 'x')));
+  cache.learn(*section, write("empty.bpf", ""));
+  auto still = spec_with("1");
+  CHECK(cache.apply(still));
+
+  const std::string program("\x20\x00\x00\x00\x04\x00\x00\x00\x06\x00\x00\x00\x00\x00\xff\x7f", 16);
+  cache.learn(*section, write("seccomp.bpf", program));
+  auto second = spec_with("1");
+  CHECK_FALSE(cache.apply(second));
+  CHECK_FALSE(second["linux"].contains("seccomp"));
+  CHECK(second["annotations"]["a"] == "b");
+  CHECK(second["annotations"][runtime::kSeccompBpfAnnotation] == runtime::base64(program));
+
+  // Another section (another errno) is not the same filter.
+  auto other = spec_with("38");
+  CHECK(cache.apply(other));
+  CHECK(other["linux"].contains("seccomp"));
+  std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +12,8 @@
 #include "fixture.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
+#include "sys/process.h"
+#include "sys/sealed_exe.h"
 #include "sys/unique_fd.h"
 
 using namespace ociexec;
@@ -79,4 +84,34 @@ TEST_CASE("remove_known_tree removes exactly what it was told, and reports anyth
   CHECK_FALSE(*partial);
   CHECK(std::filesystem::exists(dir / "stranger"));  // left for the caller's fallback
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a sealed copy of an executable runs, and cannot be changed") {
+  auto exe = sys::sealed_executable_copy("/bin/echo");
+  REQUIRE(exe);
+  // The seals runc and crun check before they skip copying themselves.
+  CHECK(::fcntl(exe->get(), F_GET_SEALS) ==
+        (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE));
+  CHECK(::write(exe->get(), "x", 1) == -1);
+  CHECK((::fcntl(exe->get(), F_GETFD) & FD_CLOEXEC) != 0);
+  // Spawned through the fd: argv[0] is only a name, and fds 0-2 are set up as usual.
+  auto out =
+      sys::run_command({"not-a-path", "sealed", "copy"}, std::chrono::seconds(10), -1, exe->get());
+  REQUIRE(out);
+  CHECK(out->status.code == 0);
+  CHECK(out->output == "sealed copy\n");
+}
+
+TEST_CASE("a script or a missing file gets no sealed copy") {
+  const auto script = std::filesystem::temp_directory_path() /
+                      ("ociexec-sealed-test-" + std::to_string(::getpid()));
+  std::ofstream(script) << "#!/bin/sh\necho hi\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto copy = sys::sealed_executable_copy(script.string());
+  REQUIRE_FALSE(copy);
+  CHECK(copy.error().message.find("not an ELF executable") != std::string::npos);
+  std::filesystem::remove(script);
+  auto missing = sys::sealed_executable_copy("/nonexistent/crun");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message.find("/nonexistent/crun") != std::string::npos);
 }

@@ -1,0 +1,58 @@
+#include "runtime/seccomp_cache.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "sys/fs.h"
+
+namespace ociexec::runtime {
+
+namespace {
+
+// A BPF instruction is 8 bytes; the kernel takes at most BPF_MAXINSNS (4096) of them.
+constexpr std::size_t kInstruction = 8;
+constexpr std::size_t kMaxProgram = 4096 * kInstruction;
+
+}  // namespace
+
+std::string base64(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  auto byte = [&](std::size_t i) -> std::uint32_t {
+    return i < data.size() ? static_cast<unsigned char>(data[i]) : 0U;
+  };
+  for (std::size_t i = 0; i < data.size(); i += 3) {
+    const std::uint32_t v = byte(i) << 16U | byte(i + 1) << 8U | byte(i + 2);
+    const std::size_t have = std::min<std::size_t>(3, data.size() - i);  // bytes in this group
+    for (std::size_t k = 0; k < 4; ++k)
+      out += k <= have ? kAlphabet[(v >> (18 - 6 * k)) & 63U] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> SeccompCache::apply(nlohmann::json& spec) const {
+  auto linux = spec.find("linux");
+  if (linux == spec.end()) return std::nullopt;
+  auto section = linux->find("seccomp");
+  if (section == linux->end()) return std::nullopt;
+  std::string text = section->dump();
+  std::lock_guard lock(mutex_);
+  auto it = programs_.find(text);
+  if (it == programs_.end()) return text;
+  spec["annotations"][kSeccompBpfAnnotation] = it->second;
+  linux->erase(section);
+  return std::nullopt;
+}
+
+void SeccompCache::learn(const std::string& section, const std::filesystem::path& bpf_file) const {
+  auto program = sys::read_file(bpf_file);
+  if (!program || program->empty() || program->size() % kInstruction != 0 ||
+      program->size() > kMaxProgram)
+    return;
+  std::lock_guard lock(mutex_);
+  programs_.emplace(section, base64(*program));
+}
+
+}  // namespace ociexec::runtime

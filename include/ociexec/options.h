@@ -64,9 +64,16 @@ struct JobOptions {
 };
 
 struct ExecutorOptions {
-  // Holds bundles and the runtimes' state; created 0700 if missing. Empty: /run/ociexec as
-  // root; rootless, $XDG_RUNTIME_DIR/ociexec, else /tmp/ociexec-<uid> (default_state_dir()).
+  // Holds bundles and the runtimes' state; created 0700 if missing, and removed by the last
+  // executor using it once it is empty. Empty: /run/ociexec as root; rootless,
+  // $XDG_RUNTIME_DIR/ociexec, else /tmp/ociexec-<uid> (default_state_dir()).
   std::filesystem::path state_dir;
+  // What outlives executors to spare the next one the work: each runtime's version (per
+  // binary) and the built-in rootfs skeleton. Created 0700 if missing. Empty:
+  // /var/cache/ociexec as root; rootless, $XDG_CACHE_HOME/ociexec, else ~/.cache/ociexec
+  // (each where the user owns that directory), else /tmp/ociexec-cache-<uid>
+  // (default_cache_dir()).
+  std::filesystem::path cache_dir;
   // "auto" prefers crun where it works on this host, else runc; or "runc", "crun", a path.
   std::string runtime = "auto";
   // Parent of every job's cgroup (under each v1 hierarchy, or the v2 root).
@@ -96,5 +103,7 @@ struct ExecutorOptions {
 
 // Where an executor of this user keeps its state when ExecutorOptions::state_dir is empty.
 std::filesystem::path default_state_dir();
+// Where it keeps its caches when ExecutorOptions::cache_dir is empty.
+std::filesystem::path default_cache_dir();
 
 }  // namespace ociexec

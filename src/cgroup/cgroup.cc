@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "sys/file_lock.h"
 #include "sys/fs.h"
 #include "sys/process.h"
 
@@ -150,49 +151,25 @@ fs::path parent_in(const Hierarchy& h, const std::string& parent) {
   return fs::path(h.mount_point) / parent;
 }
 
-bool same_inode(int fd, const fs::path& path) {
-  struct stat a {
-  }, b{};
-  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
-         a.st_ino == b.st_ino;
-}
-
 }  // namespace
 
 Expected<ParentHold> ParentHold::acquire(const Layout& layout, const std::string& parent) {
   if (layout.hierarchies.empty()) return ParentHold{};
+  // Only the directory we lock on must exist; the runtime makes the others (mkdir -p), under
+  // our shared lock.
   const fs::path lock_dir = parent_in(layout.hierarchies.front(), parent);
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    // Only the directory we lock on must exist; the runtime makes the others (mkdir -p),
-    // under our shared lock.
-    if (::mkdir(lock_dir.c_str(), 0755) != 0 && errno != EEXIST)
-      return tl::unexpected(sys::errno_error(fmt::format("mkdir {}", lock_dir.string()), errno));
-    sys::UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) {
-      if (errno == ENOENT) continue;  // removed between our mkdir and open: make it again
-      return tl::unexpected(sys::errno_error(fmt::format("open {}", lock_dir.string()), errno));
-    }
-    while (::flock(fd.get(), LOCK_SH) != 0) {
-      if (errno != EINTR)
-        return tl::unexpected(sys::errno_error(fmt::format("flock {}", lock_dir.string()), errno));
-    }
-    // Locked, but maybe the directory a remover just deleted: then make a new one.
-    if (!same_inode(fd.get(), lock_dir)) continue;
-    ParentHold hold;
-    hold.fd_ = std::move(fd);
-    return hold;
-  }
-  return tl::unexpected(
-      Error{ErrorKind::kSystem, fmt::format("cgroup parent {}: kept vanishing while creating a "
-                                            "job under it",
-                                            lock_dir.string())});
+  auto held = sys::DirHold::acquire(lock_dir, 0755);
+  if (!held) return tl::unexpected(held.error().with_context("cgroup parent"));
+  ParentHold hold;
+  hold.dir_ = std::move(*held);
+  return hold;
 }
 
 void remove_parent_if_unused(const Layout& layout, const std::string& parent) noexcept {
   if (layout.hierarchies.empty()) return;
   const fs::path lock_dir = parent_in(layout.hierarchies.front(), parent);
-  sys::UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return;  // gone, or a job is starting
+  const sys::UniqueFd lock = sys::DirHold::lock_if_unused(lock_dir);
+  if (!lock) return;  // gone, or a job is starting
   // Every job cgroup has a directory in every hierarchy, so a busy parent fails on the first
   // rmdir. The locked hierarchy goes last, so the lock stays on a live directory until then.
   for (auto it = layout.hierarchies.rbegin(); it != layout.hierarchies.rend(); ++it) {

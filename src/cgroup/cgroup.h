@@ -13,6 +13,7 @@
 #include "cgroup/limits.h"
 #include "cgroup/parsers.h"
 #include "ociexec/error.h"
+#include "sys/file_lock.h"
 #include "sys/unique_fd.h"
 
 namespace ociexec::cgroup {
@@ -73,10 +74,10 @@ class ParentHold {
   // Creates the parent's lock directory if missing and holds it; blocks only while a
   // removal is under way.
   static Expected<ParentHold> acquire(const Layout& layout, const std::string& parent);
-  void release() noexcept { fd_.reset(); }
+  void release() noexcept { dir_.release(); }
 
  private:
-  sys::UniqueFd fd_;
+  sys::DirHold dir_;
 };
 
 // Removes the parent from every hierarchy when no job cgroup is in it and no executor holds

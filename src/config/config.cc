@@ -69,6 +69,7 @@ const std::map<std::string, Setter>& setters() {
          return {};
        }},
       {"state_dir", absolute_path_setter(&ExecutorOptions::state_dir)},
+      {"cache_dir", absolute_path_setter(&ExecutorOptions::cache_dir)},
       {"cgroup_parent",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.cgroup_parent = v;
@@ -115,10 +116,14 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"pull",
        [](Config& c, const std::string& v) -> Expected<void> {
-         if (v == "missing") c.job.pull = PullPolicy::kMissing;
-         else if (v == "always") c.job.pull = PullPolicy::kAlways;
-         else if (v == "never") c.job.pull = PullPolicy::kNever;
-         else return tl::unexpected(Error{ErrorKind::kConfig, "expected missing, always or never"});
+         if (v == "missing")
+           c.job.pull = PullPolicy::kMissing;
+         else if (v == "always")
+           c.job.pull = PullPolicy::kAlways;
+         else if (v == "never")
+           c.job.pull = PullPolicy::kNever;
+         else
+           return tl::unexpected(Error{ErrorKind::kConfig, "expected missing, always or never"});
          return {};
        }},
       {"user",

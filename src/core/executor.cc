@@ -158,6 +158,17 @@ Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job, 
   return {};
 }
 
+// Versions 0.1.0 and before kept their caches in the state dir: the host-view skeleton
+// (hostview-N/) and the runtimes' versions (runtime/NAME.version). They would keep it from
+// ever being removed, and now live in the cache dir.
+void remove_old_caches(const fs::path& state_dir, const fs::path& runtimes_dir) noexcept {
+  image::remove_stale_host_views(state_dir, /*keep_current=*/false);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(runtimes_dir, ec))
+    if (e.is_regular_file(ec) && e.path().filename().string().find(".version") != std::string::npos)
+      (void)sys::remove_tree(e.path());
+}
+
 }  // namespace
 
 Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view script,
@@ -189,8 +200,8 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   if (rootless) make_rootless(user_ns, limits->unenforced, p.request);
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
-  p.profile = {(*client)->info().path, rootfs->root_path, job.workdir, limits->tmpfs_bytes,
-               p.request.spec.uid, p.request.spec.gid};
+  p.profile = {(*client)->info().path, rootfs->root_path,  job.workdir,
+               limits->tmpfs_bytes,    p.request.spec.uid, p.request.spec.gid};
   return p;
 }
 
@@ -219,9 +230,9 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
 Expected<Result> Executor::Impl::run_pooled(core::Container& c, const Prepared& prepared,
                                             std::string_view script, const JobOptions& job) const {
   // What the init reads at start: the job's command, environment and working directory.
-  auto file = pool::encode_job(
-      {prepared.request.spec.args, spec::process_env(prepared.request.spec.env),
-       prepared.request.spec.cwd});
+  auto file =
+      pool::encode_job({prepared.request.spec.args, spec::process_env(prepared.request.spec.env),
+                        prepared.request.spec.cwd});
   if (!file)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "interpreter or env: a NUL byte cannot be passed to a process"});
@@ -269,9 +280,8 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::make_cli
     if (auto copy = sys::sealed_executable_copy(info.path))
       exe = std::make_shared<const sys::UniqueFd>(std::move(*copy));
   info.sealed_copy = exe != nullptr;
-  return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
-                                                        options.runtime_timeout, std::move(ns),
-                                                        std::move(exe));
+  return std::make_shared<const runtime::RuntimeClient>(
+      std::move(info), std::move(root), options.runtime_timeout, std::move(ns), std::move(exe));
 }
 
 Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() const {
@@ -295,7 +305,7 @@ Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::client_f
     return default_runtime;
   std::lock_guard lock(runtimes_mutex);
   if (auto it = runtimes.find(*wanted); it != runtimes.end()) return it->second;
-  auto info = runtime::resolve(*wanted, layout, options.runtime_timeout, runtimes_dir);
+  auto info = runtime::resolve(*wanted, layout, options.runtime_timeout, options.cache_dir);
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
@@ -318,9 +328,24 @@ Executor::Impl::~Impl() {
   queue.reset();  // running jobs finish, waiting ones are cancelled
   pool.reset();   // pooled containers are removed
   if (!pool_init.empty()) (void)sys::remove_tree(pool_init);
-  if (!parent_hold) return;
-  parent_hold->release();
-  cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
+  if (parent_hold) {
+    parent_hold->release();
+    cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
+  }
+  state_hold.release();
+  remove_state_dir_if_unused();
+}
+
+void Executor::Impl::remove_state_dir_if_unused() const noexcept {
+  if (options.state_dir.empty()) return;
+  const sys::UniqueFd lock = sys::DirHold::lock_if_unused(options.state_dir);
+  if (!lock) return;  // another executor holds it (or it is gone)
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(runtimes_dir, ec))
+    if (e.is_directory(ec)) ::rmdir(e.path().c_str());  // fails unless empty: kept for gc
+  ::rmdir(runtimes_dir.c_str());
+  ::rmdir(bundles_dir.c_str());
+  ::rmdir(options.state_dir.c_str());
 }
 
 Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) const {
@@ -328,7 +353,7 @@ Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) co
   if (job.rootfs) return image::prepared_rootfs(*job.rootfs);
   std::lock_guard lock(host_view_mutex);
   if (!host_view_cache) {
-    auto plan = image::host_view(options.state_dir);
+    auto plan = image::host_view(options.cache_dir);
     if (!plan) return tl::unexpected(plan.error());
     host_view_cache = std::move(*plan);
   }
@@ -349,16 +374,30 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
     return tl::unexpected(Error{ErrorKind::kInvalidArgument, "runtime timeout: must be positive"});
   impl->rootless = core::running_rootless();
   if (impl->options.state_dir.empty()) impl->options.state_dir = default_state_dir();
+  if (impl->options.cache_dir.empty()) impl->options.cache_dir = default_cache_dir();
   impl->bundles_dir = opts.state_dir / "bundles";
   impl->runtimes_dir = opts.state_dir / "runtime";
-  for (const auto& dir : {opts.state_dir, impl->bundles_dir, impl->runtimes_dir}) {
-    if (auto r = sys::make_dirs(dir, 0700); !r)
-      return tl::unexpected(r.error().with_context(
-          fmt::format("create state dir (choose a writable one with --state-dir)")));
-  }
-  // Rootless, the state dir may sit in a shared place (/tmp): it must be this user's alone.
-  if (impl->rootless)
+  // The state dir is held before its subdirs are made: the last executor out removes them.
+  const auto state_error = [](const Error& e) {
+    return tl::unexpected(
+        e.with_context("create state dir (choose a writable one with --state-dir)"));
+  };
+  if (auto r = sys::make_dirs(opts.state_dir.parent_path(), 0700); !r)
+    return state_error(r.error());
+  auto hold = sys::DirHold::acquire(opts.state_dir, 0700);
+  if (!hold) return state_error(hold.error());
+  impl->state_hold = std::move(*hold);
+  for (const auto& dir : {impl->bundles_dir, impl->runtimes_dir})
+    if (auto r = sys::make_dirs(dir, 0700); !r) return state_error(r.error());
+  if (auto r = sys::make_dirs(opts.cache_dir, 0700); !r)
+    return tl::unexpected(
+        r.error().with_context("create cache dir (choose a writable one with cache_dir)"));
+  // Rootless, either may sit in a shared place (/tmp): it must be this user's alone.
+  if (impl->rootless) {
     if (auto r = core::check_private_dir(opts.state_dir); !r) return tl::unexpected(r.error());
+    if (auto r = core::check_private_dir(opts.cache_dir, "cache dir", "cache_dir"); !r)
+      return tl::unexpected(r.error());
+  }
   if (sys::child_statuses_discarded())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "SIGCHLD is ignored in this process, so the kernel discards "
@@ -368,8 +407,8 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   if (!layout) return tl::unexpected(layout.error());
   impl->layout = std::move(*layout);
   if (impl->rootless) impl->user_ns = core::caller_user_namespace();
-  impl->job_layout = impl->rootless ? cgroup::delegated_layout(impl->layout, opts.cgroup_parent)
-                                    : impl->layout;
+  impl->job_layout =
+      impl->rootless ? cgroup::delegated_layout(impl->layout, opts.cgroup_parent) : impl->layout;
   impl->host = core::HostFacts::detect();
   impl->swap_limit_supported = cgroup::swap_limit_supported(impl->layout);
   rlimit nofile{};
@@ -378,8 +417,7 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   utsname uts{};
   impl->machine = ::uname(&uts) == 0 ? uts.machine : "x86_64";
 
-  auto info =
-      runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout, impl->runtimes_dir);
+  auto info = runtime::resolve(opts.runtime, impl->layout, opts.runtime_timeout, opts.cache_dir);
   if (!info) return tl::unexpected(info.error());
   if (auto r = sys::make_dir(impl->runtimes_dir / info->name, 0700, true); !r)
     return tl::unexpected(r.error());
@@ -400,7 +438,8 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   impl->queue = std::make_unique<core::JobQueue>(opts.max_concurrent_jobs);
   if (opts.collect_garbage_on_start) {
     (void)impl->collect_garbage();
-    image::remove_stale_host_views(opts.state_dir);
+    image::remove_stale_host_views(opts.cache_dir);
+    remove_old_caches(opts.state_dir, impl->runtimes_dir);
   }
   return Executor(std::move(impl));
 }
@@ -414,8 +453,7 @@ Expected<Result> Executor::run(std::string_view script, const JobOptions& job) c
   return impl_->run_guarded(script, job);
 }
 
-Expected<Result> Executor::Impl::run_guarded(std::string_view script,
-                                             const JobOptions& job) const {
+Expected<Result> Executor::Impl::run_guarded(std::string_view script, const JobOptions& job) const {
   // No exception crosses the API: the guards inside run() have already cleaned up while
   // unwinding, so what is left is to report it.
   try {
@@ -447,13 +485,14 @@ void Executor::submit(std::string script, JobOptions job,
       }
     }
   };
-  auto s = std::make_shared<Submitted>(Submitted{std::move(script), std::move(job), std::move(done)});
+  auto s =
+      std::make_shared<Submitted>(Submitted{std::move(script), std::move(job), std::move(done)});
   const Impl* impl = impl_.get();
   impl_->queue->push({[impl, s] { s->finish(impl->run_guarded(s->script, s->job)); },
                       [s] {
-                        s->finish(tl::unexpected(Error{
-                            ErrorKind::kCancelled,
-                            "cancelled: the executor was destroyed before the job started"}));
+                        s->finish(tl::unexpected(
+                            Error{ErrorKind::kCancelled,
+                                  "cancelled: the executor was destroyed before the job started"}));
                       }});
 }
 

@@ -11,19 +11,22 @@
 #include "cgroup/cgroup.h"
 #include "core/container.h"
 #include "core/job_queue.h"
-#include "core/warm_pool.h"
 #include "core/validate.h"
+#include "core/warm_pool.h"
 #include "image/rootfs.h"
 #include "ociexec/executor.h"
 #include "runtime/runtime_client.h"
+#include "sys/file_lock.h"
 
 namespace ociexec {
 
 struct Executor::Impl {
-  ExecutorOptions options;
+  ExecutorOptions options;  // state_dir and cache_dir filled in
+  // Held from create() on; the last executor out removes the state dir once it is empty.
+  sys::DirHold state_hold;
   std::filesystem::path bundles_dir;
   std::filesystem::path runtimes_dir;  // one --root per runtime name below it
-  cgroup::Layout layout;      // the host's
+  cgroup::Layout layout;               // the host's
   // Where job cgroups are made: the host's layout, or none at all when rootless (runc and
   // crun then make none, and memory, CPU and pids limits are not enforced).
   cgroup::Layout job_layout;
@@ -55,8 +58,11 @@ struct Executor::Impl {
   std::unique_ptr<core::JobQueue> queue;
 
   // Waits for submitted jobs (cancels those not started), drains the pool, then lets go of
-  // the cgroup parent, and removes it if no other executor holds it.
+  // the cgroup parent and the state dir, and removes each if no other executor holds it.
   ~Impl();
+  // With no other executor on the state dir: removes its empty runtime roots, bundles dir
+  // and itself. Anything else there (a crashed executor's leftovers, for gc) keeps it.
+  void remove_state_dir_if_unused() const noexcept;
 
   Expected<std::shared_ptr<const runtime::RuntimeClient>> client_for(
       const std::optional<std::string>& wanted) const;

@@ -28,6 +28,22 @@ std::filesystem::path default_state_dir() {
   return fmt::format("/tmp/ociexec-{}", ::geteuid());
 }
 
+std::filesystem::path default_cache_dir() {
+  if (!core::running_rootless()) return "/var/cache/ociexec";
+  // $XDG_CACHE_HOME, else ~/.cache, when the user owns that directory (service users often
+  // have a home that is not theirs, or none).
+  auto own_dir = [](const char* path) {
+    struct stat st {};
+    return path && path[0] == '/' && ::stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+           st.st_uid == ::geteuid();
+  };
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); own_dir(xdg))
+    return std::filesystem::path(xdg) / "ociexec";
+  if (const char* home = std::getenv("HOME"); own_dir(home))
+    return std::filesystem::path(home) / ".cache" / "ociexec";
+  return fmt::format("/tmp/ociexec-cache-{}", ::geteuid());
+}
+
 namespace core {
 
 bool running_rootless() {
@@ -85,23 +101,26 @@ spec::UserNamespace caller_user_namespace() {
   return ns;
 }
 
-Expected<void> check_private_dir(const std::filesystem::path& dir) {
+Expected<void> check_private_dir(const std::filesystem::path& dir, std::string_view what,
+                                 std::string_view option) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0)
-    return tl::unexpected(Error{ErrorKind::kSystem, fmt::format("state dir {}: missing", dir.string())});
-  const auto fix = "set state_dir (--state-dir) to a directory of your own";
+    return tl::unexpected(
+        Error{ErrorKind::kSystem, fmt::format("{} {}: missing", what, dir.string())});
+  const auto fix = fmt::format("set {} to a directory of your own", option);
   if (!S_ISDIR(st.st_mode))
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                fmt::format("state dir {}: not a directory; {}", dir.string(), fix)});
+    return tl::unexpected(
+        Error{ErrorKind::kInvalidArgument,
+              fmt::format("{} {}: not a directory; {}", what, dir.string(), fix)});
   if (st.st_uid != ::geteuid())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                fmt::format("state dir {}: owned by uid {}, not by uid {}; {}",
+                                fmt::format("{} {}: owned by uid {}, not by uid {}; {}", what,
                                             dir.string(), st.st_uid, ::geteuid(), fix)});
   if ((st.st_mode & 077) != 0)
-    return tl::unexpected(Error{
-        ErrorKind::kInvalidArgument,
-        fmt::format("state dir {}: readable by others (mode {:o}); chmod 700 it, or {}",
-                    dir.string(), st.st_mode & 0777, fix)});
+    return tl::unexpected(
+        Error{ErrorKind::kInvalidArgument,
+              fmt::format("{} {}: readable by others (mode {:o}); chmod 700 it, or {}", what,
+                          dir.string(), st.st_mode & 0777, fix)});
   return {};
 }
 

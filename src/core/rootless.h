@@ -7,14 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cgroup/parsers.h"
-#include "spec/spec_builder.h"
 #include "ociexec/error.h"
 #include "ociexec/options.h"
+#include "spec/spec_builder.h"
 
 namespace ociexec::core {
 
@@ -32,9 +32,11 @@ spec::UserNamespace caller_user_namespace();
 // This user's name in /etc/passwd ("" if absent). No NSS: the CLI is static.
 std::string user_name(std::uint32_t uid);
 
-// Checks a rootless state dir: a directory (not a link) owned by this user, with no access
-// for group or others. The error names what is wrong and the fix.
-Expected<void> check_private_dir(const std::filesystem::path& dir);
+// Checks a rootless state or cache dir: a directory (not a link) owned by this user, with no
+// access for group or others. The error names `what` is wrong and the fix (set `option`).
+Expected<void> check_private_dir(const std::filesystem::path& dir,
+                                 std::string_view what = "state dir",
+                                 std::string_view option = "state_dir (--state-dir)");
 
 // The job's memory, CPU and pids limits that `job_layout` (the host's, a delegated subtree,
 // or nothing) cannot enforce. An error if the job set one of them to other than its default

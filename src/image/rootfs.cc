@@ -111,13 +111,13 @@ std::vector<std::pair<std::string, std::string>> synthetic_etc_files() {
   };
 }
 
-Expected<RootfsPlan> host_view(const fs::path& state_dir) {
-  const fs::path dir = state_dir / kHostViewDir;
+Expected<RootfsPlan> host_view(const fs::path& cache_dir) {
+  const fs::path dir = cache_dir / kHostViewDir;
   struct stat st {};
   if (::stat((dir / "rootfs").c_str(), &st) != 0) {
     // Build beside it and rename into place, so concurrent executors never see half a tree.
     static std::atomic<unsigned> counter{0};
-    fs::path tmp = state_dir / fmt::format(".{}.tmp-{}-{}", kHostViewDir, ::getpid(), counter++);
+    fs::path tmp = cache_dir / fmt::format(".{}.tmp-{}-{}", kHostViewDir, ::getpid(), counter++);
     auto built = build_skeleton(tmp);
     if (built && ::rename(tmp.c_str(), dir.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
       built = tl::unexpected(sys::errno_error(fmt::format("rename {}", dir), errno));
@@ -130,11 +130,11 @@ Expected<RootfsPlan> host_view(const fs::path& state_dir) {
   return plan;
 }
 
-void remove_stale_host_views(const fs::path& state_dir) noexcept {
+void remove_stale_host_views(const fs::path& dir, bool keep_current) noexcept {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    bool stale = name.rfind("hostview-", 0) == 0 && name != kHostViewDir;
+    bool stale = name.rfind("hostview-", 0) == 0 && (name != kHostViewDir || !keep_current);
     // ".hostview-N.tmp-<pid>-<seq>": left by a builder that died before its rename.
     const auto tmp = name.find(".tmp-");
     if (name.rfind(".hostview-", 0) == 0 && tmp != std::string::npos) {

@@ -31,12 +31,13 @@ struct RootfsPlan {
   std::shared_ptr<const void> hold;
 };
 
-// Ensures "<state_dir>/hostview" exists (built atomically) and returns its plan.
-Expected<RootfsPlan> host_view(const std::filesystem::path& state_dir);
+// Ensures "<dir>/hostview-N" exists (built atomically) and returns its plan. `dir` is the
+// executor's cache dir.
+Expected<RootfsPlan> host_view(const std::filesystem::path& dir);
 
-// Removes host-view skeletons of other ociexec versions, and half-built ones whose builder
-// died. Called once as an executor starts.
-void remove_stale_host_views(const std::filesystem::path& state_dir) noexcept;
+// Removes from `dir` the host-view skeletons of other ociexec versions (with !keep_current,
+// this version's too), and half-built ones whose builder died. Called as an executor starts.
+void remove_stale_host_views(const std::filesystem::path& dir, bool keep_current = true) noexcept;
 
 // A prepared root file system directory chosen by the caller.
 Expected<RootfsPlan> prepared_rootfs(const std::filesystem::path& dir);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
@@ -9,13 +10,24 @@
 
 namespace ociexec::sys {
 
+namespace {
+
+bool same_inode(int fd, const std::filesystem::path& path) {
+  struct stat a {};
+  struct stat b {};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+}  // namespace
 
 Expected<FileLock> FileLock::acquire(const std::filesystem::path& path, Mode mode) {
   auto fd = open_fd(path.string(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (!fd) return tl::unexpected(fd.error().with_context("lock"));
   const int op = mode == Mode::kShared ? LOCK_SH : LOCK_EX;
   while (::flock(fd->get(), op) != 0) {
-    if (errno != EINTR) return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
+    if (errno != EINTR)
+      return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
   }
   return FileLock(std::move(*fd));
 }
@@ -26,9 +38,40 @@ Expected<FileLock> FileLock::try_acquire(const std::filesystem::path& path, Mode
   const int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
   while (::flock(fd->get(), op) != 0) {
     if (errno == EWOULDBLOCK) return FileLock();
-    if (errno != EINTR) return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
+    if (errno != EINTR)
+      return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
   }
   return FileLock(std::move(*fd));
+}
+
+Expected<DirHold> DirHold::acquire(const std::filesystem::path& dir, unsigned mode) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+      return tl::unexpected(errno_error(fmt::format("mkdir {}", dir.string()), errno));
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) continue;  // removed between our mkdir and open: make it again
+      return tl::unexpected(errno_error(fmt::format("open {}", dir.string()), errno));
+    }
+    while (::flock(fd.get(), LOCK_SH) != 0) {
+      if (errno != EINTR)
+        return tl::unexpected(errno_error(fmt::format("flock {}", dir.string()), errno));
+    }
+    // Locked, but maybe the directory a remover just deleted: then make a new one.
+    if (!same_inode(fd.get(), dir)) continue;
+    DirHold hold;
+    hold.fd_ = std::move(fd);
+    return hold;
+  }
+  return tl::unexpected(
+      Error{ErrorKind::kSystem,
+            fmt::format("{}: removed again each time it was made (100 times)", dir.string())});
+}
+
+UniqueFd DirHold::lock_if_unused(const std::filesystem::path& dir) noexcept {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return {};
+  return fd;
 }
 
 }  // namespace ociexec::sys

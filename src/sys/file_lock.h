@@ -24,4 +24,24 @@ class FileLock {
   UniqueFd fd_;
 };
 
+// A directory that its users hold and the last of them removes: each user holds a shared
+// flock on the directory from acquire() until release(); a remover takes it exclusively
+// without waiting (lock_if_unused), so a directory in use is never removed, and a user that
+// locked a directory a remover had just deleted makes a new one.
+class DirHold {
+ public:
+  DirHold() = default;
+  // Makes `dir` (its parent must exist) if missing, with `mode`, and holds it; blocks only
+  // while a removal is under way.
+  static Expected<DirHold> acquire(const std::filesystem::path& dir, unsigned mode);
+  void release() noexcept { fd_.reset(); }
+  [[nodiscard]] bool held() const noexcept { return fd_.valid(); }
+  // An exclusive lock on `dir` when nobody holds it (invalid otherwise, or when it is gone):
+  // while it is kept, `dir` may be emptied and removed.
+  static UniqueFd lock_if_unused(const std::filesystem::path& dir) noexcept;
+
+ private:
+  UniqueFd fd_;
+};
+
 }  // namespace ociexec::sys

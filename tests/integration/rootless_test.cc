@@ -112,6 +112,8 @@ TEST_CASE("rootless: state lives in the user's own private directory and nothing
   LeakCheck leaks;
   CHECK(ociexec::default_state_dir().string().find("ociexec") != std::string::npos);
   CHECK(ociexec::default_state_dir() != "/run/ociexec");
+  CHECK(ociexec::default_cache_dir().string().find("ociexec") != std::string::npos);
+  CHECK(ociexec::default_cache_dir() != "/var/cache/ociexec");
   struct stat st {};
   REQUIRE(::stat(Env::get().state_dir.c_str(), &st) == 0);
   CHECK(st.st_uid == ::getuid());

@@ -40,6 +40,7 @@ TEST_CASE("cpus and counts") {
 TEST_CASE("a YAML config sets every option") {
   auto cfg = config::parse_config(R"(runtime: crun
 state_dir: /var/run/x
+cache_dir: /var/cache/x
 cgroup_parent: jobs
 runtime_timeout: 10s
 pool_size: 4
@@ -60,6 +61,7 @@ interpreter: /usr/bin/python3 -u
   REQUIRE(cfg);
   CHECK(cfg->executor.runtime == "crun");
   CHECK(cfg->executor.state_dir == "/var/run/x");
+  CHECK(cfg->executor.cache_dir == "/var/cache/x");
   CHECK(cfg->executor.cgroup_parent == "jobs");
   CHECK(cfg->executor.runtime_timeout == 10s);
   CHECK(cfg->executor.pool_size == 4);
@@ -82,6 +84,7 @@ TEST_CASE("an empty config keeps the defaults") {
   REQUIRE(cfg);
   CHECK(cfg->job.timeout == 300s);
   CHECK(cfg->executor.state_dir.empty());  // the executor picks default_state_dir()
+  CHECK(cfg->executor.cache_dir.empty());  // and default_cache_dir()
 }
 
 TEST_CASE("unknown keys and bad values are rejected with file:line:column") {

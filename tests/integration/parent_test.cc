@@ -36,12 +36,18 @@ bool kept(const std::string& parent) {
   return fs::is_directory(fs::path(h->mount_point) / parent);
 }
 
-ociexec::Executor executor_with_parent(const std::string& parent) {
+// The test's executor options, changed by `change`.
+template <typename Change>
+ociexec::Executor executor_with(Change change) {
   auto o = Env::get().executor_options();
-  o.cgroup_parent = parent;
+  change(o);
   auto e = ociexec::Executor::create(o);
   REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
   return std::move(*e);
+}
+
+ociexec::Executor executor_with_parent(const std::string& parent) {
+  return executor_with([&](ociexec::ExecutorOptions& o) { o.cgroup_parent = parent; });
 }
 
 }  // namespace
@@ -93,14 +99,12 @@ TEST_CASE("gc removes the parent a killed executor left, and never one in use") 
 namespace {
 
 ociexec::Executor executor_on(const fs::path& state, const fs::path& cache, bool gc = true) {
-  auto o = Env::get().executor_options();
-  o.state_dir = state;
-  o.cache_dir = cache;
-  o.pool_size = 0;
-  o.collect_garbage_on_start = gc;
-  auto e = ociexec::Executor::create(o);
-  REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-  return std::move(*e);
+  return executor_with([&](ociexec::ExecutorOptions& o) {
+    o.state_dir = state;
+    o.cache_dir = cache;
+    o.pool_size = 0;
+    o.collect_garbage_on_start = gc;
+  });
 }
 
 }  // namespace

@@ -7,8 +7,6 @@
 // ignore SIGTERM); output capture speed and executor peak RSS; ratios against bare runc and
 // podman. Prints the tables and writes them, with the machine, to OUT.md. On a hybrid cgroup
 // host crun (bare, and under ociexec) joins a mount namespace without the cgroup2 mount.
-#include <linux/magic.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -142,8 +140,7 @@ std::vector<double> throughput(const std::vector<const Contender*>& cs, int conc
 }
 
 bool on_tmpfs(const fs::path& dir) {
-  struct statfs st {};
-  return ::statfs(dir.c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
+  return sys::on_tmpfs(dir).value_or(false);
 }
 
 // Where the benchmark keeps every contender's state: /dev/shm where it is a tmpfs (it is on
@@ -259,9 +256,14 @@ int run_benchmark(int argc, char** argv) {
   if (!hv) throw std::runtime_error(hv.error().message);
   s.host_view = *hv;
 
-  const std::vector<Contender> cs = {
-      bare_runtime(s, "runc"), library(runc_exec, s), cli(s, "runc"), bare_runtime(s, "crun"),
-      library(crun_exec, s),   cli(s, "crun"),        bwrap(s)};
+  // For each runtime: bare, the library, the CLI. The disk pass repeats them in this order.
+  auto runtime_contenders = [](const Setup& where, const Executor& runc, const Executor& crun) {
+    return std::vector<Contender>{bare_runtime(where, "runc"), library(runc, where),
+                                  cli(where, "runc"),          bare_runtime(where, "crun"),
+                                  library(crun, where),        cli(where, "crun")};
+  };
+  std::vector<Contender> cs = runtime_contenders(s, runc_exec, crun_exec);
+  cs.push_back(bwrap(s));
   fmt::print("latency: {} jobs per contender and job\n", n);
   auto lat_true = latency(cs, Job::kTrue, n);
   if (latency_only) {
@@ -276,10 +278,8 @@ int run_benchmark(int argc, char** argv) {
     fmt::print("latency with the state on disk ({})\n", disk.work.parent_path().string());
     const Executor runc_disk = make_exec("runc", disk);
     const Executor crun_disk = make_exec("crun", disk);
-    const std::vector<Contender> cd = {bare_runtime(disk, "runc"), library(runc_disk, disk),
-                                       cli(disk, "runc"),          bare_runtime(disk, "crun"),
-                                       library(crun_disk, disk),   cli(disk, "crun")};
-    lat_disk = latency(cd, Job::kTrue, std::max(20, n / 2));
+    lat_disk =
+        latency(runtime_contenders(disk, runc_disk, crun_disk), Job::kTrue, std::max(20, n / 2));
   }
   auto lat_py = latency(cs, Job::kPython, std::max(10, n / 2));
   // podman finishes each container in the background (conmon, `podman container cleanup`).

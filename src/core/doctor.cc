@@ -1,7 +1,5 @@
 #include "core/doctor.h"
 
-#include <linux/magic.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +20,11 @@
 namespace ociexec::core {
 
 namespace {
+
+// The state dir an executor with these options would use.
+std::filesystem::path state_dir_of(const ExecutorOptions& options) {
+  return options.state_dir.empty() ? default_state_dir() : options.state_dir;
+}
 
 Finding check_cgroups(const Expected<cgroup::Layout>& layout) {
   if (!layout) return {"cgroups", false, layout.error().message, "mount cgroup2 at /sys/fs/cgroup"};
@@ -109,12 +112,11 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
 // Each job makes and deletes a dozen files in the state dir: cheap on a tmpfs (as /run is on
 // most hosts), dearer on a disk file system, where ext4 slows down after many deletions.
 Finding check_state_dir(const ExecutorOptions& options) {
-  const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+  const auto state = state_dir_of(options);
   auto existing = state;  // doctor creates nothing: look at the nearest directory there is
   while (::access(existing.c_str(), F_OK) != 0 && existing != existing.parent_path())
     existing = existing.parent_path();
-  struct statfs st {};
-  if (::statfs(existing.c_str(), &st) != 0 || st.f_type == TMPFS_MAGIC)
+  if (sys::on_tmpfs(existing).value_or(true))
     return {"state dir", true, fmt::format("{} is on a tmpfs", state.string()), {}};
   return {"state dir",
           true,
@@ -130,7 +132,7 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   if (!running_rootless())
     return {{"privileges", true, "running as root: jobs get cgroup limits, and run as nobody", {}}};
   const auto uid = ::geteuid();
-  const auto state = options.state_dir.empty() ? default_state_dir() : options.state_dir;
+  const auto state = state_dir_of(options);
   std::vector<Finding> f;
   f.push_back({"privileges",
                true,

@@ -35,7 +35,6 @@ class DirHold {
   // while a removal is under way.
   static Expected<DirHold> acquire(const std::filesystem::path& dir, unsigned mode);
   void release() noexcept { fd_.reset(); }
-  [[nodiscard]] bool held() const noexcept { return fd_.valid(); }
   // An exclusive lock on `dir` when nobody holds it (invalid otherwise, or when it is gone):
   // while it is kept, `dir` may be emptied and removed.
   static UniqueFd lock_if_unused(const std::filesystem::path& dir) noexcept;

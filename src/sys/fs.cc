@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -130,6 +132,12 @@ Expected<bool> remove_known_tree(const fs::path& dir,
   if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
   if (errno == ENOTEMPTY || errno == EEXIST) return false;  // holds something else
   return tl::unexpected(errno_error(fmt::format("rmdir {}", dir), errno));
+}
+
+std::optional<bool> on_tmpfs(const fs::path& path) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return std::nullopt;
+  return st.f_type == TMPFS_MAGIC;
 }
 
 std::optional<std::uint64_t> free_bytes(const fs::path& path) {

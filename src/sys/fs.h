@@ -2,8 +2,8 @@
 // std::filesystem paths; every error names the operation and the path.
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -34,6 +34,8 @@ Expected<bool> remove_known_tree(const fs::path& dir,
 
 // Bytes an unprivileged writer may still use on the file system holding `path`.
 std::optional<std::uint64_t> free_bytes(const fs::path& path);
+// Whether `path` is on a tmpfs; nullopt when its file system cannot be looked at.
+std::optional<bool> on_tmpfs(const fs::path& path);
 
 // Detaches every mount at or below `path` (deepest first).
 Expected<void> unmount_below(const fs::path& path);

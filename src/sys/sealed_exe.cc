@@ -35,12 +35,10 @@ Expected<UniqueFd> sealed_executable_copy(const std::string& path) {
   struct stat st {};
   if (::fstat(src.get(), &st) != 0)
     return tl::unexpected(errno_error(fmt::format("{}: stat", what), errno));
-  char magic[4] = {};
+  constexpr char kElfMagic[4] = {0x7f, 'E', 'L', 'F'};
+  char magic[sizeof kElfMagic] = {};
   if (::pread(src.get(), magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic) ||
-      std::memcmp(magic,
-                  "\x7f"
-                  "ELF",
-                  sizeof magic) != 0)
+      std::memcmp(magic, kElfMagic, sizeof magic) != 0)
     return tl::unexpected(
         Error{ErrorKind::kInvalidArgument, fmt::format("{}: not an ELF executable", what)});
 

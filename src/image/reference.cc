@@ -14,8 +14,8 @@ namespace ociexec::image {
 namespace {
 
 tl::unexpected<Error> bad_reference(std::string_view text, std::string_view why) {
-  return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                              fmt::format("image reference {:?}: {}", text, why)});
+  return tl::unexpected(
+      Error{ErrorKind::kInvalidArgument, fmt::format("image reference {:?}: {}", text, why)});
 }
 
 bool lower_alnum(char c) {
@@ -70,7 +70,13 @@ std::string RegistryReference::api_host() const {
 }
 
 std::string LayoutReference::canonical() const {
-  return ref.empty() ? "oci:" + path : "oci:" + path + ":" + ref;
+  if (!ref.empty()) return "oci:" + path + ":" + ref;
+  // Without a ref, a ':' in the last component would read back as one: a '/' after the
+  // path keeps it in the path ("oci:/srv/app:1/" is the layout /srv/app:1).
+  const auto slash = path.rfind('/');
+  const bool colon_last =
+      path.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos;
+  return colon_last ? "oci:" + path + "/" : "oci:" + path;
 }
 
 std::string Reference::canonical() const {
@@ -91,10 +97,10 @@ Expected<RegistryReference> parse_registry_reference(std::string_view text) {
   // The host is the first component when it looks like one (docker's rule).
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     std::string_view first = rest.substr(0, slash);
-    const bool host = first.find_first_of(".:") != std::string_view::npos ||
-                      first == "localhost" ||
-                      std::any_of(first.begin(), first.end(),
-                                  [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
+    const bool host = first.find_first_of(".:") != std::string_view::npos || first == "localhost" ||
+                      std::any_of(first.begin(), first.end(), [](char c) {
+                        return std::isupper(static_cast<unsigned char>(c));
+                      });
     if (host) {
       if (!valid_host(first)) return bad_reference(text, "bad registry host");
       r.registry = std::string(first);
@@ -102,8 +108,8 @@ Expected<RegistryReference> parse_registry_reference(std::string_view text) {
     }
   }
   if (r.registry.empty() || r.registry == "index.docker.io") r.registry = kDockerHub;
-  if (auto colon = rest.rfind(':'); colon != std::string_view::npos &&
-                                    rest.find('/', colon) == std::string_view::npos) {
+  if (auto colon = rest.rfind(':');
+      colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos) {
     r.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
     if (!valid_tag(r.tag))
@@ -114,10 +120,11 @@ Expected<RegistryReference> parse_registry_reference(std::string_view text) {
   if (r.registry == kDockerHub && repo.find('/') == std::string::npos) repo = "library/" + repo;
   for (std::string_view comp : split(repo, '/')) {
     if (!valid_component(comp))
-      return bad_reference(text, std::any_of(comp.begin(), comp.end(), [](char c) {
-                             return std::isupper(static_cast<unsigned char>(c));
-                           }) ? "the repository name must be lower-case"
-                              : "a repository path component is [a-z0-9] joined by . _ __ or -");
+      return bad_reference(
+          text, std::any_of(comp.begin(), comp.end(),
+                            [](char c) { return std::isupper(static_cast<unsigned char>(c)); })
+                    ? "the repository name must be lower-case"
+                    : "a repository path component is [a-z0-9] joined by . _ __ or -");
   }
   if (repo.size() + r.registry.size() + 1 > 255)
     return bad_reference(text, "the name is longer than 255 characters");
@@ -132,15 +139,22 @@ Expected<Reference> parse_reference(std::string_view text) {
     std::string_view rest = text.substr(4);
     LayoutReference l;
     // PATH[:REF]: the last ':' starts the ref when what follows has no '/'.
-    if (auto colon = rest.rfind(':'); colon != std::string_view::npos &&
-                                      rest.find('/', colon) == std::string_view::npos) {
+    if (auto colon = rest.rfind(':');
+        colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos) {
       l.ref = std::string(rest.substr(colon + 1));
       rest = rest.substr(0, colon);
+      if (l.ref.empty())
+        return bad_reference(text,
+                             "the REF after the last ':' is empty; drop the ':' or name a ref");
     }
     if (rest.empty()) return bad_reference(text, "expected oci:PATH[:REF]");
+    if (rest.find('\0') != std::string_view::npos)
+      return bad_reference(text, "the layout path holds a NUL byte");
     std::error_code ec;
     auto abs = std::filesystem::absolute(std::filesystem::path(rest), ec);
     l.path = (ec ? std::filesystem::path(rest) : abs.lexically_normal()).string();
+    // "/srv/app/" and "/srv/app" are one layout; keep "/" itself.
+    while (l.path.size() > 1 && l.path.back() == '/') l.path.pop_back();
     out.layout = std::move(l);
     return out;
   }

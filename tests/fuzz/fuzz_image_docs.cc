@@ -28,8 +28,12 @@ OCIEXEC_FUZZ_TARGET(const std::uint8_t* data, std::size_t size) {
       auto r = parse_reference(input);
       one_line_on_error(r);
       // A parsed reference prints as one that parses to itself.
-      if (r) ociexec::fuzz::require(parse_reference(r->canonical())->canonical() == r->canonical(),
-                                    "canonical reference does not round-trip");
+      if (r) {
+        auto again = parse_reference(r->canonical());
+        ociexec::fuzz::require(again.has_value(), "canonical reference does not parse");
+        ociexec::fuzz::require(again->canonical() == r->canonical(),
+                               "canonical reference does not round-trip");
+      }
       break;
     }
     case 1: {
@@ -48,7 +52,9 @@ OCIEXEC_FUZZ_TARGET(const std::uint8_t* data, std::size_t size) {
     case 3: {
       auto c = parse_config(input);
       one_line_on_error(c);
-      if (c) for (const auto& id : c->diff_ids) ociexec::fuzz::require(parse_digest(id).has_value(), "unvalidated diff_id");
+      if (c)
+        for (const auto& id : c->diff_ids)
+          ociexec::fuzz::require(parse_digest(id).has_value(), "unvalidated diff_id");
       break;
     }
     case 4: (void)parse_challenge(input); break;
@@ -62,13 +68,15 @@ OCIEXEC_FUZZ_TARGET(const std::uint8_t* data, std::size_t size) {
       auto nl = input.find('\n');
       const std::string spec = input.substr(0, nl);
       const std::string passwd = nl == std::string::npos ? "" : input.substr(nl + 1);
-      one_line_on_error(resolve_user(spec, [&](const std::string&) { return std::optional(passwd); }));
+      one_line_on_error(
+          resolve_user(spec, [&](const std::string&) { return std::optional(passwd); }));
       break;
     }
     default: {
       auto p = parse_platform(input);
       one_line_on_error(p);
-      if (auto b = base64_decode(input)) ociexec::fuzz::require(base64_decode(base64_encode(*b)) == *b, "base64 round-trip");
+      if (auto b = base64_decode(input))
+        ociexec::fuzz::require(base64_decode(base64_encode(*b)) == *b, "base64 round-trip");
       break;
     }
   }

@@ -38,11 +38,13 @@ TEST_CASE("references: docker's normalization of short names, hosts, tags and di
            {"python", "docker.io/library/python:latest", "registry-1.docker.io"},
            {"python:3.12-slim", "docker.io/library/python:3.12-slim", "registry-1.docker.io"},
            {"bitnami/redis", "docker.io/bitnami/redis:latest", "registry-1.docker.io"},
-           {"index.docker.io/library/alpine:3", "docker.io/library/alpine:3", "registry-1.docker.io"},
+           {"index.docker.io/library/alpine:3", "docker.io/library/alpine:3",
+            "registry-1.docker.io"},
            {"quay.io/ns/img:v1.2", "quay.io/ns/img:v1.2", "quay.io"},
            {"127.0.0.1:5000/test/bb:1", "127.0.0.1:5000/test/bb:1", "127.0.0.1:5000"},
            {"localhost/app", "localhost/app:latest", "localhost"},
-           {"reg.lan:8443/a/b/c_d__e-f.g:tag_1", "reg.lan:8443/a/b/c_d__e-f.g:tag_1", "reg.lan:8443"}}) {
+           {"reg.lan:8443/a/b/c_d__e-f.g:tag_1", "reg.lan:8443/a/b/c_d__e-f.g:tag_1",
+            "reg.lan:8443"}}) {
     CAPTURE(c.in);
     auto r = parse_reference(c.in);
     REQUIRE(r);
@@ -83,14 +85,34 @@ TEST_CASE("references: oci:PATH[:REF] names an image layout") {
   REQUIRE(no_ref);
   CHECK(no_ref->layout->ref.empty());
   CHECK(no_ref->canonical() == "oci:/srv/layouts/app");
+  // A ':' in the last component stays in the path, both ways.
+  auto colon_dir = parse_reference("oci:/srv/app:1/");
+  REQUIRE(colon_dir);
+  CHECK(colon_dir->layout->path == "/srv/app:1");
+  CHECK(colon_dir->layout->ref.empty());
+  CHECK(colon_dir->canonical() == "oci:/srv/app:1/");
+  CHECK(parse_reference(colon_dir->canonical())->layout->path == "/srv/app:1");
+  auto colon_ref = parse_reference("oci:/srv/app:1/:v2");
+  REQUIRE(colon_ref);
+  CHECK(colon_ref->canonical() == "oci:/srv/app:1:v2");
+  CHECK(parse_reference(colon_ref->canonical())->layout->path == "/srv/app:1");
+  CHECK(parse_reference("oci:/srv/layouts/app/")->canonical() == "oci:/srv/layouts/app");
+  for (const std::string& bad : {std::string("oci:/srv/app:"), std::string("oci:/srv/app::"),
+                                 std::string("oci:/srv/a\0b", 12)}) {
+    CAPTURE(bad);
+    auto e = parse_reference(bad);
+    REQUIRE_FALSE(e);
+    CHECK(e.error().kind == ErrorKind::kInvalidArgument);
+    CHECK(e.error().message.find('\n') == std::string::npos);
+  }
 }
 
 TEST_CASE("digests are validated before they name files") {
   CHECK(parse_digest("sha256:" + kHex));
   CHECK(parse_digest("sha512:" + std::string(128, '0')));
   for (std::string bad : {"sha256:" + std::string(63, 'a'), "sha256:" + std::string(64, 'A'),
-                          "sha256:../../../../etc/passwd" + std::string(36, 'a'),
-                          "md5:" + kHex, kHex, "sha256:" + kHex + "/"}) {
+                          "sha256:../../../../etc/passwd" + std::string(36, 'a'), "md5:" + kHex,
+                          kHex, "sha256:" + kHex + "/"}) {
     CAPTURE(bad);
     auto d = parse_digest(bad);
     REQUIRE_FALSE(d);
@@ -149,7 +171,8 @@ TEST_CASE("manifests: Docker v2 schema 2 and OCI, and a mediaType that contradic
   auto schema1 = parse_manifest(R"({"schemaVersion": 1, "fsLayers": []})");
   REQUIRE_FALSE(schema1);
   CHECK(schema1.error().message.find("schema 1") != std::string::npos);
-  auto bad_digest = parse_manifest(R"({"schemaVersion": 2, "config": {"digest": "sha256:x", "size": 1}, "layers": []})");
+  auto bad_digest = parse_manifest(
+      R"({"schemaVersion": 2, "config": {"digest": "sha256:x", "size": 1}, "layers": []})");
   REQUIRE_FALSE(bad_digest);
   CHECK(parse_manifest(std::string(kMaxManifestBytes + 1, ' ')).error().message.find("more than") !=
         std::string::npos);
@@ -179,7 +202,8 @@ TEST_CASE("auth: WWW-Authenticate challenges as registries send them") {
   CHECK(bearer->params["realm"] == "https://auth.docker.io/token");
   CHECK(bearer->params["service"] == "registry.docker.io");
   CHECK(bearer->params["scope"] == "repository:library/python:pull");
-  auto spaced = parse_challenge(R"(Bearer realm="http://127.0.0.1:1/t", service="x", error="insufficient_scope")");
+  auto spaced = parse_challenge(
+      R"(Bearer realm="http://127.0.0.1:1/t", service="x", error="insufficient_scope")");
   REQUIRE(spaced);
   CHECK(spaced->params["error"] == "insufficient_scope");
   auto basic = parse_challenge(R"(Basic realm="Registry Realm")");
@@ -191,8 +215,10 @@ TEST_CASE("auth: WWW-Authenticate challenges as registries send them") {
 
 TEST_CASE("auth: credentials from docker's config.json and containers' auth.json") {
   const std::string docker = R"({"auths": {
-      "https://index.docker.io/v1/": {"auth": ")" + base64_encode("hub:pw:with:colons") + R"("},
-      "127.0.0.1:5000": {"auth": ")" + base64_encode("alice:s3cret") + R"("},
+      "https://index.docker.io/v1/": {"auth": ")" +
+                             base64_encode("hub:pw:with:colons") + R"("},
+      "127.0.0.1:5000": {"auth": ")" +
+                             base64_encode("alice:s3cret") + R"("},
       "quay.io": {"username": "bob", "password": "pw2"}}})";
   auto hub = credentials_from_auth_json(docker, "docker.io");
   REQUIRE(hub);
@@ -235,7 +261,8 @@ TEST_CASE("users: ids and names from the root's own /etc files") {
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::kInvalidArgument);
   }
-  auto no_etc = resolve_user("app", [](const std::string&) { return std::optional<std::string>(); });
+  auto no_etc =
+      resolve_user("app", [](const std::string&) { return std::optional<std::string>(); });
   REQUIRE_FALSE(no_etc);
   CHECK(no_etc.error().message.find("no /etc/passwd") != std::string::npos);
 }

@@ -31,7 +31,8 @@ struct RuntimeInfo {
   // the cgroup2 mount, where crun manages the v1 controllers (crun refuses the host otherwise).
   bool private_mount_ns = false;
   // Every call runs a sealed in-memory copy of the binary, made once by the executor, so the
-  // runtime skips copying itself at each call (its CVE-2019-5736 guard); crun only.
+  // runtime skips copying itself at each call (its CVE-2019-5736 guard); crun, and runc
+  // rootless (as root, runc guards itself with a read-only bind mount instead of a copy).
   bool sealed_copy = false;
 };
 
@@ -63,8 +64,7 @@ class Executor {
   // jobs and cancels the waiting ones (ErrorKind::kCancelled); `done` must not do that (nor
   // throw: what it throws is dropped).
   [[nodiscard]] std::future<Expected<Result>> submit(std::string script, JobOptions job = {}) const;
-  void submit(std::string script, JobOptions job,
-              std::function<void(Expected<Result>)> done) const;
+  void submit(std::string script, JobOptions job, std::function<void(Expected<Result>)> done) const;
 
   // With a warm pool (options().pool_size > 0): creates the pool's containers for jobs like
   // `job` now, and waits until they are ready or `timeout` passes. Returns how many are.

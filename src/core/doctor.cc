@@ -99,9 +99,10 @@ Finding check_runtime(const std::string& name, const ExecutorOptions& base,
         "; each call in a private mount namespace without the cgroup2 mount, as crun needs "
         "on this hybrid host";
   if (info.sealed_copy)
-    how +=
-        "; each call runs a sealed in-memory copy made once per executor, so crun does not "
-        "copy itself per call";
+    how += fmt::format(
+        "; each call runs a sealed in-memory copy made once per executor, so {} does "
+        "not copy itself per {}",
+        info.name, info.name == "runc" ? "container" : "call");
   return {
       topic,
       true,

@@ -49,6 +49,15 @@ TEST_CASE("rootless: the job's user namespace maps the caller, and its subordina
   leaks.check();
 }
 
+TEST_CASE("rootless: runc runs from the executor's sealed copy instead of copying itself per container" * doctest::skip(!rootless() || delegated())) {
+  LeakCheck leaks;
+  const auto& info = executor().runtime();
+  REQUIRE(info.name == "runc");
+  CHECK(info.sealed_copy);
+  for (int i = 0; i < 2; ++i) CHECK(run_ok("echo ran\n", job()).stdout_data == "ran\n");
+  leaks.check();
+}
+
 TEST_CASE("rootless: a limit that cannot be enforced is refused, or run and reported when allowed" * doctest::skip(!rootless() || delegated())) {
   LeakCheck leaks;
   auto j = memory_job(256);

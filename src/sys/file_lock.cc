@@ -19,28 +19,29 @@ bool same_inode(int fd, const std::filesystem::path& path) {
          a.st_ino == b.st_ino;
 }
 
+// flock(2), retried when a signal interrupts it: 0, or the errno it failed with.
+int flock_retrying(int fd, int op) {
+  while (::flock(fd, op) != 0)
+    if (errno != EINTR) return errno;
+  return 0;
+}
+
 }  // namespace
 
 Expected<FileLock> FileLock::acquire(const std::filesystem::path& path, Mode mode) {
   auto fd = open_fd(path.string(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (!fd) return tl::unexpected(fd.error().with_context("lock"));
-  const int op = mode == Mode::kShared ? LOCK_SH : LOCK_EX;
-  while (::flock(fd->get(), op) != 0) {
-    if (errno != EINTR)
-      return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
-  }
+  if (int e = flock_retrying(fd->get(), mode == Mode::kShared ? LOCK_SH : LOCK_EX); e != 0)
+    return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), e));
   return FileLock(std::move(*fd));
 }
 
 Expected<FileLock> FileLock::try_acquire(const std::filesystem::path& path, Mode mode) {
   auto fd = open_fd(path.string(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (!fd) return tl::unexpected(fd.error().with_context("lock"));
-  const int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
-  while (::flock(fd->get(), op) != 0) {
-    if (errno == EWOULDBLOCK) return FileLock();
-    if (errno != EINTR)
-      return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), errno));
-  }
+  const int e = flock_retrying(fd->get(), (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB);
+  if (e == EWOULDBLOCK) return FileLock();
+  if (e != 0) return tl::unexpected(errno_error(fmt::format("flock {}", path.string()), e));
   return FileLock(std::move(*fd));
 }
 
@@ -53,10 +54,8 @@ Expected<DirHold> DirHold::acquire(const std::filesystem::path& dir, unsigned mo
       if (errno == ENOENT) continue;  // removed between our mkdir and open: make it again
       return tl::unexpected(errno_error(fmt::format("open {}", dir.string()), errno));
     }
-    while (::flock(fd.get(), LOCK_SH) != 0) {
-      if (errno != EINTR)
-        return tl::unexpected(errno_error(fmt::format("flock {}", dir.string()), errno));
-    }
+    if (int e = flock_retrying(fd.get(), LOCK_SH); e != 0)
+      return tl::unexpected(errno_error(fmt::format("flock {}", dir.string()), e));
     // Locked, but maybe the directory a remover just deleted: then make a new one.
     if (!same_inode(fd.get(), dir)) continue;
     DirHold hold;
@@ -70,7 +69,7 @@ Expected<DirHold> DirHold::acquire(const std::filesystem::path& dir, unsigned mo
 
 UniqueFd DirHold::lock_if_unused(const std::filesystem::path& dir) noexcept {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return {};
+  if (!fd || flock_retrying(fd.get(), LOCK_EX | LOCK_NB) != 0) return {};
   return fd;
 }
 

@@ -7,7 +7,13 @@
 // Process-wide effect: creating an Executor marks the calling process as a child subreaper
 // (PR_SET_CHILD_SUBREAPER), as conmon does, so that each container's init becomes its child
 // and its exit status can be collected. The process must not reap children it did not start
-// (no waitpid(-1) loops); orphans of other children are reparented to it as well.
+// (no waitpid(-1) loops). Orphans of the program's own children are reparented to it as
+// well, and are the program's to reap: the kernel records no first parent, so ociexec cannot
+// tell them from the program's children, and reaps only processes it knows are its own.
+//
+// fork(): an Executor may be used in a child of fork() (gunicorn --preload, multiprocessing):
+// there it is a new executor with the same options, made on its first use, with its own
+// container ids, pool and workers; the parent's jobs and pooled containers are untouched.
 #pragma once
 
 #include <functional>
@@ -82,6 +88,8 @@ class Executor {
  private:
   struct Impl;
   explicit Executor(std::shared_ptr<const Impl> impl);
+  // The executor of this process: impl_, or in a child of fork() the child's own.
+  [[nodiscard]] Expected<const Impl*> local() const;
   std::shared_ptr<const Impl> impl_;
 };
 

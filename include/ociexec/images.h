@@ -40,6 +40,9 @@ struct ImageOptions {
   std::uint64_t max_unpacked_bytes = 32ULL << 30;
   std::uint64_t max_entries = 1'000'000;
   int attempts = 4;  // per request, on 429, 5xx and dropped connections
+  // A whole pull (every request, retry and layer unpacked) must finish within this, else it
+  // fails with kImage. A single transfer slower than 1 KiB/s for 30 s is dropped (and retried).
+  std::chrono::milliseconds pull_timeout = std::chrono::hours(1);
 };
 
 struct ImageInfo {

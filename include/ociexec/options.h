@@ -14,6 +14,9 @@
 namespace ociexec {
 
 inline constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::seconds(300);
+// The longest timeout (and any other duration an option takes): 365 days. Longer values are
+// refused as kInvalidArgument on every surface.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 * 365);
 inline constexpr std::uint64_t kMiB = 1024ULL * 1024ULL;
 
 // Resource limits of one job. std::nullopt means "no limit" for memory, cpus and pids.
@@ -80,6 +83,10 @@ struct ExecutorOptions {
   std::string cgroup_parent = "ociexec";
   // Upper bound for each runtime invocation (create, start, delete).
   std::chrono::milliseconds runtime_timeout = std::chrono::seconds(30);
+  // After a job's deadline SIGKILL, how long its processes may take to exit. One that does
+  // not (uninterruptible sleep) is given up on: the result comes back as timed out, with a
+  // warning, and its container is left to gc.
+  std::chrono::milliseconds kill_wait = std::chrono::seconds(10);
   // Remove containers, cgroups and bundles of dead owners when the executor is created.
   bool collect_garbage_on_start = true;
 
@@ -91,6 +98,9 @@ struct ExecutorOptions {
   // A pooled container older than this is replaced; a profile no job used for five times
   // as long is dropped with its containers.
   std::chrono::milliseconds pool_max_age = std::chrono::seconds(60);
+  // The most pooled containers across all profiles (ready or being made); to fill a profile
+  // past it, the least recently used other profile is dropped. 0: twice pool_size.
+  std::size_t pool_max_containers = 0;
   // The static init that runs a pooled container's job (built and installed with ociexec);
   // empty: next to the running program, else <its prefix>/libexec/ociexec/, else the
   // libexec dir ociexec was configured for.

@@ -53,6 +53,10 @@ struct Result {
   std::string container_id;
   bool pooled = false;  // ran in a warm-pool container (created ahead, used by this job only)
   EffectiveLimits limits;
+  // What went wrong around the job without changing its result, one line each: a cleanup
+  // step that failed, an init that did not exit after SIGKILL. What was left is gc's to
+  // remove (Executor::collect_garbage, or the next executor of a later process).
+  std::vector<std::string> warnings;
 
   // Tuple protocol for structured bindings: (exit_code, stdout_data, stderr_data).
   template <std::size_t I>

@@ -32,7 +32,8 @@ Keyword options, accepted by every function that runs a job:
 Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_images()``,
 ``remove_image(reference)`` and ``prune_images()``, where the image options are ``store``,
 ``tls_verify``, ``insecure_registries``, ``ca_file``, ``credentials`` ("USER:PASSWORD"),
-``auth_file``, ``platform``, ``max_unpacked_size`` and ``max_entries``; an Executor takes
+``auth_file``, ``platform``, ``max_unpacked_size``, ``max_entries`` and ``pull_timeout``
+(seconds, default 3600); an Executor takes
 them as ``images={...}``.
 - ``runtime``: "runc", "crun", "auto" or a path
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
@@ -96,8 +97,12 @@ class Executor:
     on this host, else runc), "runc", "crun" or a path; ``cgroup_parent`` names the parent of
     every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds.
     ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
-    serves one job), replaced after ``pool_max_age`` seconds; its containers run
-    ``init_path`` (default: the ociexec-init installed with this package). ``max_concurrent_jobs``
+    serves one job), replaced after ``pool_max_age`` seconds, at most ``pool_max_containers``
+    across all profiles (0: twice ``pool_size``; the least recently used profile makes room);
+    its containers run ``init_path`` (default: the ociexec-init installed with this package).
+    ``kill_wait`` is how long, in seconds, a job's processes may take to exit after the
+    deadline's SIGKILL; past it the result comes back anyway, timed out, with a warning in
+    ``result.warnings``, and the container is left to ``collect_garbage()``. ``max_concurrent_jobs``
     bounds the jobs submit() runs at once. ``images`` holds the image store and registry
     settings its jobs' ``image`` option uses (see pull_image). Any other keyword becomes a default option for this
     executor's jobs (see the module's docstring).
@@ -110,12 +115,14 @@ class Executor:
 
     def __init__(self, state_dir=None, runtime="auto", cgroup_parent="ociexec",
                  runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
-                 init_path=None, images=None, **defaults):
+                 init_path=None, images=None, pool_max_containers=0, kill_wait=10.0,
+                 **defaults):
         self._defaults = dict(defaults)
         self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
         self._core = _CoreExecutor(str(state_dir or ""), runtime, cgroup_parent, float(runtime_timeout),
-                                   int(pool_size), float(pool_max_age), int(max_concurrent_jobs),
+                                   int(pool_size), float(pool_max_age), int(pool_max_containers),
+                                   int(max_concurrent_jobs), float(kill_wait),
                                    str(init_path or _find_init()), dict(images or {}))
 
     def _merged(self, timeout_seconds, options):

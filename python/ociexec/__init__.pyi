@@ -63,6 +63,8 @@ class Result:
     @property
     def pooled(self) -> bool: ...
     @property
+    def warnings(self) -> list[str]: ...
+    @property
     def limits(self) -> Limits: ...
     def __iter__(self) -> Iterator[Union[int, str]]: ...
 
@@ -100,6 +102,7 @@ class _ImageOptions(TypedDict, total=False):
     platform: str  # "os/arch[/variant]"
     max_unpacked_size: _Size
     max_entries: int
+    pull_timeout: float  # seconds
 
 class ImageInfo(TypedDict):
     name: str
@@ -132,6 +135,8 @@ class Executor:
         max_concurrent_jobs: int = ...,
         init_path: Optional[Union[str, PathLike[str]]] = ...,
         images: Optional[_ImageOptions] = ...,
+        pool_max_containers: int = ...,
+        kill_wait: float = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
     def submit(

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <sstream>
@@ -29,12 +30,24 @@ struct ExecutorFailure : std::exception {
 PyObject* g_executor_error = nullptr;
 PyObject* g_invalid_option = nullptr;
 
+py::str decode(const std::string& data) {
+  // Scripts may print anything, and messages quote paths and runtime output: invalid UTF-8
+  // becomes U+FFFD rather than an exception.
+  PyObject* s = PyUnicode_DecodeUTF8(data.data(), static_cast<Py_ssize_t>(data.size()), "replace");
+  if (!s) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
 // The exception a failure becomes in Python: InvalidOptionError for bad values, else
 // ExecutorError, with .kind. A null object when making it failed (a Python error is set).
 py::object error_object(const std::string& kind, const std::string& message) {
   PyObject* type = kind == "invalid_argument" ? g_invalid_option : g_executor_error;
+  PyObject* text = PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()),
+                                        "replace");
+  if (!text) return {};
   py::object err =
-      py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", message.c_str()));
+      py::reinterpret_steal<py::object>(PyObject_CallFunctionObjArgs(type, text, nullptr));
+  Py_DECREF(text);
   if (err) err.attr("kind") = kind;
   return err;
 }
@@ -55,12 +68,20 @@ std::string text_of(const py::handle& obj, const char* what) {
   throw py::type_error(std::string(what) + ": expected str or bytes");
 }
 
+// Seconds as milliseconds. Values past the longest duration any option takes are held just
+// beyond it, so that the library refuses them with its own message (never a wrapped value).
+std::chrono::milliseconds milliseconds_of(double seconds) {
+  constexpr auto kBeyond = static_cast<double>(ociexec::kMaxDuration.count() + 1);
+  const double ms = std::clamp(seconds * 1000.0, -kBeyond, kBeyond);
+  return std::chrono::milliseconds(std::llround(ms));
+}
+
 std::chrono::milliseconds seconds_of(const py::handle& obj, const char* what) {
   if (!py::isinstance<py::int_>(obj) && !py::isinstance<py::float_>(obj))
     throw py::type_error(std::string(what) + ": expected a number of seconds");
   const double s = obj.cast<double>();
   if (!std::isfinite(s)) throw py::value_error(std::string(what) + ": must be finite");
-  return std::chrono::milliseconds(std::llround(s * 1000.0));
+  return milliseconds_of(s);
 }
 
 // An int of bytes, or a string such as "256m".
@@ -174,13 +195,6 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
   }
 }
 
-py::str decode(const std::string& data) {
-  // Scripts may print anything; invalid UTF-8 becomes U+FFFD rather than an exception.
-  PyObject* s = PyUnicode_DecodeUTF8(data.data(), static_cast<Py_ssize_t>(data.size()), "replace");
-  if (!s) throw py::error_already_set();
-  return py::reinterpret_steal<py::str>(s);
-}
-
 py::object optional_seconds(const std::optional<std::chrono::nanoseconds>& d) {
   if (!d) return py::none();
   return py::float_(std::chrono::duration<double>(*d).count());
@@ -219,10 +233,11 @@ ociexec::ImageOptions image_options(const py::dict& kw) {
     else if (key == "platform") o.platform = value.cast<std::string>();
     else if (key == "max_unpacked_size") o.max_unpacked_bytes = size_of(value, "max_unpacked_size");
     else if (key == "max_entries") o.max_entries = value.cast<std::uint64_t>();
+    else if (key == "pull_timeout") o.pull_timeout = seconds_of(value, "pull_timeout");
     else
       throw py::type_error("unknown image option '" + key +
                            "'; known: store, tls_verify, insecure_registries, ca_file, "
-                           "credentials, auth_file, platform, max_unpacked_size, max_entries");
+                           "credentials, auth_file, platform, max_unpacked_size, max_entries, pull_timeout");
   }
   return o;
 }
@@ -242,16 +257,18 @@ class PyExecutor {
  public:
   PyExecutor(const std::string& state_dir, const std::string& runtime,
              const std::string& cgroup_parent, double runtime_timeout, std::size_t pool_size,
-             double pool_max_age, std::size_t max_concurrent_jobs, const std::string& init_path,
-             const py::dict& images) {
+             double pool_max_age, std::size_t pool_max_containers, std::size_t max_concurrent_jobs,
+             double kill_wait, const std::string& init_path, const py::dict& images) {
     ociexec::ExecutorOptions o;
     o.images = image_options(images);
     o.state_dir = state_dir;
     o.runtime = runtime;
     o.cgroup_parent = cgroup_parent;
-    o.runtime_timeout = std::chrono::milliseconds(std::llround(runtime_timeout * 1000.0));
+    o.runtime_timeout = milliseconds_of(runtime_timeout);
     o.pool_size = pool_size;
-    o.pool_max_age = std::chrono::milliseconds(std::llround(pool_max_age * 1000.0));
+    o.pool_max_age = milliseconds_of(pool_max_age);
+    o.pool_max_containers = pool_max_containers;
+    o.kill_wait = milliseconds_of(kill_wait);
     o.max_concurrent_jobs = max_concurrent_jobs;
     o.init_path = init_path;
     exec_ = std::make_shared<ociexec::Executor>(value_or_raise(ociexec::Executor::create(o)));
@@ -282,7 +299,8 @@ class PyExecutor {
                       } else {
                         auto err = error_object(std::string(ociexec::to_string(r.error().kind)),
                                                 r.error().message);
-                        if (!err) throw py::error_already_set();
+                        // Making it failed: the future still resolves, with that failure.
+                        if (!err) err = py::error_already_set().value();
                         f(py::none(), err);
                       }
                     } catch (py::error_already_set& e) {
@@ -391,6 +409,12 @@ PYBIND11_MODULE(_ociexec, m) {
       .def_property_readonly("container_id",
                              [](const ociexec::Result& r) { return r.container_id; })
       .def_property_readonly("pooled", [](const ociexec::Result& r) { return r.pooled; })
+      .def_property_readonly("warnings",
+                             [](const ociexec::Result& r) {
+                               py::list out;
+                               for (const auto& w : r.warnings) out.append(decode(w));
+                               return out;
+                             })
       .def_property_readonly("limits",
                              [](const ociexec::Result& r) { return limits_dict(r.limits); })
       .def("__iter__",
@@ -405,10 +429,12 @@ PYBIND11_MODULE(_ociexec, m) {
 
   py::class_<PyExecutor>(m, "Executor")
       .def(py::init<const std::string&, const std::string&, const std::string&, double,
-                    std::size_t, double, std::size_t, const std::string&, const py::dict&>(),
+                    std::size_t, double, std::size_t, std::size_t, double, const std::string&,
+                    const py::dict&>(),
            py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
            py::arg("runtime_timeout"), py::arg("pool_size"), py::arg("pool_max_age"),
-           py::arg("max_concurrent_jobs"), py::arg("init_path"), py::arg("images"))
+           py::arg("pool_max_containers"), py::arg("max_concurrent_jobs"), py::arg("kill_wait"),
+           py::arg("init_path"), py::arg("images"))
       .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
       .def("submit", &PyExecutor::submit, py::arg("script"), py::arg("options"), py::arg("done"))
       .def("prewarm", &PyExecutor::prewarm, py::arg("options"), py::arg("timeout"))

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "sys/unique_fd.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,14 +53,7 @@ CLI::App* add_config_command(CLI::App& app, const std::string& name, const std::
 }
 
 void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // the reader went away; nothing useful left to do with the output
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
+  (void)sys::write_all(fd, data);  // the reader went away: nothing useful left to do with it
 }
 
 }  // namespace ociexec::cli

@@ -105,6 +105,9 @@ void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry) {
                  "auth file (docker config.json or containers auth.json format)");
   cmd.add_option("--cert-file", flags.cert_file, "PEM CA bundle trusted besides the system's");
   cmd.add_option("--platform", flags.platform, "OS/ARCH[/VARIANT] (default: this machine's)");
+  cmd.add_option("--pull-timeout", flags.pull_timeout,
+                 "time limit of a whole pull (default 1h; a transfer slower than 1 KiB/s for "
+                 "30 s is dropped)");
 }
 
 Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& o) {
@@ -123,7 +126,8 @@ Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& o) {
   if (!f.authfile.empty()) o.auth_file = f.authfile;
   if (!f.cert_file.empty()) o.ca_file = f.cert_file;
   if (!f.platform.empty()) o.platform = f.platform;
-  return {};
+  return apply_flag("--pull-timeout", f.pull_timeout, config::parse_duration,
+                    [&](auto v) { o.pull_timeout = v; });
 }
 
 nlohmann::json result_json(const Result& r) {
@@ -146,6 +150,7 @@ nlohmann::json result_json(const Result& r) {
       {"runtime", {{"name", r.runtime_name}, {"version", r.runtime_version}}},
       {"container_id", r.container_id},
       {"pooled", r.pooled},
+      {"warnings", r.warnings},
       {"limits",
        {{"timeout_ms", l.timeout.count()},
         {"grace_ms", l.grace.count()},

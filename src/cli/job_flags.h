@@ -33,6 +33,7 @@ struct ImageFlags {
   std::string authfile;
   std::string cert_file;   // a CA bundle
   std::string platform;
+  std::string pull_timeout;  // a duration
 };
 
 // Adds the ImageFlags options to a subcommand (`registry`: the ones for fetching too).

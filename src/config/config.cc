@@ -79,7 +79,12 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.runtime_timeout);
        }},
+      {"kill_wait",
+       [](Config& c, const std::string& v) {
+         return assign(parse_duration(v), c.executor.kill_wait);
+       }},
       {"pool_size", count_setter(&ExecutorOptions::pool_size, 0)},
+      {"pool_max_containers", count_setter(&ExecutorOptions::pool_max_containers, 0)},
       {"pool_max_age",
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.pool_max_age);
@@ -167,6 +172,10 @@ const std::map<std::string, Setter>& setters() {
       {"image_max_size",
        [](Config& c, const std::string& v) {
          return assign(parse_size(v), c.executor.images.max_unpacked_bytes);
+       }},
+      {"pull_timeout",
+       [](Config& c, const std::string& v) {
+         return assign(parse_duration(v), c.executor.images.pull_timeout);
        }},
       {"image_max_entries",
        [](Config& c, const std::string& v) -> Expected<void> {

@@ -5,6 +5,10 @@
 //   state_dir: /run/ociexec  # default: /run/ociexec as root, else $XDG_RUNTIME_DIR/ociexec
 //   cgroup_parent: ociexec
 //   runtime_timeout: 30s
+//   kill_wait: 10s           # after a deadline's SIGKILL; then the result comes back anyway
+//   pool_size: 0             # warm-pool containers per profile (0: off)
+//   pool_max_age: 60s
+//   pool_max_containers: 0   # across all profiles; 0: twice pool_size
 //   timeout: 300s
 //   grace: 0s
 //   memory: 1g               # or unlimited
@@ -25,6 +29,7 @@
 //   platform: linux/amd64
 //   image_max_size: 32g      # unpacked bytes of one image; beyond: refused as a tar bomb
 //   image_max_entries: 1000000
+//   pull_timeout: 1h         # a whole pull; transfers slower than 1 KiB/s for 30 s are dropped
 #pragma once
 
 #include <filesystem>

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "ociexec/options.h"
+
 namespace ociexec::config {
 
 namespace {
@@ -87,8 +89,10 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
                     "a unit ms, s, m or h (e.g. 30s)",
                     text));
   double ms = *value * ms_per_unit;
-  if (ms > 365.0 * 24 * 3'600'000)
-    return bad(fmt::format("invalid duration {:?}: too long", text));
+  if (ms > static_cast<double>(kMaxDuration.count()))
+    return bad(fmt::format("invalid duration {:?}: longer than 365 days, the most a duration "
+                           "may be",
+                           text));
   return std::chrono::milliseconds(std::llround(ms));
 }
 

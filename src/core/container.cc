@@ -14,6 +14,7 @@
 #include "pool/job_file.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
+#include "sys/reaper.h"
 
 namespace ociexec::core {
 
@@ -109,7 +110,14 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
                     {"org.ociexec.container-id", id}};
   auto spec = spec::build_spec(in);
   if (!spec) return tl::unexpected(spec.error());
-  const auto seccomp_to_learn = c->client_->prepare_spec(*spec);
+  std::optional<std::string> seccomp_to_learn;
+  if (request.seccomp_program) {
+    (*spec)["annotations"][runtime::kSeccompBpfAnnotation] =
+        runtime::base64(*request.seccomp_program);
+    (*spec)["linux"].erase("seccomp");
+  } else {
+    seccomp_to_learn = c->client_->prepare_spec(*spec);
+  }
   if (auto r = write_bundle(c->bundle_, *spec, request.script, request.init_binary); !r)
     return tl::unexpected(r.error());
 
@@ -186,8 +194,10 @@ Expected<supervise::Clock::time_point> Container::start() {
 }
 
 Expected<supervise::Output> Container::supervise(const JobOptions& job,
-                                                 supervise::Clock::time_point started) {
+                                                 supervise::Clock::time_point started,
+                                                 std::chrono::milliseconds kill_wait) {
   supervise::Input in;
+  in.kill_wait = kill_wait;
   in.stdout_fd = std::move(stdout_);
   in.stderr_fd = std::move(stderr_);
   in.deadline = started + job.timeout;
@@ -222,6 +232,12 @@ std::optional<Error> Container::exec_failure(std::string_view stderr_text) const
   return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
                fmt::format("{} start: {}", client_->info().name,
                            line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+}
+
+void Container::abandon() noexcept {
+  removed_ = true;
+  bundle::mark_abandoned(id_);
+  sys::Reaper::instance().adopt(init_.release());
 }
 
 void Container::discard() noexcept {

@@ -39,6 +39,9 @@ struct ContainerRequest {
   // `rootfs_hold` keeps them from being pruned while the container exists.
   std::vector<std::string> image_layers;
   std::shared_ptr<const void> rootfs_hold;
+  // crun only: a seccomp program (raw BPF) loaded through its annotation in place of the
+  // spec's seccomp section; the seccomp probe's (core/seccomp_probe.h).
+  std::optional<std::string> seccomp_program;
 };
 
 class Container {
@@ -61,8 +64,10 @@ class Container {
 
   // Opens the exec fifo: the init runs from here. Returns the start time.
   Expected<supervise::Clock::time_point> start();
-  // Until the init has exited and the output is drained or the deadline has killed it.
-  Expected<supervise::Output> supervise(const JobOptions& job, supervise::Clock::time_point started);
+  // Until the init has exited and the output is drained or the deadline has killed it (or
+  // `kill_wait` after the SIGKILL it has not: Output::abandoned, see abandon()).
+  Expected<supervise::Output> supervise(const JobOptions& job, supervise::Clock::time_point started,
+                                        std::chrono::milliseconds kill_wait);
   // Pooled: the error a cold create reports when the init could not exec the job's command
   // (kCommandNotFound / kCommandNotExecutable), from the init's report and `stderr_text`.
   [[nodiscard]] std::optional<Error> exec_failure(std::string_view stderr_text) const;
@@ -72,6 +77,10 @@ class Container {
   // The normal end, after supervise: the cgroup (stats are read before), the runtime's
   // state, the bundle. Afterwards the destructor has nothing left to do.
   Expected<void> remove();
+  // Gives up on removing the container now (its init would not die, or remove() failed):
+  // the init goes to sys::Reaper, the id is marked abandoned so that gc removes the rest
+  // (bundle/owner.h), and the destructor does nothing more. Never blocks.
+  void abandon() noexcept;
 
  private:
   Container(std::string id, bundle::Bundle bundle, const ContainerRequest& request);

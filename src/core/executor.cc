@@ -15,6 +15,7 @@
 #include "core/container.h"
 #include "core/executor_impl.h"
 #include "core/rootless.h"
+#include "core/seccomp_probe.h"
 #include "image/image_rootfs.h"
 #include "image/user.h"
 #include "pool/job_file.h"
@@ -22,8 +23,10 @@
 #include "spec/shebang.h"
 #include "spec/spec_builder.h"
 #include "supervise/supervisor.h"
+#include "sys/fork.h"
 #include "sys/fs.h"
 #include "sys/mount_ns.h"
+#include "sys/reaper.h"
 #include "sys/sealed_exe.h"
 
 namespace ociexec {
@@ -198,9 +201,15 @@ Expected<Executor::Impl::Prepared> Executor::Impl::prepare(std::string_view scri
   if (auto r = use_user(*rootfs, job, rootless, user_ns, p.request.spec); !r)
     return tl::unexpected(r.error());
   if (rootless) make_rootless(user_ns, limits->unenforced, p.request);
+  // crun's cached seccomp programs are used once a probe showed crun loads them: probed once,
+  // before the first job (or pooled container) that would use one.
+  if (const auto& cache = p.request.client->seccomp_cache(); cache.probe_due()) {
+    std::lock_guard lock(seccomp_probe_mutex);
+    if (cache.probe_due()) cache.set_support(core::probe_seccomp_annotation(p.request));
+  }
   p.request.script = script;
   p.request.stdin_data = job.stdin_data;
-  p.profile = {(*client)->info().path, rootfs->root_path,  job.workdir,
+  p.profile = {(*client)->info().path, rootfs->identity,   job.workdir,
                limits->tmpfs_bytes,    p.request.spec.uid, p.request.spec.gid};
   return p;
 }
@@ -254,13 +263,30 @@ Expected<Result> Executor::Impl::run_created(core::Container& c, const JobOption
                                              const EffectiveLimits& limits) const {
   auto started = c.start();
   if (!started) return tl::unexpected(started.error());
-  auto sup = c.supervise(job, *started);
+  auto sup = c.supervise(job, *started, options.kill_wait);
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
   const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
   const auto exec_failed = c.exec_failure(sup->err.data);
-  if (auto r = c.remove(); !r) return tl::unexpected(r.error());
+  // The job has a result now: a removal that cannot finish does not take it away.
+  std::vector<std::string> warnings;
+  if (sup->abandoned) {
+    warnings.push_back(fmt::format(
+        "the job's processes did not exit within {} of SIGKILL (uninterruptible sleep?); its "
+        "container {} is left for gc",
+        core::format_seconds(options.kill_wait), c.id()));
+    c.abandon();
+  } else if (auto r = c.remove(); !r) {
+    warnings.push_back(fmt::format("cleanup: {}; what is left of container {} is left for gc",
+                                   r.error().message, c.id()));
+    c.abandon();
+  }
+  // Processes of ours given up on earlier (sys/reaper.h) that have exited since.
+  (void)sys::Reaper::instance().reap_exited();
   if (exec_failed) return tl::unexpected(*exec_failed);
-  return compose_result(std::move(*sup), stats, *started, limits, c.client().info(), c.id());
+  auto result =
+      compose_result(std::move(*sup), stats, *started, limits, c.client().info(), c.id());
+  result.warnings = std::move(warnings);
+  return result;
 }
 
 Expected<std::shared_ptr<const runtime::RuntimeClient>> Executor::Impl::make_client(
@@ -326,6 +352,10 @@ Expected<void> Executor::Impl::hold_cgroup_parent() const {
 }
 
 Executor::Impl::~Impl() {
+  if (generation != sys::fork_generation()) {
+    forget_in_forked_child();
+    return;
+  }
   queue.reset();  // running jobs finish, waiting ones are cancelled
   pool.reset();   // pooled containers are removed
   if (!pool_init.empty()) (void)sys::remove_tree(pool_init);
@@ -363,6 +393,7 @@ Expected<image::RootfsPlan> Executor::Impl::rootfs_for(const JobOptions& job) co
 
 Expected<Executor> Executor::create(ExecutorOptions options) {
   auto impl = std::make_shared<Impl>();
+  impl->generation = sys::fork_generation();
   impl->options = std::move(options);
   const auto& opts = impl->options;
   if (opts.cgroup_parent.empty() || opts.cgroup_parent.find("..") != std::string::npos ||
@@ -371,8 +402,14 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
                                 fmt::format("cgroup parent \"{}\": expected a relative name such "
                                             "as ociexec",
                                             opts.cgroup_parent)});
-  if (opts.runtime_timeout.count() <= 0)
-    return tl::unexpected(Error{ErrorKind::kInvalidArgument, "runtime timeout: must be positive"});
+  for (const auto& [name, value] : {std::pair{"runtime_timeout", opts.runtime_timeout},
+                                     std::pair{"kill_wait", opts.kill_wait},
+                                     std::pair{"pool_max_age", opts.pool_max_age}})
+    if (value.count() <= 0 || value > kMaxDuration)
+      return tl::unexpected(
+          Error{ErrorKind::kInvalidArgument,
+                fmt::format("{} {}: must be positive and at most 365 days, e.g. 30s", name,
+                            core::format_seconds(value))});
   impl->rootless = core::running_rootless();
   if (impl->options.state_dir.empty()) impl->options.state_dir = default_state_dir();
   if (impl->options.cache_dir.empty()) impl->options.cache_dir = default_cache_dir();
@@ -388,17 +425,24 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
   auto hold = sys::DirHold::acquire(opts.state_dir, 0700);
   if (!hold) return state_error(hold.error());
   impl->state_hold = std::move(*hold);
+  // Either dir may sit in a shared place (/tmp), made there first by somebody else: it must
+  // be this user's alone, where nobody else can replace it (rootless, not even readable),
+  // before anything is made in it.
+  if (auto r = core::check_private_dir(opts.state_dir, "state dir", "state_dir (--state-dir)",
+                                       !impl->rootless);
+      !r) {
+    impl->state_hold.release();
+    impl->options.state_dir.clear();  // not ours: the destructor leaves it alone
+    return tl::unexpected(r.error());
+  }
   for (const auto& dir : {impl->bundles_dir, impl->runtimes_dir})
     if (auto r = sys::make_dirs(dir, 0700); !r) return state_error(r.error());
   if (auto r = sys::make_dirs(opts.cache_dir, 0700); !r)
     return tl::unexpected(
         r.error().with_context("create cache dir (choose a writable one with cache_dir)"));
-  // Rootless, either may sit in a shared place (/tmp): it must be this user's alone.
-  if (impl->rootless) {
-    if (auto r = core::check_private_dir(opts.state_dir); !r) return tl::unexpected(r.error());
-    if (auto r = core::check_private_dir(opts.cache_dir, "cache dir", "cache_dir"); !r)
-      return tl::unexpected(r.error());
-  }
+  if (auto r = core::check_private_dir(opts.cache_dir, "cache dir", "cache_dir", !impl->rootless);
+      !r)
+    return tl::unexpected(r.error());
   if (sys::child_statuses_discarded())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "SIGCHLD is ignored in this process, so the kernel discards "
@@ -433,8 +477,11 @@ Expected<Executor> Executor::create(ExecutorOptions options) {
     auto init = core::install_pool_init(opts.init_path, opts.state_dir);
     if (!init) return tl::unexpected(init.error());
     impl->pool_init = std::move(*init);
+    const std::size_t max_containers =
+        opts.pool_max_containers > 0 ? opts.pool_max_containers : 2 * opts.pool_size;
     impl->pool = std::make_unique<core::WarmPool>(
-        opts.pool_size, opts.pool_max_age, std::min<std::size_t>(opts.pool_size, kPoolFillers));
+        opts.pool_size, max_containers, opts.pool_max_age,
+        std::min<std::size_t>(opts.pool_size, kPoolFillers));
   }
   impl->queue = std::make_unique<core::JobQueue>(opts.max_concurrent_jobs);
   if (opts.collect_garbage_on_start) {
@@ -450,8 +497,16 @@ Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
 Executor::~Executor() = default;
 
+Expected<const Executor::Impl*> Executor::local() const {
+  if (impl_->generation == sys::fork_generation()) [[likely]]
+    return impl_.get();
+  return impl_->in_this_process();
+}
+
 Expected<Result> Executor::run(std::string_view script, const JobOptions& job) const {
-  return impl_->run_guarded(script, job);
+  auto impl = local();
+  if (!impl) return tl::unexpected(impl.error());
+  return (*impl)->run_guarded(script, job);
 }
 
 Expected<Result> Executor::Impl::run_guarded(std::string_view script, const JobOptions& job) const {
@@ -488,8 +543,10 @@ void Executor::submit(std::string script, JobOptions job,
   };
   auto s =
       std::make_shared<Submitted>(Submitted{std::move(script), std::move(job), std::move(done)});
-  const Impl* impl = impl_.get();
-  impl_->queue->push({[impl, s] { s->finish(impl->run_guarded(s->script, s->job)); },
+  auto local_impl = local();
+  if (!local_impl) return s->finish(tl::unexpected(local_impl.error()));
+  const Impl* impl = *local_impl;
+  impl->queue->push({[impl, s] { s->finish(impl->run_guarded(s->script, s->job)); },
                       [s] {
                         s->finish(tl::unexpected(
                             Error{ErrorKind::kCancelled,
@@ -499,16 +556,21 @@ void Executor::submit(std::string script, JobOptions job,
 
 Expected<std::size_t> Executor::prewarm(const JobOptions& job,
                                         std::chrono::milliseconds timeout) const {
-  if (!impl_->pool)
+  auto local_impl = local();
+  if (!local_impl) return tl::unexpected(local_impl.error());
+  const Impl& impl = **local_impl;
+  if (!impl.pool)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "prewarm: the warm pool is off (set pool_size above 0)"});
-  auto prepared = impl_->prepare("", job);
+  auto prepared = impl.prepare("", job);
   if (!prepared) return tl::unexpected(prepared.error());
-  return impl_->pool->fill(prepared->profile, impl_->pool_request(prepared->request), timeout);
+  return impl.pool->fill(prepared->profile, impl.pool_request(prepared->request), timeout);
 }
 
 GcReport Executor::collect_garbage() const {
-  return impl_->collect_garbage();
+  auto impl = local();
+  if (!impl) return GcReport{{}, {impl.error().message}};
+  return (*impl)->collect_garbage();
 }
 const RuntimeInfo& Executor::runtime() const noexcept {
   return impl_->default_runtime->info();

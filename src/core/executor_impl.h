@@ -47,6 +47,8 @@ struct Executor::Impl {
   mutable std::optional<cgroup::ParentHold> parent_hold;
   mutable std::mutex mount_ns_mutex;
   mutable std::shared_ptr<const sys::UniqueFd> mount_ns;
+  // One seccomp probe at a time (core/seccomp_probe.h).
+  mutable std::mutex seccomp_probe_mutex;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -58,8 +60,14 @@ struct Executor::Impl {
   std::unique_ptr<core::JobQueue> queue;
 
   // Waits for submitted jobs (cancels those not started), drains the pool, then lets go of
-  // the cgroup parent and the state dir, and removes each if no other executor holds it.
+  // the cgroup parent and the state dir, and removes each if no other executor holds it. In a
+  // child of fork(), forgets all of that instead (core/forked.cc).
   ~Impl();
+  // The fork() generation this executor was made in (sys/fork.h).
+  std::uint64_t generation = 0;
+  // In a child of fork(): the child's own executor with these options, made on first use.
+  Expected<const Impl*> in_this_process() const;
+  void forget_in_forked_child() noexcept;
   // With no other executor on the state dir: removes its empty runtime roots, bundles dir
   // and itself. Anything else there (a crashed executor's leftovers, for gc) keeps it.
   void remove_state_dir_if_unused() const noexcept;

@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "sys/fs.h"
 #include "sys/process.h"
+#include "sys/reaper.h"
 
 namespace ociexec {
 
@@ -26,11 +27,6 @@ std::vector<std::string> subdirs(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.is_directory(ec)) names.push_back(e.path().filename().string());
   return names;
-}
-
-bool orphaned(const std::string& id) {
-  auto owner = bundle::owner_of(id);
-  return owner && !owner->alive();
 }
 
 }  // namespace
@@ -65,7 +61,7 @@ GcReport Executor::Impl::collect_garbage() const {
   }
 
   for (const auto& id : ids) {
-    if (!orphaned(id)) continue;
+    if (!bundle::orphaned(id)) continue;
     std::vector<std::string> problems;
     const fs::path bundle_dir = bundles_dir / id;
     // The cgroup first: once it is gone, no process of the job is left to run.
@@ -89,6 +85,7 @@ GcReport Executor::Impl::collect_garbage() const {
     }
     if (auto r = bundle::remove_bundle_dir(bundle_dir); !r) problems.push_back(r.error().message);
     if (problems.empty()) {
+      bundle::forget_abandoned(id);
       report.removed.push_back(id);
     } else {
       for (const auto& p : problems) report.errors.push_back(fmt::format("{}: {}", id, p));
@@ -98,6 +95,8 @@ GcReport Executor::Impl::collect_garbage() const {
   // its pool's init copy.
   cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
   core::remove_orphaned_pool_inits(options.state_dir);
+  // The inits of abandoned containers, now that their cgroups are gone.
+  sys::Reaper::instance().settle(std::chrono::milliseconds(200));
   return report;
 }
 

@@ -2,39 +2,61 @@
 
 namespace ociexec::core {
 
+JobQueue::JobQueue(std::size_t workers) : state_(std::make_shared<State>()) {
+  state_->max_workers = workers == 0 ? 1 : workers;
+}
+
 JobQueue::~JobQueue() {
   std::deque<Task> cancelled;
+  std::vector<std::thread> workers;
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    cancelled.swap(tasks_);
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    cancelled.swap(state_->tasks);
+    workers.swap(state_->workers);
   }
-  ready_.notify_all();
+  state_->ready.notify_all();
   for (auto& t : cancelled) t.cancel();
-  for (auto& w : workers_) w.join();
+  for (auto& w : workers) {
+    // Destroyed by one of our own tasks: that worker cannot wait for itself. It finds the
+    // queue stopping once its task returns, and ends.
+    if (w.get_id() == std::this_thread::get_id())
+      w.detach();
+    else
+      w.join();
+  }
 }
 
 void JobQueue::push(Task task) {
+  bool queued = false;
   {
-    std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
-    if (tasks_.size() > idle_ && workers_.size() < max_workers_)
-      workers_.emplace_back([this] { work(); });
+    std::lock_guard lock(state_->mutex);
+    if (!state_->stopping) {
+      state_->tasks.push_back(std::move(task));
+      if (state_->tasks.size() > state_->idle && state_->workers.size() < state_->max_workers)
+        state_->workers.emplace_back([state = state_] { work(state); });
+      queued = true;
+    }
   }
-  ready_.notify_one();
+  if (!queued) {
+    task.cancel();  // the queue is going away: the task never starts
+    return;
+  }
+  state_->ready.notify_one();
 }
 
-void JobQueue::work() {
-  std::unique_lock lock(mutex_);
+void JobQueue::work(const std::shared_ptr<State>& state) {
+  std::unique_lock lock(state->mutex);
   while (true) {
-    ++idle_;
-    ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-    --idle_;
-    if (stopping_) return;
-    Task task = std::move(tasks_.front());
-    tasks_.pop_front();
+    ++state->idle;
+    state->ready.wait(lock, [&] { return state->stopping || !state->tasks.empty(); });
+    --state->idle;
+    if (state->stopping) return;
+    Task task = std::move(state->tasks.front());
+    state->tasks.pop_front();
     lock.unlock();
     task.run();
+    task = {};  // what the task holds goes now, outside the lock
     lock.lock();
   }
 }

@@ -102,7 +102,7 @@ spec::UserNamespace caller_user_namespace() {
 }
 
 Expected<void> check_private_dir(const std::filesystem::path& dir, std::string_view what,
-                                 std::string_view option) {
+                                 std::string_view option, bool others_may_read) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0)
     return tl::unexpected(
@@ -116,11 +116,30 @@ Expected<void> check_private_dir(const std::filesystem::path& dir, std::string_v
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 fmt::format("{} {}: owned by uid {}, not by uid {}; {}", what,
                                             dir.string(), st.st_uid, ::geteuid(), fix)});
-  if ((st.st_mode & 077) != 0)
-    return tl::unexpected(
-        Error{ErrorKind::kInvalidArgument,
-              fmt::format("{} {}: readable by others (mode {:o}); chmod 700 it, or {}", what,
-                          dir.string(), st.st_mode & 0777, fix)});
+  if ((st.st_mode & (others_may_read ? 022 : 077)) != 0)
+    return tl::unexpected(Error{
+        ErrorKind::kInvalidArgument,
+        fmt::format("{} {}: {} by others (mode {:o}); chmod 700 it, or {}", what, dir.string(),
+                    others_may_read ? "writable" : "readable", st.st_mode & 0777, fix)});
+  // Whoever may rename or replace a directory above it may swap the whole tree (and steer the
+  // runtime's --root and our removals): every ancestor must be ours or root's, and writable
+  // by others only with the sticky bit, as /tmp is.
+  for (auto p = dir.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat up {};
+    if (::stat(p.c_str(), &up) != 0) break;
+    if (up.st_uid != 0 && up.st_uid != ::geteuid())
+      return tl::unexpected(Error{
+          ErrorKind::kInvalidArgument,
+          fmt::format("{} {}: its parent {} is owned by uid {}, who could replace it; {}", what,
+                      dir.string(), p.string(), up.st_uid, fix)});
+    if ((up.st_mode & 022) != 0 && (up.st_mode & S_ISVTX) == 0)
+      return tl::unexpected(Error{
+          ErrorKind::kInvalidArgument,
+          fmt::format("{} {}: its parent {} is writable by others without the sticky bit (mode "
+                      "{:o}), so they could replace it; {}",
+                      what, dir.string(), p.string(), up.st_mode & 07777, fix)});
+    if (p == p.root_path()) break;
+  }
   return {};
 }
 

@@ -32,11 +32,14 @@ spec::UserNamespace caller_user_namespace();
 // This user's name in /etc/passwd ("" if absent). No NSS: the CLI is static.
 std::string user_name(std::uint32_t uid);
 
-// Checks a rootless state or cache dir: a directory (not a link) owned by this user, with no
-// access for group or others. The error names `what` is wrong and the fix (set `option`).
+// Checks a state or cache dir: a directory (not a link) owned by this user, with no access
+// for group or others (no write access when `others_may_read`), under parents nobody else may
+// replace it in (ours or root's, and writable by others only with the sticky bit). The error
+// names what is wrong and the fix (set `option`).
 Expected<void> check_private_dir(const std::filesystem::path& dir,
                                  std::string_view what = "state dir",
-                                 std::string_view option = "state_dir (--state-dir)");
+                                 std::string_view option = "state_dir (--state-dir)",
+                                 bool others_may_read = false);
 
 // The job's memory, CPU and pids limits that `job_layout` (the host's, a delegated subtree,
 // or nothing) cannot enforce. An error if the job set one of them to other than its default

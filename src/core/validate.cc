@@ -54,6 +54,9 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   EffectiveLimits eff;
   if (job.timeout.count() <= 0)
     return invalid(fmt::format("timeout {} ms: must be positive, e.g. 30s", job.timeout.count()));
+  if (job.timeout > kMaxDuration)
+    return invalid(fmt::format("timeout {}: longer than the most a job may run, 365 days",
+                               format_seconds(job.timeout)));
   if (job.grace.count() < 0 || job.grace >= job.timeout)
     return invalid(fmt::format("grace {}: must be at least 0 and less than the timeout {}",
                                format_seconds(job.grace), format_seconds(job.timeout)));

@@ -21,8 +21,9 @@ constexpr int kIdleAges = 5;
 
 }  // namespace
 
-WarmPool::WarmPool(std::size_t size, std::chrono::milliseconds max_age, std::size_t fillers)
-    : size_(size), max_age_(max_age) {
+WarmPool::WarmPool(std::size_t size, std::size_t max_containers, std::chrono::milliseconds max_age,
+                   std::size_t fillers)
+    : size_(size), max_containers_(max_containers), max_age_(max_age) {
   for (std::size_t i = 0; i < std::max<std::size_t>(fillers, 1); ++i)
     fillers_.emplace_back([this] { fill_loop(); });
 }
@@ -44,7 +45,8 @@ WarmPool::~WarmPool() {
     for (auto& c : entry.ready) c->discard();
 }
 
-void WarmPool::register_profile(const PoolProfile& profile, const ContainerRequest& request) {
+WarmPool::Entry& WarmPool::register_profile(const PoolProfile& profile,
+                                            const ContainerRequest& request) {
   auto [it, inserted] = entries_.try_emplace(profile);
   if (inserted) {
     it->second.request = request;
@@ -52,6 +54,8 @@ void WarmPool::register_profile(const PoolProfile& profile, const ContainerReque
     it->second.request.stdin_data = {};
   }
   it->second.last_used = Clock::now();
+  it->second.evicted = false;
+  return it->second;
 }
 
 std::unique_ptr<Container> WarmPool::take(const PoolProfile& profile,
@@ -59,8 +63,7 @@ std::unique_ptr<Container> WarmPool::take(const PoolProfile& profile,
   std::unique_ptr<Container> taken;
   {
     std::lock_guard lock(mutex_);
-    register_profile(profile, request);
-    auto& ready = entries_[profile].ready;
+    auto& ready = register_profile(profile, request).ready;
     // Newest first: the oldest are the next to age out.
     if (!ready.empty()) {
       taken = std::move(ready.back());
@@ -74,13 +77,17 @@ std::unique_ptr<Container> WarmPool::take(const PoolProfile& profile,
 Expected<std::size_t> WarmPool::fill(const PoolProfile& profile, const ContainerRequest& request,
                                      std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  register_profile(profile, request);
+  // The entry stays in the map while we wait on it (collect_expired keeps entries with
+  // waiters), so the reference stays valid across the waits.
+  Entry& entry = register_profile(profile, request);
+  ++entry.waiters;
+  entry.last_error.reset();
   wake_.notify_all();
   const auto deadline = Clock::now() + timeout;
-  auto& entry = entries_[profile];
-  entry.last_error.reset();
   changed_.wait_until(lock, deadline,
                       [&] { return stopping_ || entry.ready.size() >= size_ || entry.last_error; });
+  --entry.waiters;
+  entry.last_used = Clock::now();
   if (entry.last_error) return tl::unexpected(entry.last_error->with_context("fill the pool"));
   return entry.ready.size();
 }
@@ -93,20 +100,47 @@ std::optional<cgroup::ResourceLimits> WarmPool::limits_of(const PoolProfile& pro
   return cgroup::ResourceLimits{s.memory_bytes, s.swap_limit_supported, s.cpus, s.pids};
 }
 
-WarmPool::Entry* WarmPool::next_to_fill(Clock::time_point now) {
-  for (auto& [profile, entry] : entries_) {
-    if (entry.ready.size() + entry.creating >= size_ || now < entry.retry_after) continue;
-    ++entry.creating;
-    return &entry;
-  }
-  return nullptr;
+std::size_t WarmPool::total() const {
+  std::size_t n = 0;
+  for (const auto& [profile, e] : entries_) n += e.ready.size() + e.creating;
+  return n;
 }
 
-std::vector<std::unique_ptr<Container>> WarmPool::collect_expired(Clock::time_point now) {
-  std::vector<std::unique_ptr<Container>> expired;
+WarmPool::Entry* WarmPool::next_to_fill(Clock::time_point now, Discarded& evicted) {
+  Entry* wanted = nullptr;
+  for (auto& [profile, e] : entries_) {
+    if (e.evicted || e.ready.size() + e.creating >= size_ || now < e.retry_after) continue;
+    if (!wanted || e.last_used > wanted->last_used) wanted = &e;
+  }
+  if (!wanted) return nullptr;
+  if (total() >= max_containers_) {
+    // Room for it: the least recently used profile that was used before it goes, with its
+    // containers. None older: the pool stays as it is.
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      const Entry& e = it->second;
+      if (&e == wanted || e.last_used >= wanted->last_used || e.ready.empty()) continue;
+      if (victim == entries_.end() || e.last_used < victim->second.last_used) victim = it;
+    }
+    if (victim == entries_.end()) return nullptr;
+    Entry& v = victim->second;
+    for (auto& c : v.ready) evicted.push_back(std::move(c));
+    v.ready.clear();
+    if (v.creating == 0 && v.waiters == 0)
+      entries_.erase(victim);
+    else
+      v.evicted = true;
+    if (total() >= max_containers_) return nullptr;  // the next round evicts another
+  }
+  ++wanted->creating;
+  return wanted;
+}
+
+WarmPool::Discarded WarmPool::collect_expired(Clock::time_point now) {
+  Discarded expired;
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto& e = it->second;
-    const bool idle = now - e.last_used > kIdleAges * max_age_;
+    const bool idle = e.waiters == 0 && now - e.last_used > kIdleAges * max_age_;
     while (!e.ready.empty() && (idle || now - e.ready.front()->created_at() > max_age_)) {
       expired.push_back(std::move(e.ready.front()));
       e.ready.pop_front();
@@ -124,14 +158,15 @@ void WarmPool::fill_loop() {
   while (!stopping_) {
     const auto now = Clock::now();
     auto expired = collect_expired(now);
+    Entry* entry = expired.empty() ? next_to_fill(now, expired) : nullptr;
     if (!expired.empty()) {
+      if (entry) --entry->creating;  // the next round picks it again, after the discards
       lock.unlock();
       for (auto& c : expired) c->discard();
       expired.clear();
       lock.lock();
       continue;
     }
-    Entry* entry = next_to_fill(now);
     if (!entry) {
       // Sleep until asked, or until the oldest container ages out or a retry is due.
       auto wake_at = now + max_age_;

@@ -1,10 +1,13 @@
 // The warm pool: containers created ahead of time, `size` per profile, each given to exactly
 // one job and removed after it like any other; a container is never reused. A profile is
-// what cannot change once a container exists (runtime, rootfs, work dir, tmpfs size); a job
-// whose memory, CPU or pids limits differ from the profile's gets them written to its
+// what cannot change once a container exists (runtime, root, work dir, tmpfs size, user); a
+// job whose memory, CPU or pids limits differ from the profile's gets them written to its
 // cgroup before it starts. Background threads refill the pool, replace containers older than
-// `max_age` and drop profiles unused for five times as long. Destroying the pool removes every pooled
-// container; after a crash, gc removes them (their ids name the owner, as every container's).
+// `max_age` and drop profiles unused for five times as long. At most `max_containers` exist
+// (ready or being made) across all profiles: to fill a profile past that, the least recently
+// used other profile is dropped with its containers. Destroying the pool removes every
+// pooled container; after a crash, gc removes them (their ids name the owner, as every
+// container's).
 #pragma once
 
 #include <chrono>
@@ -24,7 +27,9 @@ namespace ociexec::core {
 
 struct PoolProfile {
   std::string runtime;  // the runtime binary's path
-  std::string rootfs;   // the rootfs path (the host view's root for the built-in one)
+  // The whole root, never just a path that two roots may share: a directory's path with its
+  // device and inode; an image's config digest and every layer, bottom to top.
+  std::string root;
   std::string workdir;
   std::uint64_t tmpfs_bytes = 0;
   std::uint32_t uid = 65534;  // the process user is fixed at create
@@ -34,7 +39,8 @@ struct PoolProfile {
 
 class WarmPool {
  public:
-  WarmPool(std::size_t size, std::chrono::milliseconds max_age, std::size_t fillers);
+  WarmPool(std::size_t size, std::size_t max_containers, std::chrono::milliseconds max_age,
+           std::size_t fillers);
   WarmPool(const WarmPool&) = delete;
   WarmPool& operator=(const WarmPool&) = delete;
   ~WarmPool();
@@ -56,18 +62,24 @@ class WarmPool {
     ContainerRequest request;
     std::deque<std::unique_ptr<Container>> ready;  // oldest first
     std::size_t creating = 0;
+    std::size_t waiters = 0;  // fill() calls waiting on it: the entry is never erased meanwhile
+    bool evicted = false;     // dropped for a more recently used profile, until used again
     Clock::time_point last_used;
     Clock::time_point retry_after;  // after a failed create
     std::optional<Error> last_error;
   };
-  void register_profile(const PoolProfile& profile, const ContainerRequest& request);
+  using Discarded = std::vector<std::unique_ptr<Container>>;
+  Entry& register_profile(const PoolProfile& profile, const ContainerRequest& request);
   void fill_loop();
-  // Under the lock: a profile that needs a container (and marks it as being created).
-  Entry* next_to_fill(Clock::time_point now);
+  // Under the lock: the most recently used profile that needs a container (marked as being
+  // created), after making room under max_containers by evicting into `evicted`.
+  Entry* next_to_fill(Clock::time_point now, Discarded& evicted);
   // Under the lock: aged containers and idle profiles, to discard outside the lock.
-  std::vector<std::unique_ptr<Container>> collect_expired(Clock::time_point now);
+  Discarded collect_expired(Clock::time_point now);
+  [[nodiscard]] std::size_t total() const;
 
   const std::size_t size_;
+  const std::size_t max_containers_;
   const std::chrono::milliseconds max_age_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // fillers: work to do, or stop

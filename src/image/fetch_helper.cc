@@ -49,8 +49,17 @@ Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions
                                 fmt::format("pull: cannot run {} ({}); install ociexec completely",
                                             helper.string(), child.error().message)});
   out->write.reset();
-  auto text = sys::read_all(out->read.get());
-  auto status = child->wait_for(std::chrono::hours(24));
+  // The helper keeps the pull's own time limit; this bounds a helper that is stuck anyway.
+  const auto limit = options.pull_timeout + std::chrono::seconds(30);
+  auto text = sys::read_all(out->read.get(), std::chrono::steady_clock::now() + limit);
+  if (!text && text.error().kind == ErrorKind::kRuntimeTimeout) {
+    child->kill_tree_and_reap();
+    return tl::unexpected(Error{ErrorKind::kImage,
+                                fmt::format("pull: {} did not finish within {} s and was killed",
+                                            helper.string(),
+                                            std::chrono::duration_cast<std::chrono::seconds>(limit).count())});
+  }
+  auto status = child->wait_for(std::chrono::seconds(30));
   if (!status) return tl::unexpected(status.error().with_context("pull"));
   auto j = nlohmann::json::parse(text ? *text : std::string(), nullptr, false);
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "image/image_options.h"
+#include "ociexec/options.h"
 
 namespace ociexec {
 
@@ -26,7 +27,14 @@ Expected<PullSettings> pull_settings(const ImageOptions& o) {
   }
   s.flatten = ::geteuid() != 0;
   s.limits.max_bytes = o.max_unpacked_bytes;
+  s.limits.max_apparent_bytes = o.max_unpacked_bytes;
   s.limits.max_entries = o.max_entries;
+  if (o.pull_timeout.count() <= 0 || o.pull_timeout > kMaxDuration)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "pull timeout: must be positive and at most 365 days, e.g. 10m"});
+  // From here on: the deadline counts from the start of the pull.
+  s.registry.deadline = PullDeadline::after(o.pull_timeout);
+  s.limits.deadline = s.registry.deadline.at;
   return s;
 }
 

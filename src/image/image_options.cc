@@ -29,7 +29,8 @@ json options_to_json(const ImageOptions& o) {
           {"platform", o.platform},
           {"max_unpacked_bytes", o.max_unpacked_bytes},
           {"max_entries", o.max_entries},
-          {"attempts", o.attempts}};
+          {"attempts", o.attempts},
+          {"pull_timeout_ms", o.pull_timeout.count()}};
 }
 
 ImageOptions options_from_json(const json& j) {
@@ -44,6 +45,7 @@ ImageOptions options_from_json(const json& j) {
   o.max_unpacked_bytes = j.value("max_unpacked_bytes", o.max_unpacked_bytes);
   o.max_entries = j.value("max_entries", o.max_entries);
   o.attempts = j.value("attempts", o.attempts);
+  o.pull_timeout = std::chrono::milliseconds(j.value("pull_timeout_ms", o.pull_timeout.count()));
   return o;
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "image/image_options.h"
 #include "image/manifest.h"
@@ -67,6 +68,7 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
     if (auto r = hold(*config_digest, &Store::has_flat, "its flattened root"); !r)
       return tl::unexpected(r.error());
     plan.root_path = store->flat_dir(*config_digest).string();
+    plan.identity = fmt::format("image {} flat", config_digest->str());
     plan.hold = std::move(locks);
     return plan;
   }
@@ -82,6 +84,9 @@ Expected<RootfsPlan> image_rootfs(const std::string& reference, PullPolicy polic
     return tl::unexpected(Error{ErrorKind::kImage, fmt::format("image {}: it has no layers",
                                                                (*record)->name)});
   plan.root_path = plan.layers.front();
+  // The config digest names the image (its layers' diff_ids are in it), and the layers are
+  // listed as well: two images that end in the same layer are two roots.
+  plan.identity = fmt::format("image {} layers {}", config_digest->str(), fmt::join(ids, ","));
   plan.hold = std::move(locks);
   return plan;
 }

@@ -78,7 +78,8 @@ class RegistrySource final : public BlobSource {
 
 class LayoutSource final : public BlobSource {
  public:
-  explicit LayoutSource(LayoutReference ref) : ref_(std::move(ref)) {}
+  LayoutSource(LayoutReference ref, PullDeadline deadline)
+      : ref_(std::move(ref)), deadline_(deadline) {}
   Expected<FetchedManifest> top() override {
     auto layout = sys::read_file(fs::path(ref_.path) / "oci-layout");
     if (!layout)
@@ -109,6 +110,9 @@ class LayoutSource final : public BlobSource {
     if (auto r = check(d, *text); !r) return tl::unexpected(r.error());
     return text;
   }
+  // Copied into `out` (the store's private temp file) as it is hashed: what is unpacked is
+  // the copy that was verified, never the layout's file again, which its owner could change
+  // between the check and the unpacking.
   Expected<void> layer(const Descriptor& d, int out, const BlobProgress& progress) override {
     auto fd = open_blob(d);
     if (!fd) return tl::unexpected(fd.error());
@@ -121,18 +125,19 @@ class LayoutSource final : public BlobSource {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return tl::unexpected(sys::errno_error("read layer blob", errno));
       if (n == 0) break;
-      h.update(buf.data(), static_cast<std::size_t>(n));
-      got += static_cast<std::uint64_t>(n);
+      if (deadline_.passed()) return tl::unexpected(deadline_.error());
+      const auto len = static_cast<std::size_t>(n);
+      got += len;
       if (got > d.size) break;
+      h.update(buf.data(), len);
+      if (auto w = sys::write_all(out, std::string_view(buf.data(), len)); !w)
+        return tl::unexpected(w.error().with_context("copy layer blob"));
       if (progress) progress(got, d.size);
     }
     if (got != d.size || !(h.finish() == *digest))
       return tl::unexpected(Error{ErrorKind::kImage, fmt::format("blob {}: size or digest does "
                                                                  "not match its descriptor: refused",
                                                                  d.digest)});
-    // The verified file itself is unpacked: a dup at offset 0.
-    if (::dup3(fd->get(), out, O_CLOEXEC) < 0) return tl::unexpected(sys::errno_error("dup", errno));
-    if (::lseek(out, 0, SEEK_SET) < 0) return tl::unexpected(sys::errno_error("seek", errno));
     return {};
   }
   [[nodiscard]] std::string name() const override { return ref_.canonical(); }
@@ -158,6 +163,7 @@ class LayoutSource final : public BlobSource {
     return {};
   }
   LayoutReference ref_;
+  PullDeadline deadline_;
 };
 
 struct Resolved {
@@ -237,6 +243,8 @@ Expected<void> apply_layer(const Store& store, BlobSource& source, const Descrip
   fetched += blob.size;
   if (::lseek(fd->get(), 0, SEEK_SET) < 0) return tl::unexpected(sys::errno_error("seek", errno));
   auto stats = unpack_layer(fd->get(), *compression, dir, budget, diff_id.algorithm, mode);
+  if (!stats && settings.registry.deadline.passed())
+    return tl::unexpected(settings.registry.deadline.error());
   if (!stats) return tl::unexpected(stats.error().with_context(fmt::format("layer {}", blob.digest)));
   if (!(stats->diff_id == diff_id))
     return tl::unexpected(Error{ErrorKind::kImage,
@@ -251,10 +259,16 @@ Expected<void> apply_layer(const Store& store, BlobSource& source, const Descrip
 // Builds a store directory once: under the lock of `key`, unless `present()` already; `fill`
 // writes it in a fresh tmp dir, which `commit` then moves into place. The lock keeps a second
 // puller from building it at the same time (it waits, then finds it). True when built here.
+//
+// One that is present needs no lock: store directories are renamed into place whole, and the
+// pull's shared gc lock keeps prune from removing it until the pull has recorded its image.
+// Taking the exclusive lock anyway would wait for every job that holds the layer shared (a
+// warm pool holds its containers' layers for as long as they wait).
 Expected<bool> build_once(const Store& store, const Digest& key,
                           const std::function<bool()>& present,
                           const std::function<Expected<void>(const fs::path&)>& fill,
                           const std::function<Expected<void>(const fs::path&)>& commit) {
+  if (present()) return false;
   auto lock = store.lock_layer(key, sys::FileLock::Mode::kExclusive);
   if (!lock) return tl::unexpected(lock.error());
   if (present()) return false;
@@ -312,7 +326,7 @@ Expected<PullReport> pull(const Store& store, const Reference& ref, const PullSe
     if (!client) return tl::unexpected(client.error());
     source = std::make_unique<RegistrySource>(store, *ref.registry, std::move(*client));
   } else {
-    source = std::make_unique<LayoutSource>(*ref.layout);
+    source = std::make_unique<LayoutSource>(*ref.layout, settings.registry.deadline);
   }
   const Platform platform = settings.platform.value_or(host_platform());
   auto resolved = resolve(*source, ref, platform);
@@ -356,6 +370,8 @@ Expected<PullReport> pull(const Store& store, const Reference& ref, const PullSe
     (*made ? report.layers_fetched : report.layers_cached) = m.layers.size();
   }
   for (std::size_t i = 0; i < m.layers.size() && !settings.flatten; ++i) {
+    if (settings.registry.deadline.passed())
+      return tl::unexpected(settings.registry.deadline.error().with_context(source->name()));
     auto diff_id = parse_digest(config->diff_ids[i]);
     auto fetched = ensure_layer(store, *source, m.layers[i], *diff_id, budget, settings,
                                 report.bytes_fetched);

@@ -162,6 +162,15 @@ struct RegistryClient::State {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     response = Response{};
+    // Each request gets what is left of the pull's time, whatever else the transfer does.
+    const auto left = options.deadline.left();
+    if (left.count() <= 0) {
+      curl_slist_free_all(list);
+      return CURLE_OPERATION_TIMEDOUT;
+    }
+    // A little past the deadline, so that a request it cuts short is seen as the pull's
+    // timeout, not as a transfer error.
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()) + 5);
     const CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     curl_slist_free_all(list);
@@ -308,6 +317,8 @@ struct RegistryClient::State {
       const bool transient = (rc != CURLE_OK && retriable(rc)) ||
                              (rc == CURLE_OK && (response.status == 429 || response.status >= 500));
       if (rc == CURLE_OK && response.status >= 200 && response.status < 300) return {};
+      if (options.deadline.passed())
+        return tl::unexpected(options.deadline.error().with_context(what));
       if (!transient || attempt >= options.attempts) {
         if (rc != CURLE_OK)
           return tl::unexpected(Error{
@@ -329,11 +340,25 @@ struct RegistryClient::State {
         const long secs = std::strtol(response.retry_after.c_str(), nullptr, 10);
         if (secs > 0) wait = std::chrono::seconds(std::min(secs, 10L));
       }
-      std::this_thread::sleep_for(wait);
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(wait, options.deadline.left()));
       backoff *= 2;
     }
   }
 };
+
+std::chrono::milliseconds PullDeadline::left() const {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= at) return std::chrono::milliseconds(0);
+  if (at == std::chrono::steady_clock::time_point::max()) return std::chrono::hours(24 * 365);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+}
+
+Error PullDeadline::error() const {
+  return Error{ErrorKind::kImage,
+               fmt::format("pull: not finished within its time limit of {} s; raise it with "
+                           "--pull-timeout (pull_timeout), or check the registry's speed",
+                           std::chrono::duration_cast<std::chrono::seconds>(limit).count())};
+}
 
 RegistryClient::RegistryClient(std::unique_ptr<State> state) : s_(std::move(state)) {}
 RegistryClient::~RegistryClient() = default;
@@ -357,8 +382,8 @@ Expected<std::unique_ptr<RegistryClient>> RegistryClient::create(const RegistryR
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_USERAGENT, "ociexec");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &State::on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, s.get());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &State::on_body);
@@ -417,16 +442,10 @@ Expected<void> RegistryClient::blob(const Descriptor& d, int fd, const BlobProgr
       return false;
     }
     hasher->update(data, n);
-    std::size_t done = 0;
-    while (done < n) {
-      const ssize_t w = ::write(fd, data + done, n - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        write_error = sys::errno_error("write blob", errno);
-        write_failed = true;
-        return false;
-      }
-      done += static_cast<std::size_t>(w);
+    if (auto w = sys::write_all(fd, std::string_view(data, n)); !w) {
+      write_error = w.error().with_context("blob");
+      write_failed = true;
+      return false;
     }
     got += n;
     if (progress) progress(got, d.size);

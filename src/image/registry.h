@@ -21,6 +21,19 @@
 
 namespace ociexec::image {
 
+// A pull's time limit, as one absolute deadline shared by every request, read and unpacking.
+struct PullDeadline {
+  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point::max();
+  std::chrono::milliseconds limit{0};  // what was asked for, for the message
+
+  static PullDeadline after(std::chrono::milliseconds limit) {
+    return {std::chrono::steady_clock::now() + limit, limit};
+  }
+  [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() >= at; }
+  [[nodiscard]] std::chrono::milliseconds left() const;
+  [[nodiscard]] Error error() const;  // "pull: over its time limit (...)"
+};
+
 struct RegistryOptions {
   // false: every registry as if listed in insecure_registries (podman's --tls-verify=false).
   bool tls_verify = true;
@@ -31,7 +44,11 @@ struct RegistryOptions {
   std::string auth_file;      // empty: default_auth_files()
   int attempts = 4;           // per request, for 429, 5xx and dropped connections
   std::chrono::milliseconds backoff{250};  // doubled after each failed attempt
-  std::chrono::seconds stall_timeout{60};  // a transfer with no byte for this long is dropped
+  // A transfer slower than low_speed_bytes a second for low_speed_time is dropped (and
+  // retried as a dropped connection): a registry that trickles cannot hold a pull forever.
+  long low_speed_bytes = 1024;
+  std::chrono::seconds low_speed_time{30};
+  PullDeadline deadline;  // no request runs, or is retried, past it
 };
 
 struct FetchedManifest {

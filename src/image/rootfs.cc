@@ -111,6 +111,12 @@ std::vector<std::pair<std::string, std::string>> synthetic_etc_files() {
   };
 }
 
+std::string directory_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "dir " + path;
+  return fmt::format("dir {} {}:{}", path, st.st_dev, st.st_ino);
+}
+
 Expected<RootfsPlan> host_view(const fs::path& cache_dir) {
   const fs::path dir = cache_dir / kHostViewDir;
   struct stat st {};
@@ -126,6 +132,7 @@ Expected<RootfsPlan> host_view(const fs::path& cache_dir) {
   }
   RootfsPlan plan;
   plan.root_path = (dir / "rootfs").string();
+  plan.identity = directory_identity(plan.root_path);
   plan.readonly_binds = host_view_binds(dir);
   return plan;
 }
@@ -187,6 +194,7 @@ Expected<RootfsPlan> prepared_rootfs(const fs::path& dir) {
                           dir)});
   RootfsPlan plan;
   plan.root_path = canonical.string();
+  plan.identity = directory_identity(plan.root_path);
   return plan;
 }
 

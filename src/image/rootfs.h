@@ -18,9 +18,13 @@ namespace ociexec::image {
 
 struct RootfsPlan {
   std::string root_path;                        // OCI root.path
+  // Names this root and no other (the warm pool's profiles key on it): a directory's path
+  // with its device and inode; an image's config digest and layers. root_path alone is not
+  // enough: two images may end in the same top layer.
+  std::string identity;
   std::vector<spec::BindMount> readonly_binds;  // mounts that complete the root
   // An image: its unpacked layers, top first, overlaid per job (root_path is then the top
-  // layer's dir, naming the image), or none (rootless: root_path is the image flattened,
+  // layer's dir), or none (rootless: root_path is the image flattened,
   // read-only); its config's Env, WorkingDir and User.
   bool image = false;
   std::vector<std::string> layers;
@@ -38,6 +42,10 @@ Expected<RootfsPlan> host_view(const std::filesystem::path& dir);
 // Removes from `dir` the host-view skeletons of other ociexec versions (with !keep_current,
 // this version's too), and half-built ones whose builder died. Called as an executor starts.
 void remove_stale_host_views(const std::filesystem::path& dir, bool keep_current = true) noexcept;
+
+// RootfsPlan::identity of a directory: its path, device and inode (a directory replaced
+// under the same path is another root).
+std::string directory_identity(const std::string& path);
 
 // A prepared root file system directory chosen by the caller.
 Expected<RootfsPlan> prepared_rootfs(const std::filesystem::path& dir);

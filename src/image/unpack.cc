@@ -50,9 +50,14 @@ struct Stream {
   UnpackLimits* budget = nullptr;
   std::uint64_t bytes = 0;
   bool over_budget = false;
+  bool timed_out = false;
   std::array<char, 1 << 16> buf{};
 
   la_ssize_t read(const void** out) {
+    if (std::chrono::steady_clock::now() >= budget->deadline) {
+      timed_out = true;
+      return -1;
+    }
     const la_ssize_t n = archive_read_data(raw, buf.data(), buf.size());
     if (n > 0) {
       hasher.update(buf.data(), static_cast<std::size_t>(n));
@@ -293,37 +298,46 @@ Expected<UnpackStats> unpack_layer(int fd, Compression compression,
     return layer_error(fmt::format("layer: not a tar archive: {}", message_of(tar.get())));
 
   UnpackStats stats;
+  std::uint64_t apparent = 0;  // the regular files' sizes, holes included
   Writer writer(root.get(), stats, mode);
   auto limit_error = [&] {
+    if (stream.timed_out)
+      return layer_error("layer: the pull's time limit passed while it was being unpacked");
     return layer_error(fmt::format(
-        "layer: over the unpack limits ({} bytes, {} entries left of the image's budget): "
-        "refused as a tar bomb",
-        budget.max_bytes, budget.max_entries));
+        "layer: over the unpack limits ({} bytes, {} bytes of file sizes, {} entries left of "
+        "the image's budget): refused as a tar bomb",
+        budget.max_bytes, budget.max_apparent_bytes, budget.max_entries));
   };
   while (true) {
     const int r = archive_read_next_header(tar.get(), &e);
-    if (stream.over_budget) return limit_error();
+    if (stream.over_budget || stream.timed_out) return limit_error();
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN)
       return layer_error(fmt::format("layer: bad tar: {}", message_of(tar.get())));
     if (++stats.entries > budget.max_entries) return limit_error();
+    if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e)) {
+      const auto size = static_cast<std::uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0));
+      if (size > budget.max_apparent_bytes - apparent) return limit_error();
+      apparent += size;
+    }
     const char* name = archive_entry_pathname(e);
     const char* link = archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
     if ((name && std::strlen(name) > budget.max_path) || (link && std::strlen(link) > budget.max_path))
       return layer_error(fmt::format("layer: an entry name is longer than {} bytes", budget.max_path));
     auto w = writer.entry(tar.get(), e);
-    if (stream.over_budget) return limit_error();
+    if (stream.over_budget || stream.timed_out) return limit_error();
     if (!w) return tl::unexpected(w.error());
-    if (stream.over_budget) return limit_error();
+    if (stream.over_budget || stream.timed_out) return limit_error();
   }
   // The tar reader stops at the end-of-archive blocks; the diff_id covers the whole stream.
   const void* rest = nullptr;
   la_ssize_t n = 0;
   while ((n = stream.read(&rest)) > 0) {
   }
-  if (stream.over_budget) return limit_error();
+  if (stream.over_budget || stream.timed_out) return limit_error();
   if (n < 0) return layer_error(fmt::format("layer: {}", message_of(raw.get())));
   budget.max_bytes -= stream.bytes;
+  budget.max_apparent_bytes -= apparent;
   budget.max_entries -= stats.entries;
   stats.tar_bytes = stream.bytes;
   stats.diff_id = stream.hasher.finish();

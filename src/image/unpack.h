@@ -10,6 +10,7 @@
 // are kept (trusted.* could forge overlay metadata, security.* file capabilities).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 
@@ -21,8 +22,13 @@ namespace ociexec::image {
 
 struct UnpackLimits {
   std::uint64_t max_bytes = 32ULL << 30;  // uncompressed tar bytes of one image
+  // The files' apparent sizes in one image: a sparse entry can claim terabytes in a few tar
+  // blocks, which the stream's bytes would never count.
+  std::uint64_t max_apparent_bytes = 32ULL << 30;
   std::uint64_t max_entries = 1'000'000;  // entries of one image
   std::size_t max_path = 4096;            // bytes of one entry's name or link target
+  // The pull's deadline: unpacking stops past it.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct UnpackStats {

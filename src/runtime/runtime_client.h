@@ -41,9 +41,12 @@ class RuntimeClient {
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
 
   // Readies `spec` for this runtime before it is written: for crun, a seccomp program it
-  // compiled for an earlier container replaces the seccomp section (runtime/seccomp_cache.h).
-  // Returns the section when create() should learn its program.
+  // compiled for an earlier container replaces the seccomp section (runtime/seccomp_cache.h),
+  // once a probe has shown that this crun loads it. Returns the section when create() should
+  // learn its program.
   std::optional<std::string> prepare_spec(nlohmann::json& spec) const;
+  // The seccomp cache's probe (core/seccomp_probe.h): due once a program was learned.
+  [[nodiscard]] const SeccompCache& seccomp_cache() const noexcept { return seccomp_; }
 
   // Creates the container; its init inherits `stdio` and waits to be started. On failure the
   // error carries the runtime's own text (from `log`, else from what it printed on `stdio`).

@@ -1,6 +1,12 @@
 #include "runtime/seccomp_cache.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 
 #include "sys/fs.h"
@@ -40,7 +46,7 @@ std::optional<std::string> SeccompCache::apply(nlohmann::json& spec) const {
   std::string text = section->dump();
   std::lock_guard lock(mutex_);
   auto it = programs_.find(text);
-  if (it == programs_.end()) return text;
+  if (it == programs_.end() || support_ != AnnotationSupport::kHonoured) return text;
   spec["annotations"][kSeccompBpfAnnotation] = it->second;
   linux->erase(section);
   return std::nullopt;
@@ -53,6 +59,33 @@ void SeccompCache::learn(const std::string& section, const std::filesystem::path
     return;
   std::lock_guard lock(mutex_);
   programs_.emplace(section, base64(*program));
+}
+
+bool SeccompCache::probe_due() const {
+  std::lock_guard lock(mutex_);
+  return support_ == AnnotationSupport::kUnknown && !programs_.empty();
+}
+
+void SeccompCache::set_support(AnnotationSupport support) const {
+  std::lock_guard lock(mutex_);
+  support_ = support;
+}
+
+AnnotationSupport SeccompCache::support() const {
+  std::lock_guard lock(mutex_);
+  return support_;
+}
+
+std::string seccomp_probe_program() {
+  // Classic BPF over struct seccomp_data, whose first field is the syscall number.
+  const sock_filter program[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execve, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_execveat, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EDOM & SECCOMP_RET_DATA)),
+  };
+  return std::string(reinterpret_cast<const char*>(program), sizeof program);
 }
 
 }  // namespace ociexec::runtime

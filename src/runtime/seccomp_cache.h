@@ -18,20 +18,36 @@ namespace ociexec::runtime {
 
 inline constexpr const char* kSeccompBpfAnnotation = "run.oci.seccomp_bpf_data";
 
+// Whether the crun in use loads a program given through the annotation. A crun that ignored
+// it would run the job with no filter at all (the section is dropped), so the cache is used
+// only once a probe container has shown that it does (core/seccomp_probe.h).
+enum class AnnotationSupport { kUnknown, kHonoured, kIgnored };
+
 class SeccompCache {
  public:
-  // When the program for `spec`'s seccomp section is known, moves it into the annotation
-  // (dropping the section: crun then neither parses nor compiles it) and returns nullopt.
-  // Otherwise returns the section as text, for learn() once the container is created.
+  // When the program for `spec`'s seccomp section is known and the annotation is honoured,
+  // moves the program into the annotation (dropping the section: crun then neither parses nor
+  // compiles it) and returns nullopt. Otherwise returns the section as text, for learn() once
+  // the container is created.
   std::optional<std::string> apply(nlohmann::json& spec) const;
   // Keeps the program crun wrote to `bpf_file` for `section`. A file that is missing, empty or
   // not whole BPF instructions is ignored (the next create compiles again).
   void learn(const std::string& section, const std::filesystem::path& bpf_file) const;
+  // A program was learned, and whether the annotation works is not known yet: probe now.
+  [[nodiscard]] bool probe_due() const;
+  void set_support(AnnotationSupport support) const;
+  [[nodiscard]] AnnotationSupport support() const;
 
  private:
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::string> programs_;  // section -> base64 program
+  mutable AnnotationSupport support_ = AnnotationSupport::kUnknown;
 };
+
+// The probe's program: every execve and execveat fails with EDOM, everything else is allowed.
+// A crun that loads it fails to exec the container's command with "Numerical argument out of
+// domain"; one that ignores the annotation runs the command.
+std::string seccomp_probe_program();
 
 // Standard base64 (RFC 4648, with padding), as crun decodes the annotation.
 std::string base64(std::string_view data);

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <limits>
 #include <new>
 #include <optional>
 
@@ -14,6 +16,7 @@ namespace ociexec::supervise {
 namespace {
 
 constexpr std::size_t kReadChunk = 1 << 16;
+constexpr std::int64_t kMaxPollWaitMs = std::numeric_limits<int>::max();
 
 // Growth of a kept stream. For large outputs the cost is memory, not the pipe: every doubling
 // copies all kept bytes and faults in a fresh buffer (about 2 GiB copied and 3.5 GiB faulted
@@ -77,15 +80,18 @@ bool forward_signals(int fd, const std::function<void(int)>& signal_job) {
   }
 }
 
-int poll_timeout_ms(Clock::time_point now, std::optional<Clock::time_point> wake) {
-  if (!wake) return -1;
-  if (*wake <= now) return 0;
-  // Round up: waking a little early would only loop once more before the deadline.
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(*wake - now).count();
-  return static_cast<int>((us + 999) / 1000);
-}
 
 }  // namespace
+
+int poll_wait_ms(Clock::time_point now, std::optional<Clock::time_point> wake) {
+  if (!wake) return -1;
+  if (*wake <= now) return 0;
+  // Round up: waking a little early would only loop once more before the deadline. A wait
+  // longer than poll's int of milliseconds (24.8 days) is cut to that: the loop wakes and
+  // waits again, where a wrapped value would be negative, which poll takes as forever.
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(*wake - now).count();
+  return static_cast<int>(std::min<std::int64_t>((us + 999) / 1000, kMaxPollWaitMs));
+}
 
 Expected<Output> supervise(sys::ChildProcess& init, Input in) {
   Output out;
@@ -93,6 +99,7 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
   if (in.grace.count() > 0) term_at = in.deadline - in.grace;
   bool term_sent = false;
   bool kill_sent = false;
+  Clock::time_point give_up_at{};
   bool exited = false;
   Clock::time_point drain_until{};
   std::string buffer(kReadChunk, '\0');
@@ -125,8 +132,20 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
         if (!done) return tl::unexpected(done.error());
         if (!*done) {
           kill_sent = true;
+          give_up_at = now + in.kill_wait;
           out.timed_out = true;
           in.signal_job(SIGKILL);
+        }
+      }
+      if (kill_sent && now >= give_up_at) {
+        auto done = reap();
+        if (!done) return tl::unexpected(done.error());
+        if (!*done) {
+          // SIGKILL did not end it: what it wrote so far is the output, and the container is
+          // the caller's to leave to gc. The pipes are held by the stuck processes.
+          out.abandoned = true;
+          out.exited_at = now;
+          break;
         }
       }
     }
@@ -137,6 +156,7 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     if (!exited) {
       if (term_at && !term_sent) wake = *term_at;
       if (!kill_sent) wake = wake ? std::min(*wake, in.deadline) : in.deadline;
+      if (kill_sent) wake = give_up_at;
     } else {
       wake = drain_until;
     }
@@ -160,7 +180,7 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
       err_slot = static_cast<int>(count);
       fds[count++] = {in.stderr_fd.get(), POLLIN, 0};
     }
-    int rc = ::poll(fds, count, poll_timeout_ms(now, wake));
+    int rc = ::poll(fds, count, poll_wait_ms(now, wake));
     if (rc < 0) {
       if (errno == EINTR) continue;
       return tl::unexpected(sys::errno_error("poll", errno));

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "ociexec/error.h"
@@ -29,6 +30,10 @@ struct Input {
   std::function<void(int)> signal_job;
   // Each byte read from it is a signal number to forward through signal_job (-1: none).
   int signal_fd = -1;
+  // After the deadline's SIGKILL, how long the init may take to exit. An init that does not
+  // (uninterruptible sleep: a hung NFS read, a frozen cgroup) is given up on: the result is
+  // returned anyway, and the caller leaves the container to gc.
+  std::chrono::milliseconds kill_wait{10'000};
 };
 
 struct Captured {
@@ -39,12 +44,19 @@ struct Captured {
 struct Output {
   sys::ExitStatus status;
   bool timed_out = false;  // the deadline (or its grace SIGTERM) ended the job
+  // The init had not exited kill_wait after the SIGKILL: it is not reaped, status is unknown.
+  bool abandoned = false;
   Clock::time_point exited_at;
   Captured out;
   Captured err;
 };
 
-// Runs until the init has exited and both pipes are closed (or abandoned). `init` is reaped.
+// poll's wait until `wake` (-1 without one): rounded up to whole milliseconds, and at most
+// INT_MAX of them, so that a far deadline is a long wait and never a negative (endless) one.
+int poll_wait_ms(Clock::time_point now, std::optional<Clock::time_point> wake);
+
+// Runs until the init has exited and both pipes are closed (or abandoned), or until kill_wait
+// after the deadline's SIGKILL. `init` is reaped, unless Output::abandoned.
 Expected<Output> supervise(sys::ChildProcess& init, Input input);
 
 }  // namespace ociexec::supervise

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/std.h>
@@ -31,15 +32,8 @@ Expected<std::string> read_file(const fs::path& path) {
 Expected<void> write_new_file(const fs::path& path, std::string_view data, unsigned mode) {
   auto fd = open_fd(path.string(), O_WRONLY | O_CREAT | O_EXCL, mode);
   if (!fd) return tl::unexpected(fd.error());
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd->get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(errno_error(fmt::format("write {}", path), errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  if (auto w = write_all(fd->get(), data); !w)
+    return tl::unexpected(w.error().with_context(path.string()));
   // The umask must not weaken or strengthen what the caller asked for.
   if (::fchmod(fd->get(), mode) != 0)
     return tl::unexpected(errno_error(fmt::format("chmod {}", path), errno));
@@ -70,51 +64,127 @@ Expected<void> make_dirs(const fs::path& path, unsigned mode) {
 
 namespace {
 
-Expected<void> remove_at(int dirfd, const char* name, dev_t device, const fs::path& shown) {
-  struct stat st {};
-  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return {};
-    return tl::unexpected(errno_error(fmt::format("stat {}", shown), errno));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != device)
-      return tl::unexpected(Error{
-          ErrorKind::kSystem, fmt::format("remove {}: a mount point; unmount it first", shown)});
-    UniqueFd sub(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!sub) return tl::unexpected(errno_error(fmt::format("open {}", shown), errno));
-    int dup = ::dup(sub.get());
-    DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
-    if (!dir) {
-      if (dup >= 0) ::close(dup);
-      return tl::unexpected(errno_error(fmt::format("opendir {}", shown), errno));
-    }
-    Expected<void> result;
-    while (auto* entry = ::readdir(dir)) {
-      std::string_view n = entry->d_name;
-      if (n == "." || n == "..") continue;
-      result = remove_at(sub.get(), entry->d_name, device, shown / n);
-      if (!result) break;
-    }
-    ::closedir(dir);
-    if (!result) return result;
-    if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-      return tl::unexpected(errno_error(fmt::format("rmdir {}", shown), errno));
-    return {};
-  }
-  if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
-    return tl::unexpected(errno_error(fmt::format("unlink {}", shown), errno));
-  return {};
+// One directory on the way down from the tree's root: what ".." must be when we climb back to
+// it, and its name in its parent (for the rmdir and for messages).
+struct Level {
+  dev_t dev;
+  ino_t ino;
+  std::string name;
+};
+
+fs::path shown_path(const fs::path& root, const std::vector<Level>& levels, std::string_view leaf) {
+  fs::path p = root;
+  for (std::size_t i = 1; i < levels.size(); ++i) p /= levels[i].name;
+  if (!leaf.empty()) p /= leaf;
+  return p;
 }
+
+// A directory stream that owns its fd; closed when replaced or destroyed.
+class DirStream {
+ public:
+  ~DirStream() { reset(nullptr); }
+  // Takes `fd` (closed on failure too).
+  bool open(int fd) {
+    DIR* d = fd >= 0 ? ::fdopendir(fd) : nullptr;
+    if (!d && fd >= 0) {
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+    }
+    reset(d);
+    return d != nullptr;
+  }
+  [[nodiscard]] int fd() const { return ::dirfd(dir_); }
+  const dirent* next() { return ::readdir(dir_); }
+
+ private:
+  void reset(DIR* d) {
+    if (dir_) ::closedir(dir_);
+    dir_ = d;
+  }
+  DIR* dir_ = nullptr;
+};
 
 }  // namespace
 
+// Depth-first without recursion, holding one directory open at a time (two for a moment while
+// stepping down or up): a tree of any depth is removed with a bounded number of fds and a
+// bounded stack. Stepping up goes through "..", checked against the device and inode seen on
+// the way down, so a directory moved away meanwhile stops the removal instead of leading it
+// elsewhere. A directory is read again from its start after each subdirectory is removed;
+// what was removed is gone, so that costs only the entries still there.
 Expected<void> remove_tree(const fs::path& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
     return tl::unexpected(errno_error(fmt::format("stat {}", path), errno));
   }
-  return remove_at(AT_FDCWD, path.c_str(), st.st_dev, path);
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return tl::unexpected(errno_error(fmt::format("unlink {}", path), errno));
+    return {};
+  }
+  const dev_t device = st.st_dev;
+  std::vector<Level> levels{{st.st_dev, st.st_ino, {}}};
+  const auto fail = [&](std::string_view op, std::string_view leaf, int err) {
+    return tl::unexpected(errno_error(fmt::format("{} {}", op, shown_path(path, levels, leaf)), err));
+  };
+  DirStream dir;
+  if (!dir.open(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)))
+    return fail("open", {}, errno);
+  while (true) {
+    errno = 0;
+    const dirent* entry = dir.next();
+    if (!entry) {
+      if (errno != 0) return fail("readdir", {}, errno);
+      if (levels.size() == 1) break;  // the root is empty: removed below
+      // This directory is empty: climb to its parent and remove it from there.
+      UniqueFd up(::openat(dir.fd(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!up) return fail("open the parent of", {}, errno);
+      struct stat ust {};
+      const Level& parent = levels[levels.size() - 2];
+      if (::fstat(up.get(), &ust) != 0 || ust.st_dev != parent.dev || ust.st_ino != parent.ino)
+        return tl::unexpected(Error{ErrorKind::kSystem,
+                                    fmt::format("remove {}: it was moved while being removed",
+                                                shown_path(path, levels, {}))});
+      const std::string name = std::move(levels.back().name);
+      levels.pop_back();
+      if (!dir.open(up.release())) return fail("opendir", {}, errno);
+      if (::unlinkat(dir.fd(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+        return fail("rmdir", name, errno);
+      continue;
+    }
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat est {};
+    if (::fstatat(dir.fd(), entry->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return fail("stat", name, errno);
+    }
+    if (!S_ISDIR(est.st_mode)) {
+      if (::unlinkat(dir.fd(), entry->d_name, 0) != 0 && errno != ENOENT)
+        return fail("unlink", name, errno);
+      continue;
+    }
+    if (est.st_dev != device)
+      return tl::unexpected(Error{ErrorKind::kSystem,
+                                  fmt::format("remove {}: a mount point; unmount it first",
+                                              shown_path(path, levels, name))});
+    const int down = ::openat(dir.fd(), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (down < 0) return fail("open", name, errno);
+    struct stat dst {};
+    if (::fstat(down, &dst) != 0 || dst.st_dev != est.st_dev || dst.st_ino != est.st_ino) {
+      ::close(down);
+      return tl::unexpected(Error{ErrorKind::kSystem,
+                                  fmt::format("remove {}: it was replaced while being removed",
+                                              shown_path(path, levels, name))});
+    }
+    levels.push_back({est.st_dev, est.st_ino, std::string(name)});
+    if (!dir.open(down)) return fail("opendir", {}, errno);
+  }
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
+    return tl::unexpected(errno_error(fmt::format("rmdir {}", path), errno));
+  return {};
 }
 
 Expected<bool> remove_known_tree(const fs::path& dir,

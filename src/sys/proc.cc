@@ -88,8 +88,8 @@ bool process_alive(pid_t pid, std::uint64_t start_time) {
   return to_number<std::uint64_t>(f[19]) == start_time;
 }
 
-std::vector<ChildInfo> children_of(pid_t parent) {
-  std::vector<ChildInfo> out;
+std::vector<ProcessInfo> list_processes() {
+  std::vector<ProcessInfo> out;
   DIR* dir = ::opendir("/proc");
   if (!dir) return out;
   while (auto* e = ::readdir(dir)) {
@@ -98,10 +98,19 @@ std::vector<ChildInfo> children_of(pid_t parent) {
     auto text = read_file(std::string("/proc/") + e->d_name + "/stat");
     if (!text) continue;
     auto f = stat_fields_after_comm(*text);
-    if (f.size() < 2 || to_number<pid_t>(f[1]) != parent) continue;
-    out.push_back({*pid, f[0] == "Z"});
+    if (f.size() < 2) continue;
+    auto ppid = to_number<pid_t>(f[1]);
+    if (!ppid) continue;
+    out.push_back({*pid, *ppid, f[0] == "Z"});
   }
   ::closedir(dir);
+  return out;
+}
+
+std::vector<ChildInfo> children_of(pid_t parent) {
+  std::vector<ChildInfo> out;
+  for (const auto& p : list_processes())
+    if (p.ppid == parent) out.push_back({p.pid, p.zombie});
   return out;
 }
 

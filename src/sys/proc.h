@@ -25,6 +25,13 @@ struct ChildInfo {
   bool zombie;
 };
 std::vector<ChildInfo> children_of(pid_t parent);
+// Every process on the host with its parent, from one pass over /proc.
+struct ProcessInfo {
+  pid_t pid;
+  pid_t ppid;
+  bool zombie;
+};
+std::vector<ProcessInfo> list_processes();
 std::size_t open_fd_count();
 
 struct MountInfo {

@@ -13,11 +13,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "sys/clone_child.h"
+#include "sys/fs.h"
+#include "sys/proc.h"
+#include "sys/reaper.h"
 
 extern char** environ;
 extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
@@ -171,9 +175,56 @@ Expected<void> become_subreaper() {
   return {};
 }
 
+std::vector<Pidfd> descendants_of(const Pidfd& root) {
+  std::multimap<pid_t, pid_t> children;  // ppid -> pid
+  for (const auto& p : list_processes()) children.emplace(p.ppid, p.pid);
+  std::vector<Pidfd> found;
+  // (index in `found` of the parent, or -1 for root; the child's pid)
+  std::vector<std::pair<long, pid_t>> todo;
+  for (auto [it, end] = children.equal_range(root.pid()); it != end; ++it)
+    todo.emplace_back(-1, it->second);
+  while (!todo.empty()) {
+    const auto [parent_index, pid] = todo.back();
+    todo.pop_back();
+    const Pidfd& parent = parent_index < 0 ? root : found[static_cast<std::size_t>(parent_index)];
+    auto fd = Pidfd::open(pid);
+    if (!fd) continue;  // gone already
+    // The pid could have been reused since /proc was read. It is the child we saw if its
+    // parent is still the process we hold (so the parent's pid was not reused either).
+    auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+    if (!stat || parse_stat_ppid(*stat) != parent.pid()) continue;
+    if (::syscall(SYS_pidfd_send_signal, parent.fd(), 0, nullptr, 0) != 0) continue;
+    found.push_back(std::move(*fd));
+    const long index = static_cast<long>(found.size() - 1);
+    for (auto [it, end] = children.equal_range(pid); it != end; ++it)
+      todo.emplace_back(index, it->second);
+  }
+  return found;
+}
+
+Pidfd ChildProcess::release() noexcept {
+  if (reaped_) return {};
+  reaped_ = true;
+  return std::move(pidfd_);
+}
+
+void ChildProcess::kill_tree_and_reap() noexcept {
+  if (reaped_ || !pidfd_.valid()) return;
+  // Found while the child still holds them: once it dies they are reparented to us (a
+  // subreaper) and nobody else would ever reap them.
+  std::vector<Pidfd> rest;
+  try {
+    rest = descendants_of(pidfd_);
+  } catch (...) {  // allocation: the child is still killed below
+  }
+  kill_and_reap();
+  for (auto& p : rest) Reaper::instance().adopt(std::move(p));
+  Reaper::instance().settle(std::chrono::milliseconds(500));
+}
+
 Expected<ExitStatus> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
   if (!pidfd_.wait_readable(timeout)) {
-    kill_and_reap();
+    kill_tree_and_reap();
     return tl::unexpected(Error{
         ErrorKind::kRuntimeTimeout,
         fmt::format("process {} did not finish within {} ms", pidfd_.pid(), timeout.count())});

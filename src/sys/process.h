@@ -83,15 +83,25 @@ class ChildProcess {
   Expected<std::optional<ExitStatus>> try_wait();
 
   [[nodiscard]] const Pidfd& pidfd() const noexcept { return pidfd_; }
-  // Waits at most `timeout`; on expiry kills and reaps the child and returns kRuntimeTimeout.
+  // Waits at most `timeout`; on expiry kills the child and its descendants (reaping those
+  // that become ours through sys::Reaper) and returns kRuntimeTimeout.
   Expected<ExitStatus> wait_for(std::chrono::milliseconds timeout);
   void kill_and_reap() noexcept;
+  // kill_and_reap(), and the descendants too: each is SIGKILLed and handed to sys::Reaper.
+  void kill_tree_and_reap() noexcept;
+  // Gives up the child without waiting for it (the caller hands it to sys::Reaper, say); an
+  // invalid Pidfd when it was reaped already.
+  Pidfd release() noexcept;
 
  private:
   static Expected<ChildProcess> adopt_spawned(pid_t pid);
   Pidfd pidfd_;
   bool reaped_ = true;
 };
+
+// The processes below `root` (a child of ours we have not reaped), as pidfds opened while
+// each one's parent still held it, so none is a recycled pid.
+std::vector<Pidfd> descendants_of(const Pidfd& root);
 
 // True when SIGCHLD is ignored or SA_NOCLDWAIT is set: the kernel then reaps children itself
 // and their exit statuses are lost to waitid.

@@ -1,9 +1,11 @@
 #include "sys/unique_fd.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -31,18 +33,22 @@ Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint) {
   return pipe;
 }
 
+Expected<void> write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(errno_error("write", errno));
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
 Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data) {
   UniqueFd fd(::memfd_create(std::string(name).c_str(), MFD_CLOEXEC));
   if (!fd) return tl::unexpected(errno_error("memfd_create", errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return tl::unexpected(errno_error("write memfd", errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  if (auto w = write_all(fd.get(), data); !w) return tl::unexpected(w.error().with_context("memfd"));
   if (::lseek(fd.get(), 0, SEEK_SET) != 0) return tl::unexpected(errno_error("lseek memfd", errno));
   return fd;
 }
@@ -63,10 +69,23 @@ void prefault_writable(void* data, std::size_t len) noexcept {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
-Expected<std::string> read_all(int fd) {
+Expected<std::string> read_all(int fd, std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::string out;
   char buf[16384];
   for (;;) {
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      const int rc = left.count() > 0
+                         ? ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30)))
+                         : 0;
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return tl::unexpected(errno_error("poll", errno));
+      if (rc == 0 && std::chrono::steady_clock::now() >= *deadline)
+        return tl::unexpected(Error{ErrorKind::kRuntimeTimeout, "read: no end of file in time"});
+      if (rc == 0) continue;
+    }
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n == 0) return out;
     if (n < 0) {

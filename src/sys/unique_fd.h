@@ -3,7 +3,9 @@
 // pipe open and delay end of file).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,7 +59,12 @@ Expected<UniqueFd> open_fd(const std::string& path, int flags, unsigned mode = 0
 // (MADV_POPULATE_WRITE, Linux 5.14) instead of one page fault per page. Best effort.
 void prefault_writable(void* data, std::size_t len) noexcept;
 
-// Reads everything from `fd` (from its current offset) until end of file.
-Expected<std::string> read_all(int fd);
+// Writes all of `data` to `fd`, retrying short and interrupted writes.
+Expected<void> write_all(int fd, std::string_view data);
+
+// Reads everything from `fd` (from its current offset) until end of file; past `deadline`
+// (if any) a kRuntimeTimeout error instead.
+Expected<std::string> read_all(
+    int fd, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
 }  // namespace ociexec::sys

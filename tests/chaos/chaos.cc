@@ -159,7 +159,8 @@ std::string phase_of(pid_t cli, const fs::path& state) {
 }
 
 struct Tally {
-  std::map<std::string, int> faults;  // by kind and moment
+  std::map<std::string, int> faults;  // by kind and moment: kills that hit a live target
+  std::map<std::string, int> missed;  // kills whose target had already finished its work
   std::vector<std::string> problems;
   int runs_needing_gc = 0;
   int runtime_not_caught = 0;  // jobs that ended before the poll saw a runtime call
@@ -214,9 +215,12 @@ void kill_loop(const Setup& s, int iterations, Tally& t) {
       const double at = std::uniform_real_distribution<double>(0, span[rt] * 1.1)(rng);
       while (ms_since(t0) < at) std::this_thread::sleep_for(200us);
       const std::string phase = phase_of(r.pid(), s.state());
-      ::kill(r.pid(), SIGKILL);
-      r.wait(30s);
-      ++t.faults["CLI killed " + phase];
+      (void)r.child.pidfd().send_signal(SIGKILL);
+      // Only a CLI that the SIGKILL ended was hit; one that had exited by itself was not.
+      if (r.wait(30s) == 128 + SIGKILL)
+        ++t.faults["CLI killed " + phase];
+      else
+        ++t.missed["CLI had exited before the kill"];
       if (!leftovers(s.state(), s.parent).empty()) ++t.runs_needing_gc;
     } else {
       // A runtime call lasts a few ms; with the fork bomb running, the poll can sleep through
@@ -242,15 +246,22 @@ void kill_loop(const Setup& s, int iterations, Tally& t) {
         r.wait(30s);
         continue;
       }
+      // Through a pidfd opened while the runtime is still the CLI's child: never a recycled
+      // pid. A runtime that has exited meanwhile (a zombie, or reaped) is not hit.
+      auto runtime = ociexec::sys::Pidfd::open(target);
+      const bool is_child =
+          runtime && ociexec::sys::parse_stat_ppid(
+                         ociexec::sys::read_file(fmt::format("/proc/{}/stat", target)).value_or(
+                             "")) == r.pid();
       std::this_thread::sleep_for(
           std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(rng)));
-      ::kill(target, SIGKILL);
+      if (is_child) (void)runtime->send_signal(SIGKILL);
       const int rc = r.wait(30s);
       const std::string err = r.stderr_text();
       // The job may have got past the runtime before the kill landed; if not, the CLI says
       // the runtime failed, in one line, and exits 125.
       if (rc == 0) {
-        ++t.faults["runtime killed after it had finished its " + call];
+        ++t.missed["runtime had finished its " + call + " before the kill"];
       } else {
         ++t.faults["runtime killed during " + call];
         if (rc != 125 || err.empty() || err.find('\n') != err.size() - 1)
@@ -424,15 +435,21 @@ int main(int argc, char** argv) {
     fmt::print("  {:<55} {:>5}\n", what, n);
     faults += n;
   }
+  int missed = 0;
+  for (const auto& [what, n] : t.missed) {
+    fmt::print("  missed: {:<47} {:>5}\n", what, n);
+    missed += n;
+  }
   if (t.runtime_not_caught > 0)
     fmt::print("  {:<55} {:>5}\n", "jobs run again: ended before a runtime call was seen",
                t.runtime_not_caught);
   for (const auto& p : t.problems) fmt::print("  PROBLEM: {}\n", p);
   fmt::print(
-      "chaos: {} faults injected in {:.1f} s ({} CLI kills left something for gc, which "
-      "removed it); host process start under a fork bomb p50 {:.1f} ms, p99 {:.1f} ms, worst "
-      "{:.1f} ms; {}\n",
-      faults, seconds, t.runs_needing_gc, p50, p99, worst,
+      "chaos: {} faults injected in {:.1f} s, each on a live target, and {} kills that "
+      "missed (the target had finished); {} CLI kills left something for gc, which removed "
+      "it; host process start under a fork bomb p50 {:.1f} ms, p99 {:.1f} ms, worst {:.1f} ms; "
+      "{}\n",
+      faults, seconds, missed, t.runs_needing_gc, p50, p99, worst,
       t.problems.empty() ? "nothing left behind" : fmt::format("{} problems", t.problems.size()));
   return t.problems.empty() ? 0 : 1;
 }

@@ -92,6 +92,16 @@ def _mounts():
         return [line.split()[4] for line in f]
 
 
+def _cgroup_mounts():
+    """Every cgroup hierarchy's mount point, v1 and v2 alike (a pure v2 host has one)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            if fstype in ("cgroup", "cgroup2"):
+                yield fields[4]
+
+
 def assert_nothing_left(state, store):
     left = []
     bundles = state / "bundles"
@@ -102,11 +112,10 @@ def assert_nothing_left(state, store):
         d = state / "runtime" / rt
         if d.exists():
             left += [f"{rt} state {e}" for e in os.listdir(d) if e.startswith("ociexec-")]
-    for hierarchy in ("memory", "pids", "cpu"):
-        parent = f"/sys/fs/cgroup/{hierarchy}/ociexec"
+    for mount in _cgroup_mounts():
+        parent = os.path.join(mount, "ociexec")
         if os.path.isdir(parent):
-            left += [f"cgroup {hierarchy}/ociexec/{e}" for e in os.listdir(parent)
-                     if e.startswith("ociexec-")]
+            left += [f"cgroup {parent}/{e}" for e in os.listdir(parent) if e.startswith("ociexec-")]
     tmp = store / "tmp"
     if tmp.exists():
         left += [f"store tmp/{e}" for e in os.listdir(tmp)]

@@ -9,6 +9,7 @@ import json
 import os
 import socketserver
 import threading
+import time
 
 
 
@@ -19,7 +20,7 @@ class State:
         self.auth = "none"          # none | basic | bearer
         self.anonymous_pull = False  # bearer: whether an anonymous token may pull
         self.user, self.password = "alice", "s3cret"
-        self.faults = []            # per blob GET, in order: "503", "429", "drop", "ok"
+        self.faults = []            # per blob GET, in order: "503", "429", "drop", "trickle", "ok"
         self.redirect_port = None   # blobs answered with a 307 to this port
         self.requests = []          # (port, method, path, authorization header)
         self.lock = threading.Lock()
@@ -129,6 +130,20 @@ def _handler(state, port_of):
                 return self._send(429, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}',
                                   {"Retry-After": "0"})
             body = open(path, "rb").read()
+            if fault == "trickle":
+                # A byte every 0.2 s: alive enough for a 1 byte/s stall limit, forever for us.
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    pass  # the client gave up
+                self.close_connection = True
+                return
             if fault == "drop":
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

@@ -17,9 +17,9 @@ import time
 import pytest
 
 import fake_registry
-from conftest import CLI
+from conftest import CLI, ROOTFS
 from local_registry import Registry, make_ca_and_cert
-from layouts import Layout, Tar, sha256
+from layouts import Layout, Tar, sha256, tar_of_dir
 
 SCHEMA_DIR = "/usr/share/gocode/src/github.com/opencontainers/image-spec/schema"
 
@@ -246,6 +246,18 @@ def test_retries_on_503_429_and_dropped_connections(ociexec, fake):
     assert "answered HTTP 503: UNAVAILABLE" in p.stderr
 
 
+def test_a_trickling_registry_is_cut_off_at_the_pull_timeout(ociexec, fake):
+    fake.faults = ["trickle"] * 20
+    start = time.monotonic()
+    p = ociexec("pull", fake.ref, "--tls-verify=false", "--pull-timeout", "3s", check=125)
+    took = time.monotonic() - start
+    assert "not finished within its time limit of 3 s" in p.stderr, p.stderr
+    assert p.stderr.count("\n") == 1
+    assert took < 10, took
+    p = ociexec("pull", fake.ref, "--tls-verify=false", "--pull-timeout", "soon", check=125)
+    assert "--pull-timeout" in p.stderr
+
+
 # --- OCI layouts and hostile layers ----------------------------------------------------------
 
 def test_layout_refs_and_errors(ociexec, tmp_path):
@@ -345,6 +357,20 @@ def test_tar_bomb_is_refused_at_the_limits(ociexec, tmp_path):
                         "--image-store", str(ociexec.store), f"oci:{many.path}:x"],
                        capture_output=True, text=True)
     assert p.returncode == 125 and "refused as a tar bomb" in p.stderr, p.stderr
+    # A sparse file: a few tar blocks that claim 4 GiB. Its apparent size counts.
+    tree = tmp_path / "sparse-tree"
+    tree.mkdir()
+    with open(tree / "hole", "wb") as f:
+        f.truncate(4 << 30)
+    tar = subprocess.run(["tar", "--sparse", "--format=posix", "-cf", "-", "-C", str(tree),
+                          "hole"], capture_output=True, check=True).stdout
+    assert len(tar) < 1 << 20
+    sparse = Layout(str(tmp_path / "sparse"))
+    sparse.tag("x", sparse.image([tar]))
+    p = subprocess.run([CLI, "--config", str(config), "--state-dir", str(ociexec.state), "pull",
+                        "--image-store", str(ociexec.store), f"oci:{sparse.path}:x"],
+                       capture_output=True, text=True)
+    assert p.returncode == 125 and "refused as a tar bomb" in p.stderr, p.stderr
     assert not os.listdir(ociexec.store / "layers" / "sha256")
 
 
@@ -395,6 +421,61 @@ def test_rmi_and_prune_keep_what_is_shared_or_in_use(ociexec, tmp_path, images):
     p = ociexec("image", "prune", check=0)
     assert p.stdout.startswith("prune: removed 1 layer(s)")
     assert len(os.listdir(layers)) == 2
+
+
+def _twin_images(tmp_path):
+    """Two images that differ below their top layer, which they share: [the test rootfs, a
+    marker, X]. A pool that keyed on the top layer alone would give one the other's root."""
+    layout = Layout(str(tmp_path / "twins"))
+    base = tar_of_dir(ROOTFS)
+    shared = Tar().file("shared", b"x").data()
+    for name in ("a", "b"):
+        marker = Tar().file("marker", f"image-{name}\n".encode()).data()
+        layout.tag(name, layout.image([base, marker, shared]))
+    return {name: f"oci:{layout.path}:{name}" for name in ("a", "b")}
+
+
+def _batch_slowly(ociexec, tmp_path, lines, *flags):
+    """`batch` fed one line every 0.4 s (so a warm pool has time to fill between jobs);
+    returns the results by id."""
+    config = tmp_path / "batch.yaml"
+    config.write_text(f"image_store: {ociexec.store}\n")
+    p = subprocess.Popen([CLI, "--config", str(config), "--state-dir", str(ociexec.state),
+                          "batch", *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        for line in lines:
+            p.stdin.write(json.dumps(line) + "\n")
+            p.stdin.flush()
+            time.sleep(0.4)
+        out, err = p.communicate(timeout=90)
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 0, err
+    return {r["id"]: r for r in map(json.loads, out.splitlines())}
+
+
+@pytest.mark.parametrize("runtime", ["runc", "crun"])
+@pytest.mark.parametrize("pulled", [True, False], ids=["pulled", "pulled-by-the-jobs"])
+def test_pool_keeps_apart_images_that_share_their_top_layer(ociexec, tmp_path, runtime, pulled):
+    """Each job runs on its own image's root, pooled or not. Not pulled first, the second
+    image's pull shares a layer that the first image's pooled containers hold: it must not
+    wait for them (it used to hang until killed)."""
+    refs = _twin_images(tmp_path)
+    if pulled:
+        for ref in refs.values():
+            ociexec("pull", ref, check=0)
+    jobs = [{"id": f"{i}-{name}", "script": "cat /marker", "image": refs[name],
+             "runtime": runtime, "interpreter": "/bin/sh"}
+            for i, name in enumerate("abababab")]
+    results = _batch_slowly(ociexec, tmp_path, jobs, "--pool", "2", "-j", "1")
+    assert len(results) == len(jobs)
+    for job_id, r in results.items():
+        assert r.get("stdout") == f"image-{job_id[-1]}\n", r
+    # Both images' jobs ran in pooled containers too: the pool served each its own.
+    for name in ("a", "b"):
+        assert any(r["pooled"] for i, r in results.items() if i.endswith(name)), results
 
 
 @pytest.mark.parametrize("runtime", ["runc", "crun"])

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,7 +34,7 @@ int usage() {
                "usage: payload sleep S | ignore-term S | spawn-setsid N S | memhog MB | "
                "forkbomb S | env | flood MB | connect IP PORT | write PATH BYTES | cat | id | "
                "exit N | segv | hold-output S | unshare-user | now | try ATTEMPT | read PATH | "
-               "procs | daemon S | euid\n");
+               "procs | daemon S | euid | subreaper CMD...\n");
   return 2;
 }
 
@@ -313,6 +314,26 @@ int main(int argc, char** argv) {
     }
     std::printf("parent done\n");
     return 0;
+  }
+  if (cmd == "subreaper") {
+    // On the host, for tests: runs argv[2...] as a child subreaper, so that whatever it
+    // orphans comes to us and not to the test process; reaps every child until none is left,
+    // then exits as argv[2] did (128 + N when killed by signal N).
+    if (argc < 3 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return 2;
+    const pid_t first = fork();
+    if (first == 0) {
+      execv(argv[2], argv + 2);
+      _exit(127);
+    }
+    int first_status = 0;
+    for (;;) {
+      int status = 0;
+      const pid_t pid = wait(&status);
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid < 0) break;  // ECHILD: nothing left
+      if (pid == first) first_status = status;
+    }
+    return WIFSIGNALED(first_status) ? 128 + WTERMSIG(first_status) : WEXITSTATUS(first_status);
   }
   if (cmd == "unshare-user") {
     if (unshare(CLONE_NEWUSER) == 0) {

@@ -190,3 +190,66 @@ def test_run_async_and_the_warm_pool(state_dir):
     a, b = asyncio.run(both())
     assert (a.exit_code, a.stdout, b.exit_code) == (0, "a\n", 3)
     del exec2  # drains the pool: the leak check after this test finds nothing of it
+
+
+def test_messages_that_are_not_utf8_are_replaced_and_submit_still_resolves(state_dir):
+    """A runtime's message may quote bytes that are not UTF-8 (here the interpreter's path):
+    run() raises ExecutorError, not UnicodeDecodeError, and submit()'s future resolves."""
+    from conftest import CGROUP_PARENT, RUNTIME
+    for pool_size in (0, 1):
+        exec2 = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME,
+                                 cgroup_parent=CGROUP_PARENT, rootfs=ROOTFS, pool_size=pool_size)
+        script = b"#!/nonexistent\xff\ntrue\n"
+        with pytest.raises(ociexec.ExecutorError) as info:
+            exec2.run(script)
+        assert info.value.kind == "command_not_found"
+        assert "\ufffd" in str(info.value)
+        with pytest.raises(ociexec.ExecutorError) as info:
+            exec2.submit(script).result(timeout=60)
+        assert "\ufffd" in str(info.value)
+        import gc
+        del info, exec2
+        gc.collect()
+
+
+def test_durations_past_365_days_are_refused_and_30_days_run(executor):
+    for far in (366 * 86400, 1e12, 10 ** 30):
+        with pytest.raises(ociexec.InvalidOptionError, match="365 days"):
+            executor.run("true", timeout_seconds=far)
+    assert executor.run("echo ok", timeout_seconds=30 * 86400).stdout == "ok\n"
+    with pytest.raises(ociexec.InvalidOptionError, match="365 days"):
+        ociexec.Executor(state_dir="/tmp/unused", kill_wait=1e15)
+
+
+def test_after_fork_parent_and_child_run_jobs_at_once(executor):
+    """gunicorn --preload and multiprocessing fork after the parent ran jobs: the child's jobs
+    get ids of its own, run at the same time as the parent's, and nothing is left behind."""
+    executor.run("true")
+    ociexec.execute_script("true")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            words = []
+            for run in (lambda: executor.run("echo child"),
+                        lambda: ociexec.run("echo child", rootfs=ROOTFS)):
+                r = run()
+                words.append("ok" if r.stdout == "child\n"
+                             and r.container_id.startswith(f"ociexec-{os.getpid()}-") else
+                             f"bad:{r.stdout!r}:{r.container_id}")
+            os.write(write_end, " ".join(words).encode())
+        except BaseException as e:  # noqa: BLE001 - reported through the pipe
+            os.write(write_end, f"error: {e!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    mine = [executor.run("echo parent") for _ in range(3)]
+    assert all(r.stdout == "parent\n" and r.container_id.startswith(f"ociexec-{os.getpid()}-")
+               for r in mine)
+    said = b""
+    while chunk := os.read(read_end, 4096):
+        said += chunk
+    os.close(read_end)
+    assert os.waitpid(pid, 0)[0] == pid
+    assert said == b"ok ok"

@@ -156,8 +156,12 @@ int main(int argc, char** argv) {
   const int jobs = std::atoi(argv[3]);
   char tmpl[] = "/tmp/ociexec-soak-XXXXXX";
   const fs::path state = ::mkdtemp(tmpl);
+  // Every mount point is there, only /bin/sh is not: jobs fail as command_not_found. (A
+  // missing mount point is made by the runtime in the shared rootfs; crun fails with EEXIST
+  // when two creates make the same one at once.)
   const fs::path broken = state / "broken-rootfs";
-  fs::create_directories(broken / "tmp");
+  for (const char* dir : {"tmp", "proc", "dev", "sys", "work", ".ociexec"})
+    fs::create_directories(broken / dir);
   ::chmod((broken / "tmp").c_str(), 01777);
   const std::string parent = fmt::format("ociexec-soak-{}", ::getpid());
   const auto all = kinds(broken);

@@ -3,15 +3,24 @@
 // selection, auth challenges and files, users, and confined paths.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
+
+#include <fmt/format.h>
 
 #include "image/auth.h"
 #include "image/digest.h"
+#include "image/hasher.h"
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "image/user.h"
 #include "sys/confined.h"
 #include "sys/fs.h"
+#include "sys/process.h"
+#include "ociexec/images.h"
 
 using namespace ociexec;
 using namespace ociexec::image;
@@ -274,4 +283,63 @@ TEST_CASE("confined paths: .. never climbs above the root") {
   CHECK(sys::confined_components("../../../../etc/shadow") == V{"etc", "shadow"});
   CHECK(sys::confined_components("a/../../b/./c/") == V{"b", "c"});
   CHECK(sys::confined_components("./") == V{});
+}
+
+TEST_CASE("layout blobs: what is unpacked is the copy that was verified, never the file again") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/ociexec-layout-XXXXXX";
+  const fs::path dir = ::mkdtemp(tmpl);
+  const fs::path tree = dir / "tree";
+  fs::create_directories(tree);
+  std::ofstream(tree / "a") << "original";
+  auto tar = sys::run_command({"/bin/tar", "--format=posix", "-cf", (dir / "layer.tar").string(),
+                               "-C", tree.string(), "a"},
+                              std::chrono::seconds(30));
+  REQUIRE(tar);
+  REQUIRE(tar->status.code == 0);
+  const std::string layer = *sys::read_file(dir / "layer.tar");
+  const fs::path layout = dir / "layout";
+  fs::create_directories(layout / "blobs/sha256");
+  auto blob = [&](const std::string& data) {
+    const Digest d = digest_of(data);
+    std::ofstream(layout / "blobs/sha256" / d.hex, std::ios::binary) << data;
+    return d;
+  };
+  const Digest layer_digest = blob(layer);
+  const std::string config = fmt::format(
+      R"({{"config":{{}},"rootfs":{{"type":"layers","diff_ids":["{}"]}}}})", layer_digest.str());
+  const Digest config_digest = blob(config);
+  const std::string manifest = fmt::format(
+      R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},)"
+      R"("layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}})",
+      config_digest.str(), config.size(), layer_digest.str(), layer.size());
+  const Digest manifest_digest = blob(manifest);
+  std::ofstream(layout / "oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
+  std::ofstream(layout / "index.json") << fmt::format(
+      R"({{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"x"}}}}]}})",
+      manifest_digest.str(), manifest.size());
+
+  // Once the whole blob has been read and hashed, its owner rewrites it in place.
+  const fs::path blob_file = layout / "blobs/sha256" / layer_digest.hex;
+  bool tampered = false;
+  auto progress = [&](const PullProgress& p) {
+    if (p.stage != PullProgress::Stage::kLayerBytes || p.done != p.total || tampered) return;
+    std::string bytes = *sys::read_file(blob_file);
+    const auto at = bytes.find("original");
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, 8, "tampered");
+    std::ofstream(blob_file, std::ios::binary | std::ios::in) << bytes;
+    tampered = true;
+  };
+  ImageOptions options;
+  options.store = dir / "store";
+  auto pulled = pull_image("oci:" + layout.string() + ":x", options, progress);
+  CHECK(tampered);
+  REQUIRE_MESSAGE(pulled, (pulled ? "" : pulled.error().message));
+  const fs::path unpacked = options.store / (::geteuid() == 0 ? "layers/sha256" : "flat/sha256") /
+                            (::geteuid() == 0 ? layer_digest.hex : config_digest.hex) / "a";
+  CHECK(sys::read_file(unpacked).value_or("") == "original");
+  fs::remove_all(dir);
 }

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <limits>
+
 #include "supervise/supervisor.h"
 #include "sys/process.h"
 
@@ -111,4 +113,32 @@ TEST_CASE("signal numbers written to signal_fd are forwarded to the job") {
   CHECK_FALSE(r->timed_out);
   CHECK(r->status.signaled);
   CHECK(r->status.signal == SIGTERM);
+}
+
+TEST_CASE("a wait past poll's 24.8 days is cut to INT_MAX ms, never wrapped to forever") {
+  const auto now = supervise::Clock::now();
+  CHECK(supervise::poll_wait_ms(now, std::nullopt) == -1);
+  CHECK(supervise::poll_wait_ms(now, now - 1s) == 0);
+  CHECK(supervise::poll_wait_ms(now, now + 1500us) == 2);  // rounded up
+  CHECK(supervise::poll_wait_ms(now, now + std::chrono::hours(24 * 30)) ==
+        std::numeric_limits<int>::max());
+  CHECK(supervise::poll_wait_ms(now, now + std::chrono::hours(24 * 365)) ==
+        std::numeric_limits<int>::max());
+}
+
+TEST_CASE("an init that SIGKILL does not end is given up on after kill_wait, output kept") {
+  auto s = spawn_sh("echo before; exec sleep 30");
+  auto in = input(s, 200ms);
+  // A kill that does not take (as for a process in uninterruptible sleep).
+  in.signal_job = [](int) {};
+  in.kill_wait = 300ms;
+  const auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, std::move(in));
+  const auto took = supervise::Clock::now() - t0;
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(r->abandoned);
+  CHECK(r->out.data == "before\n");
+  CHECK(took >= 500ms);
+  CHECK(took < 1500ms);
 }

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,8 +11,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "bundle/owner.h"
 #include "fixture.h"
+#include "sys/fork.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
 #include "sys/process.h"
@@ -86,6 +92,47 @@ TEST_CASE("remove_known_tree removes exactly what it was told, and reports anyth
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("remove_tree removes a tree of any depth with a few fds, and follows no symlink") {
+  char tmpl[] = "/tmp/ociexec-deep-XXXXXX";
+  const std::filesystem::path root = ::mkdtemp(tmpl);
+  char outside_tmpl[] = "/tmp/ociexec-outside-XXXXXX";
+  const std::filesystem::path outside = ::mkdtemp(outside_tmpl);
+  std::ofstream(outside / "keep") << "k";
+  // 3000 levels (far past PATH_MAX as one path), a file and a symlink out at each level.
+  constexpr int kDepth = 3000;
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  for (int i = 0; i < kDepth; ++i) {
+    REQUIRE(::mkdirat(fd, "d", 0755) == 0);
+    int file = ::openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(file >= 0);
+    ::close(file);
+    REQUIRE(::symlinkat(outside.c_str(), fd, "out") == 0);
+    int sub = ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(sub >= 0);
+    ::close(fd);
+    fd = sub;
+  }
+  ::close(fd);
+  // A low fd limit: one fd per level would run out long before the bottom.
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  auto removed = sys::remove_tree(root);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  REQUIRE_MESSAGE(removed, (removed ? "" : removed.error().message));
+  CHECK_FALSE(std::filesystem::exists(root));
+  CHECK(std::filesystem::exists(outside / "keep"));  // the symlinks were removed, not followed
+  std::filesystem::remove_all(outside);
+  // A plain file and a missing path.
+  std::ofstream(root.string() + ".file") << "x";
+  CHECK(sys::remove_tree(root.string() + ".file"));
+  CHECK_FALSE(std::filesystem::exists(root.string() + ".file"));
+  CHECK(sys::remove_tree(root));
+}
+
 TEST_CASE("a sealed copy of an executable runs, and cannot be changed") {
   auto exe = sys::sealed_executable_copy("/bin/echo");
   REQUIRE(exe);
@@ -114,4 +161,42 @@ TEST_CASE("a script or a missing file gets no sealed copy") {
   auto missing = sys::sealed_executable_copy("/nonexistent/crun");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message.find("/nonexistent/crun") != std::string::npos);
+}
+
+TEST_CASE("after fork(), the child has its own owner identity, ids, and no abandoned ids") {
+  const auto parent = bundle::Owner::self();
+  bundle::mark_abandoned(bundle::new_container_id());
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const auto& me = bundle::Owner::self();
+    const std::string id = bundle::new_container_id();
+    const bool ok = me.pid == ::getpid() && !(me == parent) &&
+                    id.rfind(fmt::format("ociexec-{}-", ::getpid()), 0) == 0 &&
+                    bundle::owner_of(id) == me && !bundle::orphaned(id) &&
+                    sys::fork_generation() > 0;
+    (void)!::write(report[1], ok ? "y" : "n", 1);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  char said = 0;
+  CHECK(::read(report[0], &said, 1) == 1);
+  ::close(report[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(said == 'y');
+  CHECK(bundle::Owner::self() == parent);  // the parent is unchanged
+}
+
+TEST_CASE("abandoned ids of this process are gc's to remove; others' only once their owner died") {
+  const std::string id = bundle::new_container_id();
+  CHECK_FALSE(bundle::orphaned(id));
+  bundle::mark_abandoned(id);
+  CHECK(bundle::orphaned(id));
+  bundle::forget_abandoned(id);
+  CHECK_FALSE(bundle::orphaned(id));
+  CHECK(bundle::orphaned("ociexec-999999999-1-0"));
+  CHECK_FALSE(bundle::orphaned("someone-elses"));
 }

@@ -50,6 +50,11 @@ TEST_CASE("zero, negative and above-host limits are rejected with what is accept
   j.timeout = -1s;
   CHECK(error_of(j).find("timeout") == 0);
   j = {};
+  j.timeout = std::chrono::hours(24 * 366);
+  CHECK(error_of(j) == "timeout 31622400s: longer than the most a job may run, 365 days");
+  j.timeout = kMaxDuration;
+  CHECK(core::validate_job(j, host()));
+  j = {};
   j.grace = 400s;
   CHECK(error_of(j).find("grace 400s") == 0);
   j = {};

@@ -5,9 +5,11 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cgroup/cgroup.h"
 #include "runtime/runtime.h"
+#include "runtime/seccomp_cache.h"
 #include "spec/spec_builder.h"
 #include "sys/fs.h"
 #include "sys/mount_ns.h"
@@ -71,20 +73,44 @@ std::string resolve(const std::string& name) {
   return *path;
 }
 
+// The program crun compiles for `bundle`'s seccomp section, from its state after a create.
+std::string crun_seccomp_program(const std::string& crun, const std::string& root,
+                                 const fs::path& bundle, int ns) {
+  const std::string id = "seccomp-probe";
+  check(sys::run_command({crun, "--root", root, "create", "--bundle", bundle.string(), id}, 60s,
+                         ns),
+        "crun create");
+  auto program = sys::read_file(fs::path(root) / id / "seccomp.bpf");
+  check(sys::run_command({crun, "--root", root, "delete", "--force", id}, 60s, ns), "crun delete");
+  if (!program || program->empty()) throw std::runtime_error("crun left no seccomp.bpf");
+  return *program;
+}
+
+// The bundle's config with `program` in crun's annotation instead of its seccomp section.
+void use_cached_seccomp(const fs::path& bundle, const std::string& program) {
+  auto spec = nlohmann::json::parse(*sys::read_file(bundle / "config.json"));
+  spec["linux"].erase("seccomp");
+  spec["annotations"][runtime::kSeccompBpfAnnotation] = runtime::base64(program);
+  (void)sys::remove_tree(bundle / "config.json");
+  if (auto r = sys::write_new_file(bundle / "config.json", spec.dump()); !r)
+    throw std::runtime_error(r.error().message);
+}
+
 }  // namespace
 
 std::vector<std::string> command_of(Job job) {
-  if (job == Job::kTrue) return {"/bin/true"};
-  return {"/usr/bin/python3", "-c", "print('hello')"};
+  if (job == Job::kPython) return {"/usr/bin/python3", "-c", "print('hello')"};
+  return {"/bin/true"};
 }
 
-Contender bare_runtime(const Setup& s, const std::string& runtime) {
+Contender bare_runtime(const Setup& s, const std::string& runtime, bool cached_seccomp) {
   auto path = std::optional<std::string>(resolve(runtime));
+  const std::string variant = cached_seccomp ? runtime + "-cached" : runtime;
   std::vector<fs::path> bundles;
   for (Job job : {Job::kTrue, Job::kPython})
-    for (int w = 0; w < kWorkers; ++w) bundles.push_back(make_bundle(s, runtime, job, w));
+    for (int w = 0; w < kWorkers; ++w) bundles.push_back(make_bundle(s, variant, job, w));
   auto counter = std::make_shared<std::atomic<int>>(0);
-  const std::string root = (s.work / ("root-" + runtime)).string();
+  const std::string root = (s.work / ("root-" + variant)).string();
   // Where crun refuses the host (hybrid cgroups), it runs as ociexec runs it: joining a mount
   // namespace without the cgroup2 mount, made once.
   std::shared_ptr<sys::UniqueFd> ns;
@@ -94,7 +120,15 @@ Contender bare_runtime(const Setup& s, const std::string& runtime) {
     if (!fd) throw std::runtime_error(fd.error().message);
     ns = std::make_shared<sys::UniqueFd>(std::move(*fd));
   }
-  return {fmt::format("bare {} run", runtime), [=](Job job, int worker) {
+  if (cached_seccomp) {
+    // Every bundle has the same seccomp section: one program serves them all.
+    const std::string program =
+        crun_seccomp_program(*path, root, bundles.front(), ns ? ns->get() : -1);
+    for (const auto& b : bundles) use_cached_seccomp(b, program);
+  }
+  return {cached_seccomp ? fmt::format("bare {} run (cached seccomp)", runtime)
+                        : fmt::format("bare {} run", runtime),
+          [=](Job job, int worker) {
             const auto& bundle =
                 bundles[static_cast<std::size_t>(static_cast<int>(job) * kWorkers + worker)];
             auto r = sys::run_command({*path, "--root", root, "run", "--bundle", bundle.string(),
@@ -110,9 +144,15 @@ Contender library(const Executor& exec, const Setup& s) {
   true_job.interpreter = command_of(Job::kTrue);
   JobOptions py_job;  // the built-in host view
   py_job.interpreter = command_of(Job::kPython);
+  JobOptions image_job;  // the image, pulled into the executor's store beforehand
+  image_job.image = s.image;
+  image_job.pull = PullPolicy::kNever;
+  image_job.interpreter = command_of(Job::kImage);
   return {fmt::format("ociexec library ({})", exec.runtime().name),
-          [&exec, true_job, py_job](Job job, int) {
-            auto r = exec.run("", job == Job::kTrue ? true_job : py_job);
+          [&exec, true_job, py_job, image_job](Job job, int) {
+            auto r = exec.run("", job == Job::kTrue     ? true_job
+                                  : job == Job::kPython ? py_job
+                                                        : image_job);
             if (!r) throw std::runtime_error("library: " + r.error().message);
             if (r->exit_code != 0) throw std::runtime_error("library: " + r->stderr_data);
           }};
@@ -156,8 +196,10 @@ Contender podman(const Setup& s) {
   return {"podman run --rm",
           [=](Job job, int) {
             auto argv = base;
-            if (job == Job::kTrue) {
+            if (job == Job::kImage) {
               argv.push_back(s.podman_image);
+            } else if (job == Job::kTrue) {
+              argv.insert(argv.end(), {"--rootfs", s.rootfs.string()});  // the same directory
             } else {
               argv.insert(argv.end(), {"-v", "/usr:/usr:ro", "-v", etc + ":/etc:ro", "--rootfs",
                                        s.host_view.root_path});

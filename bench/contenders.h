@@ -14,7 +14,9 @@
 
 namespace ociexec::bench {
 
-enum class Job { kTrue, kPython };
+// /bin/true on the busybox rootfs as a directory; the same rootfs as an image (ociexec's
+// store, podman's image); Python "hello" on the built-in host view.
+enum class Job { kTrue, kPython, kImage };
 
 // Parent of the bare runtimes' cgroups: runc and crun leave it behind, so the benchmark
 // removes it when done. Apart from the executors' parent, whose lock they do not take.
@@ -35,11 +37,14 @@ struct Setup {
   std::filesystem::path rootfs;  // busybox + payload
   std::filesystem::path cli;     // the ociexec binary
   std::string podman_image;      // the busybox rootfs imported into podman
+  std::string image;             // the same rootfs as an OCI layout ("oci:PATH:REF")
   image::RootfsPlan host_view;   // the built-in rootfs, shared by every contender
 };
 
-// A bare `runc run` / `crun run` of bundles made by the executor's own spec builder.
-Contender bare_runtime(const Setup& s, const std::string& runtime);
+// A bare `runc run` / `crun run` of bundles made by the executor's own spec builder. With
+// `cached_seccomp` (crun): the bundles carry the program crun compiled for their seccomp
+// section through its annotation, as ociexec's do after its first crun job.
+Contender bare_runtime(const Setup& s, const std::string& runtime, bool cached_seccomp = false);
 Contender library(const Executor& exec, const Setup& s);
 Contender cli(const Setup& s, const std::string& runtime);
 Contender podman(const Setup& s);

@@ -46,9 +46,9 @@ PoolLatency pool_latency(const Executor& exec, const fs::path& rootfs, int n) {
   return {stats_of(first), stats_of(total)};
 }
 
-double sustained_rate(const Executor& exec, const fs::path& rootfs, int jobs) {
+double sustained_rate(const Executor& exec, const fs::path& rootfs, int jobs, bool prefill) {
   const JobOptions yes = on(rootfs, {"/bin/true"});
-  if (exec.options().pool_size > 0) prewarm(exec, yes);
+  if (prefill && exec.options().pool_size > 0) prewarm(exec, yes);
   std::vector<std::future<Expected<Result>>> results;
   const auto t0 = Clock::now();
   for (int i = 0; i < jobs; ++i) results.push_back(exec.submit("", yes));

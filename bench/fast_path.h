@@ -20,8 +20,10 @@ struct PoolLatency {
 PoolLatency pool_latency(const Executor& exec, const std::filesystem::path& rootfs, int n);
 
 // Jobs per second for `jobs` jobs submitted at once to `exec` (its max_concurrent_jobs at a
-// time), the pool refilling as they go.
-double sustained_rate(const Executor& exec, const std::filesystem::path& rootfs, int jobs);
+// time), the pool refilling as they go; with `prefill`, the pool is filled before the clock
+// starts.
+double sustained_rate(const Executor& exec, const std::filesystem::path& rootfs, int jobs,
+                      bool prefill);
 
 // Deadline -> result for jobs of 100 processes that ignore SIGTERM.
 Stats kill_latency(const Executor& exec, const std::filesystem::path& rootfs, int n);

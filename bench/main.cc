@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "cgroup/cgroup.h"
+#include "core/rootless.h"
 #include "contenders.h"
 #include "fast_path.h"
 #include "runtime/runtime.h"
@@ -143,6 +146,17 @@ bool on_tmpfs(const fs::path& dir) {
   return sys::on_tmpfs(dir).value_or(false);
 }
 
+// A fresh directory of ours under `parent` (mkdtemp: nobody can have made it first), checked
+// as the executor checks its state dir.
+fs::path private_dir(const fs::path& parent) {
+  std::string tmpl = (parent / "ociexec-bench-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data()))
+    throw std::runtime_error(fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
+  if (auto r = core::check_private_dir(tmpl, "benchmark dir", "TMPDIR", true); !r)
+    throw std::runtime_error(r.error().message);
+  return tmpl;
+}
+
 // Where the benchmark keeps every contender's state: /dev/shm where it is a tmpfs (it is on
 // almost every Linux host, and every mount namespace, crun's included, sees it), else the
 // temp dir.
@@ -206,23 +220,26 @@ int run_benchmark(int argc, char** argv) {
     ++argv;
   }
   if (argc < 4)
-    throw std::runtime_error("usage: ociexec_bench [--latency-only] ROOTFS CLI OUT.md [JOBS]");
+    throw std::runtime_error(
+        "usage: ociexec_bench [--latency-only] ROOTFS CLI OUT.md [JOBS [IMAGE]]");
   Setup s;
   s.rootfs = fs::canonical(argv[1]);
   s.cli = fs::canonical(argv[2]);
   const fs::path out_md = argv[3];
   const int n = argc > 4 ? std::atoi(argv[4]) : 40;
+  s.image = argc > 5 ? argv[5] : "";
   // Every contender keeps its state (runtime roots, bundles, ociexec's state dir) on a tmpfs,
   // as on a standard host, where /run is one; a second pass repeats the `/bin/true` latency
   // with the state on disk where the temp dir is not a tmpfs.
-  s.work = state_parent() / fmt::format("ociexec-bench-{}", ::getpid());
+  s.work = private_dir(state_parent());
   s.podman_image = "localhost/ociexec-bench:busybox";
   Setup disk = s;
-  disk.work = fs::temp_directory_path() / fmt::format("ociexec-bench-disk-{}", ::getpid());
   const bool disk_pass = !latency_only && !on_tmpfs(fs::temp_directory_path());
+  if (disk_pass) disk.work = private_dir(fs::temp_directory_path());
   sys::ScopeExit cleanup([&] {
+    (void)sys::unmount_below(s.work);  // image roots of jobs cut short by an error
     (void)sys::remove_tree(s.work);
-    (void)sys::remove_tree(disk.work);
+    if (disk_pass) (void)sys::remove_tree(disk.work);
     if (auto layout = cgroup::detect_layout())
       for (const auto& h : layout->hierarchies)
         ::rmdir((fs::path(h.mount_point) / kBareCgroupParent).c_str());
@@ -233,6 +250,7 @@ int run_benchmark(int argc, char** argv) {
     o.state_dir = where.work / "state";
     o.runtime = runtime;
     o.cgroup_parent = "ociexec-bench";
+    o.images.store = s.work / "images";
     auto e = Executor::create(o);
     if (!e) throw std::runtime_error(e.error().message);
     return std::move(*e);
@@ -243,6 +261,7 @@ int run_benchmark(int argc, char** argv) {
   auto make_pool_exec = [&](std::size_t size) {
     ExecutorOptions o;
     o.state_dir = s.work / "state";
+    o.images.store = s.work / "images";
     o.runtime = "crun";
     o.cgroup_parent = "ociexec-bench";
     o.pool_size = size;
@@ -264,6 +283,9 @@ int run_benchmark(int argc, char** argv) {
   };
   std::vector<Contender> cs = runtime_contenders(s, runc_exec, crun_exec);
   cs.push_back(bwrap(s));
+  // After its first crun job, ociexec hands crun the seccomp program crun compiled, instead
+  // of the section (runtime/seccomp_cache.h): bare crun given the same.
+  cs.push_back(bare_runtime(s, "crun", /*cached_seccomp=*/true));
   fmt::print("latency: {} jobs per contender and job\n", n);
   auto lat_true = latency(cs, Job::kTrue, n);
   if (latency_only) {
@@ -288,6 +310,13 @@ int run_benchmark(int argc, char** argv) {
   const std::vector<Contender> vs_podman = {library(runc_exec, s), podman(s)};
   const auto pod_true = latency(vs_podman, Job::kTrue, std::max(10, n / 2));
   const auto pod_py = latency(vs_podman, Job::kPython, std::max(10, n / 4));
+  // The same rootfs as an image: ociexec's overlay on its store's layers, podman's on its own.
+  std::vector<Stats> pod_image;
+  if (!s.image.empty()) {
+    if (auto pulled = pull_image(s.image, runc_exec.options().images); !pulled)
+      throw std::runtime_error("pull " + s.image + ": " + pulled.error().message);
+    pod_image = latency(vs_podman, Job::kImage, std::max(10, n / 2));
+  }
 
   fmt::print("throughput, kill latency, output\n");
   const int tjobs = std::max(16, n);
@@ -301,7 +330,7 @@ int run_benchmark(int argc, char** argv) {
   const Stats kill_crun = kill_latency(crun_exec, s.rootfs, std::max(10, n / 2));
   fmt::print("fast path: warm pool and async\n");
   PoolLatency pool_lat;
-  double rate_pool = 0, rate_cold = 0;
+  double rate_pool = 0, rate_pool_empty = 0, rate_cold = 0;
   Stats kill_pool;
   {
     const Executor pool1 = make_pool_exec(1);
@@ -312,8 +341,11 @@ int run_benchmark(int argc, char** argv) {
     const Executor pool8 = make_pool_exec(8);
     const Executor cold8 = make_pool_exec(0);
     for (int round = 0; round < 2; ++round) {  // alternating, the machine's drift shared
-      rate_pool += sustained_rate(pool8, s.rootfs, 4 * tjobs) / 2;
-      rate_cold += sustained_rate(cold8, s.rootfs, 4 * tjobs) / 2;
+      rate_pool += sustained_rate(pool8, s.rootfs, 4 * tjobs, /*prefill=*/true) / 2;
+      rate_cold += sustained_rate(cold8, s.rootfs, 4 * tjobs, false) / 2;
+      // A new executor each time: its pool starts empty, and fills while the jobs run.
+      const Executor fresh = make_pool_exec(8);
+      rate_pool_empty += sustained_rate(fresh, s.rootfs, 4 * tjobs, false) / 2;
     }
   }
   const std::vector<OutputRun> outputs = {
@@ -339,8 +371,14 @@ int run_benchmark(int argc, char** argv) {
      << ". Rounds are shuffled; in each, every contender "
         "runs a block of jobs whose first is not timed (it pays for the previous contender's "
         "namespace teardown). podman runs "
-        "the busybox rootfs imported as an image (the host view through `--rootfs`), in a pass "
-        "of its own. bwrap is the floor: namespaces without cgroups.\n";
+        "the same busybox directory and host view (`--rootfs`), in a pass of its own; the "
+        "rootfs as an image (podman's store, ociexec's) has a table of its own. bwrap is the "
+        "floor: namespaces without cgroups.\n\n"
+        "Not quite the same config.json: after its first crun job, ociexec gives crun the "
+        "seccomp program crun compiled for that job (the `run.oci.seccomp_bpf_data` "
+        "annotation, once a probe showed this crun loads it) instead of the section, which "
+        "bare crun compiles at every run. The row `bare crun run (cached seccomp)` is bare "
+        "crun given the same annotation.\n";
   auto latency_table = [&](const char* title, const std::vector<Stats>& lat,
                            const std::vector<Stats>& pod) {
     md << "\n## Latency: " << title
@@ -371,6 +409,17 @@ int run_benchmark(int argc, char** argv) {
                         lat_disk[i].p50 / lat_disk[0].p50);
   }
   latency_table("Python \"hello\"", lat_py, pod_py);
+  if (!pod_image.empty())
+    md << "\n## Latency: `/bin/true` on the busybox rootfs as an image\n\n"
+          "A pass of its own, alternating the two: each job gets a throwaway writable root on "
+          "the image's layers (ociexec: an overlay on its store's layers, pulled before from "
+       << s.image
+       << "; podman: its overlay storage, the same layout copied in with skopeo).\n\n| contender | mean ms "
+          "| p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n"
+       << fmt::format("| ociexec library (runc) | {:.1f} | {:.1f} | {:.1f} | {:.1f} |\n",
+                      pod_image[0].mean, pod_image[0].p50, pod_image[0].p95, pod_image[0].p99)
+       << fmt::format("| podman run --rm | {:.1f} | {:.1f} | {:.1f} | {:.1f} |\n",
+                      pod_image[1].mean, pod_image[1].p50, pod_image[1].p95, pod_image[1].p99);
   md << "\n## Throughput: jobs per second (`/bin/true`, " << tjobs
      << " jobs)\n\n| contender | c=1 | c=2 | c=4 | c=8 |\n|---|---|---|---|---|\n";
   for (std::size_t i : {0u, 1u, 3u, 4u}) {
@@ -407,9 +456,13 @@ int run_benchmark(int argc, char** argv) {
      << fmt::format("| cold, crun (the `/bin/true` table) | {:.2f} | {:.2f} | {:.2f} |\n",
                     lat_true[4].p50, lat_true[4].p95, lat_true[4].p99)
      << "\n| sustained, c=8 | jobs/s |\n|---|---|\n"
-     << fmt::format("| async + warm pool (crun) | {:.1f} |\n", rate_pool)
+     << fmt::format("| async + warm pool (crun), pool filled before the clock starts | {:.1f} |\n",
+                    rate_pool)
+     << fmt::format("| async + warm pool (crun), pool empty at the start | {:.1f} |\n",
+                    rate_pool_empty)
      << fmt::format("| async, cold (crun) | {:.1f} |\n", rate_cold)
-     << fmt::format("| bare runc run (throughput table) | {:.1f} |\n", tput[cs[0].name][3]);
+     << fmt::format("| bare crun run (throughput table, c=8) | {:.1f} |\n", tput[cs[3].name][3])
+     << fmt::format("| bare runc run (throughput table, c=8) | {:.1f} |\n", tput[cs[0].name][3]);
 
   const auto& tr = tput[cs[0].name];
   const auto& tl = tput[cs[1].name];

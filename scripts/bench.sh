@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark, one command: installs what it needs (podman, bubblewrap), builds, imports the
-# busybox test rootfs into podman, and runs every contender on the same rootfs and job in one
-# run. Prints the tables and writes docs/benchmarks.md. Run as root; about 5 minutes.
+# The benchmark, one command: installs what it needs (podman, bubblewrap), builds, makes the
+# busybox test rootfs an OCI image (for ociexec's store and podman's), and runs every
+# contender on the same rootfs and job in one run. Prints the tables and writes docs/benchmarks.md. Run as root; about 5 minutes.
 #   scripts/bench.sh [JOBS]     (default 100 jobs per contender and job)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,13 +19,16 @@ fi
 [[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j "$(nproc)" >/dev/null
 
-# The same rootfs for podman, as an image (re-imported each run: the rootfs may have changed).
+# The same rootfs as an image, for both: an OCI layout (umoci, as the image tests build it),
+# which ociexec pulls into its store, and the same layout copied into podman's storage.
+cache=build/tests/image-cache
+tests/images/make-images.sh "$cache" build/tests/test-rootfs busybox
 podman rmi -f localhost/ociexec-bench:busybox >/dev/null 2>&1 || true
-tar -C build/tests/test-rootfs -c . | podman import -q - localhost/ociexec-bench:busybox >/dev/null
+skopeo copy -q "oci:$cache/busybox:bb" containers-storage:localhost/ociexec-bench:busybox
 
 status=0
-./build/bench/ociexec_bench build/tests/test-rootfs build/ociexec docs/benchmarks.md "$jobs" ||
-  status=$?
+./build/bench/ociexec_bench build/tests/test-rootfs build/ociexec docs/benchmarks.md "$jobs" \
+  "oci:$(readlink -f "$cache")/busybox:bb" || status=$?
 podman rmi -f localhost/ociexec-bench:busybox >/dev/null 2>&1 || true
 if ((status == 3)); then
   echo "bench.sh: some targets were missed (see the Targets table)" >&2

@@ -17,6 +17,9 @@ packages=(
   # The image tests and benchmark: a local registry, image tools, a Debian rootfs, htpasswd
   docker-registry skopeo umoci debootstrap apache2-utils zstd openssl
   golang-github-opencontainers-image-spec-dev  # the OCI image-spec JSON schemas
+  # scripts/vm-test.sh: a VM on a pure cgroup v2 kernel (Debian's cloud kernel, fetched
+  # there with apt-get download, never installed on this host)
+  qemu-system-x86 cpio
 )
 
 missing=()

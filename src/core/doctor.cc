@@ -21,6 +21,8 @@ namespace ociexec::core {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 // The state dir an executor with these options would use.
 std::filesystem::path state_dir_of(const ExecutorOptions& options) {
   return options.state_dir.empty() ? default_state_dir() : options.state_dir;
@@ -35,6 +37,18 @@ Finding check_cgroups(const Expected<cgroup::Layout>& layout) {
     for (const auto& c : layout->unified_controllers) ctl += (ctl.empty() ? "" : " ") + c;
     detail += fmt::format("; cgroup2 at {} with controllers: {}", v2->mount_point,
                           ctl.empty() ? "none" : ctl);
+  }
+  if (const auto* v2 = layout->find_v2(); v2 && layout->mode == cgroup::Mode::kV2) {
+    // What a job cgroup can get here: the controllers the root hands down, and where this
+    // process sits (a systemd service or a user's delegated user@UID.service).
+    std::string enabled;
+    if (auto down = sys::read_file(fs::path(v2->mount_point) / "cgroup.subtree_control"))
+      for (const auto& c : cgroup::parse_word_list(*down))
+        enabled += (enabled.empty() ? "" : " ") + c;
+    detail += fmt::format("; controllers enabled below the root: {}",
+                          enabled.empty() ? "none" : enabled);
+    if (auto self = sys::read_file("/proc/self/cgroup"); self && self->rfind("0::", 0) == 0)
+      detail += fmt::format("; this process is in {}", self->substr(3, self->find('\n') - 3));
   }
   detail += ")";
   bool has_memory = layout->mode == cgroup::Mode::kV2 || layout->find_v1("memory");
@@ -181,6 +195,12 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   for (const char* c : {"memory", "cpu", "pids"})
     if (cgroup::has_controller(delegated, c))
       enforced += (enforced.empty() ? "" : ", ") + std::string(c);
+  // systemd delegates user@UID.service to each user on a pure v2 host: the parent to use.
+  const std::string systemd_user =
+      fmt::format("user.slice/user-{0}.slice/user@{0}.service", ::geteuid());
+  const bool systemd_delegated =
+      host && host->mode == cgroup::Mode::kV2 && parent != systemd_user &&
+      !cgroup::delegated_layout(*host, systemd_user).hierarchies.empty();
   if (enforced.empty())
     f.push_back({"cgroup delegation", false,
                  fmt::format("no cgroup \"{}\" this user may write: memory, CPU and pids limits "
@@ -188,8 +208,12 @@ std::vector<Finding> check_privileges(const ExecutorOptions& options) {
                              "limits are allowed; results list them); the timeout, tmpfs sizes "
                              "and output caps are",
                              parent),
-                 "delegate a cgroup (docs/rootless.md), run as root, or pass "
-                 "--allow-unenforced-limits"});
+                 systemd_delegated
+                     ? fmt::format("systemd delegated {} to you: set cgroup_parent to it (the "
+                                   "process must run inside it, e.g. under systemd-run --user)",
+                                   systemd_user)
+                     : std::string("delegate a cgroup (docs/rootless.md), run as root, or pass "
+                                   "--allow-unenforced-limits")});
   else
     f.push_back({"cgroup delegation",
                  true,

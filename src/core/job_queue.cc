@@ -28,13 +28,16 @@ JobQueue::~JobQueue() {
 }
 
 void JobQueue::push(Task task) {
+  // Once the task is queued, a worker may run it and the task may destroy this queue before
+  // we return: from then on only this copy of the state is used, never `this`.
+  const std::shared_ptr<State> state = state_;
   bool queued = false;
   {
-    std::lock_guard lock(state_->mutex);
-    if (!state_->stopping) {
-      state_->tasks.push_back(std::move(task));
-      if (state_->tasks.size() > state_->idle && state_->workers.size() < state_->max_workers)
-        state_->workers.emplace_back([state = state_] { work(state); });
+    std::lock_guard lock(state->mutex);
+    if (!state->stopping) {
+      state->tasks.push_back(std::move(task));
+      if (state->tasks.size() > state->idle && state->workers.size() < state->max_workers)
+        state->workers.emplace_back([state] { work(state); });
       queued = true;
     }
   }
@@ -42,7 +45,7 @@ void JobQueue::push(Task task) {
     task.cancel();  // the queue is going away: the task never starts
     return;
   }
-  state_->ready.notify_one();
+  state->ready.notify_one();
 }
 
 void JobQueue::work(const std::shared_ptr<State>& state) {

@@ -175,12 +175,10 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       else
         job.image = value.cast<std::string>();
     } else if (key == "pull") {
-      const std::string p = none ? "missing" : value.cast<std::string>();
-      if (p == "missing") job.pull = ociexec::PullPolicy::kMissing;
-      else if (p == "always") job.pull = ociexec::PullPolicy::kAlways;
-      else if (p == "never") job.pull = ociexec::PullPolicy::kNever;
-      else raise_error({ociexec::ErrorKind::kInvalidArgument,
-                        "pull '" + p + "': expected missing, always or never"});
+      auto policy = none ? ociexec::Expected<ociexec::PullPolicy>(ociexec::PullPolicy::kMissing)
+                         : ociexec::config::parse_pull_policy(value.cast<std::string>());
+      if (!policy) raise_error(policy.error().with_context("pull"));
+      job.pull = *policy;
     } else if (key == "user") {
       if (none)
         job.user.reset();

@@ -16,6 +16,9 @@ namespace ociexec::bundle {
 
 inline constexpr std::string_view kScriptDirInContainer = "/.ociexec";
 inline constexpr std::string_view kScriptPathInContainer = "/.ociexec/script";
+// A pooled container's init, hard-linked into the job dir (pool/warm_pool.h).
+inline constexpr std::string_view kInitFile = "init";
+inline constexpr std::string_view kInitPathInContainer = "/.ociexec/init";
 
 class Bundle {
  public:

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "util/text.h"
 #include "sys/file_lock.h"
 #include "sys/fs.h"
 #include "sys/process.h"
@@ -201,7 +202,7 @@ Layout delegated_layout(const Layout& host, const std::string& parent) {
     if (writable(*v2)) {
       out.hierarchies.push_back(*v2);
       if (auto t = sys::read_file(parent_in(*v2, parent) / "cgroup.subtree_control"))
-        out.unified_controllers = parse_word_list(*t);
+        out.unified_controllers = text::words(*t);
     }
     return out;
   }

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "cgroup/cgroup.h"
-#include "spec/spec_builder.h"
 #include "sys/fs.h"
 #include "sys/unique_fd.h"
 
@@ -17,10 +16,13 @@ namespace ociexec::cgroup {
 
 namespace fs = std::filesystem;
 
+std::int64_t cpu_quota_us(double cpus) {
+  return static_cast<std::int64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUs)));
+}
+
 std::vector<LimitWrite> limit_writes(bool v2, const ResourceLimits& l) {
-  const auto period = spec::kCpuPeriodUs;
-  const std::string quota =
-      l.cpus ? std::to_string(std::llround(*l.cpus * static_cast<double>(period))) : "";
+  const auto period = kCpuPeriodUs;
+  const std::string quota = l.cpus ? std::to_string(cpu_quota_us(*l.cpus)) : "";
   std::vector<LimitWrite> w;
   if (v2) {
     w.push_back({"", "memory.max", l.memory_bytes ? std::to_string(*l.memory_bytes) : "max"});

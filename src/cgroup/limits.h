@@ -10,6 +10,12 @@
 
 namespace ociexec::cgroup {
 
+// The CPU period every job gets (cpu.cfs_period_us on v1, cpu.max's second field on v2, the
+// OCI spec's linux.resources.cpu.period); a CPU limit of N CPUs is a quota of N periods.
+inline constexpr std::uint64_t kCpuPeriodUs = 100000;
+// The quota for `cpus`, in microseconds per kCpuPeriodUs.
+std::int64_t cpu_quota_us(double cpus);
+
 struct ResourceLimits {
   std::optional<std::uint64_t> memory_bytes;
   bool limit_swap = true;  // v1 memsw / v2 swap.max, where the host supports it

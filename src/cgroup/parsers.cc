@@ -1,19 +1,13 @@
 #include "cgroup/parsers.h"
 
+#include "util/text.h"
+
 #include <charconv>
 #include <sstream>
 
 namespace ociexec::cgroup {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::optional<std::uint64_t> to_u64(std::string_view s) {
   std::uint64_t v = 0;
@@ -63,7 +57,7 @@ Layout layout_from_mounts(const std::vector<sys::MountInfo>& mounts,
     layout.hierarchies.push_back(std::move(h));
   }
   layout.mode = any_v1 ? (any_v2 ? Mode::kHybrid : Mode::kV1) : Mode::kV2;
-  if (any_v2) layout.unified_controllers = parse_word_list(unified_controllers_text);
+  if (any_v2) layout.unified_controllers = text::words(unified_controllers_text);
   return layout;
 }
 
@@ -77,7 +71,7 @@ std::string_view to_string(Mode mode) noexcept {
 }
 
 std::optional<std::uint64_t> parse_single_value(std::string_view text) {
-  return to_u64(trim(text));
+  return to_u64(text::trim(text));
 }
 
 std::optional<std::uint64_t> parse_keyed_value(std::string_view text, std::string_view key) {
@@ -85,26 +79,18 @@ std::optional<std::uint64_t> parse_keyed_value(std::string_view text, std::strin
   while (pos < text.size()) {
     auto end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = trim(text.substr(pos, end - pos));
+    std::string_view line = text::trim(text.substr(pos, end - pos));
     pos = end + 1;
     auto space = line.find(' ');
     if (space == std::string_view::npos) continue;
-    if (line.substr(0, space) == key) return to_u64(trim(line.substr(space + 1)));
+    if (line.substr(0, space) == key) return to_u64(text::trim(line.substr(space + 1)));
   }
   return std::nullopt;
 }
 
-std::vector<std::string> parse_word_list(std::string_view text) {
-  std::vector<std::string> words;
-  std::istringstream in{std::string(text)};
-  std::string w;
-  while (in >> w) words.push_back(w);
-  return words;
-}
-
 std::vector<int> parse_pid_list(std::string_view text) {
   std::vector<int> pids;
-  for (const auto& w : parse_word_list(text)) {
+  for (const auto& w : text::words(text)) {
     int v = 0;
     auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
     if (ec == std::errc{} && p == w.data() + w.size() && v > 0) pids.push_back(v);

@@ -45,8 +45,6 @@ std::string_view to_string(Mode mode) noexcept;
 std::optional<std::uint64_t> parse_single_value(std::string_view text);
 // "key value" per line (memory.events, cpu.stat, memory.oom_control); nullopt if absent.
 std::optional<std::uint64_t> parse_keyed_value(std::string_view text, std::string_view key);
-// Whitespace-separated list ("cpu io memory pids").
-std::vector<std::string> parse_word_list(std::string_view text);
 // cgroup.procs: one pid per line.
 std::vector<int> parse_pid_list(std::string_view text);
 

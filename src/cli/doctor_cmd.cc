@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
-#include "core/doctor.h"
+#include "cli/doctor.h"
 
 namespace ociexec::cli {
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "util/text.h"
 #include "cli/common.h"
 #include "config/units.h"
 #include "sys/fs.h"
@@ -71,12 +72,11 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   if (!f.rootfs.empty()) job.rootfs = f.rootfs;
   if (!f.image.empty()) job.image = f.image;
   if (!f.user.empty()) job.user = f.user;
-  if (!f.pull.empty()) {
-    auto policy = parse_pull_policy(f.pull);
-    if (!policy) return tl::unexpected(policy.error());
-    job.pull = *policy;
-  }
-  if (!f.interpreter.empty()) job.interpreter = config::split_command(f.interpreter);
+  if (auto r = apply_flag("--pull", f.pull, config::parse_pull_policy,
+                          [&](auto v) { job.pull = v; });
+      !r)
+    return r;
+  if (!f.interpreter.empty()) job.interpreter = text::words(f.interpreter);
   if (!f.workdir.empty()) job.workdir = f.workdir;
   if (!f.stdin_file.empty()) {
     auto data = sys::read_file(f.stdin_file);
@@ -84,14 +84,6 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
     job.stdin_data = std::move(*data);
   }
   return {};
-}
-
-Expected<PullPolicy> parse_pull_policy(const std::string& text) {
-  if (text == "missing") return PullPolicy::kMissing;
-  if (text == "always") return PullPolicy::kAlways;
-  if (text == "never") return PullPolicy::kNever;
-  return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                              fmt::format("--pull {:?}: expected missing, always or never", text)});
 }
 
 void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry) {
@@ -112,12 +104,10 @@ void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry) {
 
 Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& o) {
   if (!f.store.empty()) o.store = std::filesystem::absolute(f.store);
-  if (!f.tls_verify.empty()) {
-    if (f.tls_verify != "true" && f.tls_verify != "false")
-      return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                  fmt::format("--tls-verify {:?}: expected true or false", f.tls_verify)});
-    o.tls_verify = f.tls_verify == "true";
-  }
+  if (auto r = apply_flag("--tls-verify", f.tls_verify, config::parse_bool,
+                          [&](bool v) { o.tls_verify = v; });
+      !r)
+    return r;
   if (!f.creds.empty()) {
     if (f.creds.find(':') == std::string::npos || f.creds.front() == ':')
       return tl::unexpected(Error{ErrorKind::kInvalidArgument, "--creds: expected USER:PASSWORD"});

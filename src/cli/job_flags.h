@@ -39,7 +39,6 @@ struct ImageFlags {
 // Adds the ImageFlags options to a subcommand (`registry`: the ones for fetching too).
 void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry);
 Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& options);
-Expected<PullPolicy> parse_pull_policy(const std::string& text);
 
 // Applies the flags over `job`; an error names the flag and the accepted values.
 Expected<void> apply_flags(const RunFlags& f, JobOptions& job);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "util/text.h"
 #include "config/units.h"
 #include "sys/fs.h"
 
@@ -120,17 +121,7 @@ const std::map<std::string, Setter>& setters() {
          return {};
        }},
       {"pull",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         if (v == "missing")
-           c.job.pull = PullPolicy::kMissing;
-         else if (v == "always")
-           c.job.pull = PullPolicy::kAlways;
-         else if (v == "never")
-           c.job.pull = PullPolicy::kNever;
-         else
-           return tl::unexpected(Error{ErrorKind::kConfig, "expected missing, always or never"});
-         return {};
-       }},
+       [](Config& c, const std::string& v) { return assign(parse_pull_policy(v), c.job.pull); }},
       {"user",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.job.user = v;
@@ -144,16 +135,13 @@ const std::map<std::string, Setter>& setters() {
          return {};
        }},
       {"tls_verify",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         if (v != "true" && v != "false")
-           return tl::unexpected(Error{ErrorKind::kConfig, "expected true or false"});
-         c.executor.images.tls_verify = v == "true";
-         return {};
+       [](Config& c, const std::string& v) {
+         return assign(parse_bool(v), c.executor.images.tls_verify);
        }},
       {"insecure_registries",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.images.insecure_registries.clear();
-         for (auto& host : split_command(v)) {
+         for (auto& host : text::words(v)) {
            if (host.back() == ',') host.pop_back();
            if (!host.empty()) c.executor.images.insecure_registries.push_back(host);
          }
@@ -192,15 +180,12 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"interpreter",
        [](Config& c, const std::string& v) -> Expected<void> {
-         c.job.interpreter = split_command(v);
+         c.job.interpreter = text::words(v);
          return {};
        }},
       {"allow_unenforced_limits",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         if (v != "true" && v != "false")
-           return tl::unexpected(Error{ErrorKind::kConfig, "expected true or false"});
-         c.job.allow_unenforced_limits = v == "true";
-         return {};
+       [](Config& c, const std::string& v) {
+         return assign(parse_bool(v), c.job.allow_unenforced_limits);
        }},
   };
   return table;
@@ -225,14 +210,6 @@ Error at(const std::string& source, const YAML::Mark& mark, const std::string& m
 }
 
 }  // namespace
-
-std::vector<std::string> split_command(std::string_view text) {
-  std::vector<std::string> words;
-  std::istringstream in{std::string(text)};
-  std::string w;
-  while (in >> w) words.push_back(w);
-  return words;
-}
 
 Expected<Config> parse_config(std::string_view yaml, const std::string& source) {
   Config config;

@@ -55,7 +55,4 @@ Expected<Config> load_config(const std::filesystem::path& path);
 // `explicit_path` when given, else the system file when it exists, else the defaults.
 Expected<Config> load_effective_config(const std::string& explicit_path);
 
-// Splits an interpreter command line on blanks ("python3 -u" -> {"python3", "-u"}).
-std::vector<std::string> split_command(std::string_view text);
-
 }  // namespace ociexec::config

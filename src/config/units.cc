@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "util/text.h"
 #include "ociexec/options.h"
 
 namespace ociexec::config {
@@ -15,12 +16,6 @@ namespace {
 
 tl::unexpected<Error> bad(std::string message) {
   return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // A non-negative decimal number at the start of `s`; sets `rest` to what follows.
@@ -38,12 +33,12 @@ std::optional<double> leading_number(std::string_view s, std::string_view& rest)
 }  // namespace
 
 bool is_unlimited(std::string_view text) {
-  auto t = trim(text);
+  auto t = text::trim(text);
   return t == "unlimited" || t == "none" || t == "-1";
 }
 
 Expected<std::uint64_t> parse_size(std::string_view text) {
-  auto t = trim(text);
+  auto t = text::trim(text);
   std::string_view unit;
   auto value = leading_number(t, unit);
   std::uint64_t mult = 0;
@@ -71,7 +66,7 @@ Expected<std::uint64_t> parse_size(std::string_view text) {
 }
 
 Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  auto t = trim(text);
+  auto t = text::trim(text);
   std::string_view unit;
   auto value = leading_number(t, unit);
   double ms_per_unit = 0;
@@ -97,7 +92,7 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
 }
 
 Expected<double> parse_cpus(std::string_view text) {
-  auto t = trim(text);
+  auto t = text::trim(text);
   std::string_view rest;
   auto value = leading_number(t, rest);
   if (!value || !rest.empty())
@@ -107,12 +102,27 @@ Expected<double> parse_cpus(std::string_view text) {
 }
 
 Expected<std::int64_t> parse_count(std::string_view text) {
-  auto t = trim(text);
+  auto t = text::trim(text);
   std::int64_t value = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
   if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
     return bad(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
   return value;
+}
+
+Expected<bool> parse_bool(std::string_view text) {
+  const auto t = text::trim(text);
+  if (t == "true") return true;
+  if (t == "false") return false;
+  return bad(fmt::format("{:?}: expected true or false", text));
+}
+
+Expected<PullPolicy> parse_pull_policy(std::string_view text) {
+  const auto t = text::trim(text);
+  if (t == "missing") return PullPolicy::kMissing;
+  if (t == "always") return PullPolicy::kAlways;
+  if (t == "never") return PullPolicy::kNever;
+  return bad(fmt::format("{:?}: expected missing, always or never", text));
 }
 
 }  // namespace ociexec::config

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ociexec/error.h"
+#include "ociexec/images.h"
 
 namespace ociexec::config {
 
@@ -20,5 +21,9 @@ Expected<double> parse_cpus(std::string_view text);
 Expected<std::int64_t> parse_count(std::string_view text);
 // "unlimited" (or "none") -> nullopt; anything else through `parse`.
 bool is_unlimited(std::string_view text);
+// "true" or "false".
+Expected<bool> parse_bool(std::string_view text);
+// "missing", "always" or "never" (podman's --pull).
+Expected<PullPolicy> parse_pull_policy(std::string_view text);
 
 }  // namespace ociexec::config

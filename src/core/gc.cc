@@ -35,7 +35,7 @@ GcReport Executor::Impl::collect_garbage() const {
   GcReport report;
   std::set<std::string> ids;
   for (const auto& id : subdirs(bundles_dir)) ids.insert(id);
-  for (const auto& id : cgroup::list_job_cgroups(job_layout, options.cgroup_parent)) ids.insert(id);
+  for (const auto& id : cgroup::list_job_cgroups(host.job_layout, options.cgroup_parent)) ids.insert(id);
   // One state root per runtime name; each is cleaned with that runtime's binary.
   std::vector<std::shared_ptr<const runtime::RuntimeClient>> clients;
   std::error_code ec;
@@ -47,7 +47,7 @@ GcReport Executor::Impl::collect_garbage() const {
       client = default_runtime;
     } else if (auto path = sys::find_executable(name)) {
       auto made =
-          make_client(RuntimeInfo{name, *path, {}, runtime::needs_private_mount_ns(name, layout)});
+          make_client(RuntimeInfo{name, *path, {}, runtime::needs_private_mount_ns(name, host.layout)});
       if (!made) {
         report.errors.push_back(fmt::format("runtime {}: {}", name, made.error().message));
         continue;
@@ -66,7 +66,7 @@ GcReport Executor::Impl::collect_garbage() const {
     const fs::path bundle_dir = bundles_dir / id;
     // The cgroup first: once it is gone, no process of the job is left to run.
     const bool cgroup_gone = [&] {
-      auto r = cgroup::JobCgroup(job_layout, options.cgroup_parent, id).remove();
+      auto r = cgroup::JobCgroup(host.job_layout, options.cgroup_parent, id).remove();
       if (!r) problems.push_back(r.error().message);
       return r.has_value();
     }();
@@ -93,8 +93,8 @@ GcReport Executor::Impl::collect_garbage() const {
   }
   // An executor that was killed leaves the shared parent (one that is alive holds it), and
   // its pool's init copy.
-  cgroup::remove_parent_if_unused(job_layout, options.cgroup_parent);
-  core::remove_orphaned_pool_inits(options.state_dir);
+  cgroup::remove_parent_if_unused(host.job_layout, options.cgroup_parent);
+  pool::remove_orphaned_pool_inits(options.state_dir);
   // The inits of abandoned containers, now that their cgroups are gone.
   sys::Reaper::instance().settle(std::chrono::milliseconds(200));
   return report;

@@ -5,30 +5,30 @@
 
 namespace ociexec::core {
 
-runtime::AnnotationSupport probe_seccomp_annotation(const ContainerRequest& like) {
+runtime::AnnotationSupport probe_seccomp_annotation(const container::Request& like) {
   using runtime::AnnotationSupport;
-  ContainerRequest request = like;
+  container::JobPlan plan;
+  plan.limits.timeout = std::chrono::seconds(10);
+  plan.limits.output_cap = 64 * 1024;
+  plan.kill_wait = std::chrono::seconds(1);
+  container::Request& request = plan.container;
+  request = like;
   // A command every container has, so that crun's own lookup of it succeeds; it is never run
   // under the probe's filter. Without the filter it runs (the runtime's binary, showing its
   // usage), and the output has no EDOM.
   request.spec.args = {"/proc/self/exe"};
-  request.script = {};
-  request.stdin_data = {};
   request.init_binary.reset();
   request.seccomp_program = runtime::seccomp_probe_program();
-  auto container = Container::create(request);
-  if (!container) return AnnotationSupport::kIgnored;
-  auto started = (*container)->start();
+  auto probe = container::Container::create(request);
+  if (!probe) return AnnotationSupport::kIgnored;
+  auto started = (*probe)->start();
   if (!started) return AnnotationSupport::kIgnored;
-  JobOptions job;
-  job.timeout = std::chrono::seconds(10);
-  job.output_cap = 64 * 1024;
-  auto out = (*container)->supervise(job, *started, std::chrono::seconds(1));
+  auto out = (*probe)->supervise(plan, *started);
   if (!out || out->abandoned) {
-    (*container)->abandon();
+    (*probe)->abandon();
     return AnnotationSupport::kIgnored;
   }
-  (void)(*container)->remove();
+  (void)(*probe)->remove();
   const std::string text = out->err.data + out->out.data;
   return text.find(std::strerror(EDOM)) != std::string::npos ? AnnotationSupport::kHonoured
                                                              : AnnotationSupport::kIgnored;

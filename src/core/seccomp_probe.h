@@ -7,7 +7,7 @@
 // ignoring it, the command runs.
 #pragma once
 
-#include "core/container.h"
+#include "container/container.h"
 #include "runtime/seccomp_cache.h"
 
 namespace ociexec::core {
@@ -15,6 +15,6 @@ namespace ociexec::core {
 // Runs the probe in a container made from `like` (its root, namespaces and cgroup parent;
 // not its command, script or stdin). A probe that cannot run counts as kIgnored: the cache
 // is then not used, and every job compiles its own filter.
-runtime::AnnotationSupport probe_seccomp_annotation(const ContainerRequest& like);
+runtime::AnnotationSupport probe_seccomp_annotation(const container::Request& like);
 
 }  // namespace ociexec::core

@@ -1,8 +1,5 @@
 #include "core/validate.h"
 
-#include <sched.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -23,19 +20,6 @@ constexpr std::array<std::string_view, 12> kReservedDirs = {
     "/etc", "/proc", "/dev", "/sys",  "/.ociexec", "/dev/shm"};
 
 }  // namespace
-
-HostFacts HostFacts::detect() {
-  HostFacts facts;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    facts.cpus = static_cast<unsigned>(CPU_COUNT(&set));
-  else
-    facts.cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-  facts.memory_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
-                       static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  return facts;
-}
 
 std::string format_seconds(std::chrono::milliseconds ms) {
   if (ms.count() % 1000 == 0) return fmt::format("{}s", ms.count() / 1000);
@@ -110,6 +94,20 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid("interpreter: empty command");
   return eff;
+}
+
+Expected<void> validate_executor(const ExecutorOptions& o) {
+  if (o.cgroup_parent.empty() || o.cgroup_parent.find("..") != std::string::npos ||
+      o.cgroup_parent.front() == '/')
+    return invalid(fmt::format("cgroup parent \"{}\": expected a relative name such as ociexec",
+                               o.cgroup_parent));
+  for (const auto& [name, value] : {std::pair{"runtime_timeout", o.runtime_timeout},
+                                    std::pair{"kill_wait", o.kill_wait},
+                                    std::pair{"pool_max_age", o.pool_max_age}})
+    if (value.count() <= 0 || value > kMaxDuration)
+      return invalid(fmt::format("{} {}: must be positive and at most 365 days, e.g. 30s", name,
+                                 format_seconds(value)));
+  return {};
 }
 
 }  // namespace ociexec::core

@@ -5,22 +5,18 @@
 #include <cstdint>
 #include <string>
 
+#include "core/host.h"
 #include "ociexec/error.h"
 #include "ociexec/options.h"
 #include "ociexec/result.h"
 
 namespace ociexec::core {
 
-struct HostFacts {
-  unsigned cpus = 1;
-  std::uint64_t memory_bytes = 0;
-
-  static HostFacts detect();
-};
-
 inline constexpr std::uint64_t kMinMemoryBytes = 6 * kMiB;  // as docker: below, nothing starts
 
 Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& host);
+// The executor's own options: the cgroup parent's name, and each duration.
+Expected<void> validate_executor(const ExecutorOptions& options);
 
 // "300s", "1.5s", "0.25s"
 std::string format_seconds(std::chrono::milliseconds ms);

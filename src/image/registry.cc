@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "util/text.h"
 #include "image/hasher.h"
 #include "sys/fs.h"
 #include "sys/unique_fd.h"
@@ -20,12 +21,6 @@ namespace ociexec::image {
 namespace {
 
 constexpr int kMaxRedirects = 6;
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-  return std::string(s);
-}
 
 // "scheme://host[:port]/path" -> "host[:port]".
 std::string url_host(std::string_view url) {
@@ -110,7 +105,7 @@ struct RegistryClient::State {
     if (colon == std::string_view::npos) return size * n;
     std::string key(line.substr(0, colon));
     for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = trim(line.substr(colon + 1));
+    std::string value(text::trim(line.substr(colon + 1)));
     if (key == "content-type") s->response.content_type = value;
     else if (key == "www-authenticate" && s->response.www_authenticate.empty())
       s->response.www_authenticate = value;

@@ -13,8 +13,14 @@
 
 #include "ociexec/error.h"
 #include "spec/spec_builder.h"
+#include "sys/file_lock.h"
 
 namespace ociexec::image {
+
+// Shared locks on an image's layers (or its flattened root) in the store: prune leaves them
+// alone for as long as a copy of the hold lives (a job's plan, a pooled container). Empty for
+// a root that needs none.
+using RootfsHold = std::shared_ptr<const std::vector<sys::FileLock>>;
 
 struct RootfsPlan {
   std::string root_path;                        // OCI root.path
@@ -32,7 +38,7 @@ struct RootfsPlan {
   std::string working_dir;
   std::string user;
   // Keeps the layers from being pruned while a job (or pooled container) uses them.
-  std::shared_ptr<const void> hold;
+  RootfsHold hold;
 };
 
 // Ensures "<dir>/hostview-N" exists (built atomically) and returns its plan. `dir` is the

@@ -11,11 +11,10 @@
 
 namespace ociexec::pool {
 
-// In the job directory, which the container sees at /.ociexec.
+// In the job directory (bundle/bundle.h), which the container sees at /.ociexec; the init
+// itself is bundle::kInitFile there.
 inline constexpr std::string_view kJobFile = "job";
-inline constexpr std::string_view kInitFile = "init";
 inline constexpr std::string_view kJobFileInContainer = "/.ociexec/job";
-inline constexpr std::string_view kInitInContainer = "/.ociexec/init";
 // How the init's own stderr lines start; the executor reads the failed exec's reason there.
 inline constexpr std::string_view kInitMessagePrefix = "ociexec-init: ";
 // The init's fd on which a failed exec is reported (errno, 4 bytes); passed with

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "util/text.h"
 #include "sys/fs.h"
 #include "sys/process.h"
 
@@ -27,12 +28,6 @@ std::string string_field(const nlohmann::json& entry, const char* key) {
 std::vector<std::string> global_args(const Invocation& inv) {
   return {inv.binary,     "--root", inv.root.string(), "--log", inv.log.string(),
           "--log-format", "json"};
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
 }
 
 std::string runtime_name_of(const std::string& path) {
@@ -70,7 +65,7 @@ std::string parse_version(std::string_view out) {
   auto pos = out.find("version ");
   if (pos == std::string_view::npos) return {};
   auto rest = out.substr(pos + 8);
-  return trim(rest.substr(0, rest.find('\n')));
+  return std::string(text::trim(rest.substr(0, rest.find('\n'))));
 }
 
 std::string error_text(std::string_view json_log, std::string_view fallback) {
@@ -83,14 +78,14 @@ std::string error_text(std::string_view json_log, std::string_view fallback) {
     pos = end + 1;
     auto entry = nlohmann::json::parse(line, nullptr, false);
     if (entry.is_discarded() || !entry.is_object()) {
-      if (!trim(line).empty()) last = trim(line);
+      if (!text::trim(line).empty()) last = std::string(text::trim(line));
       continue;
     }
     auto level = string_field(entry, "level");
     if (level == "error" || level == "fatal" || level == "panic") last = string_field(entry, "msg");
   }
   if (last.empty()) {
-    std::string fb = trim(fallback);
+    std::string fb(text::trim(fallback));
     auto nl = fb.rfind('\n');
     last = nl == std::string::npos ? fb : fb.substr(nl + 1);
   }
@@ -158,7 +153,7 @@ Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
     if (auto text = sys::read_file(cache)) {
       auto nl = text->find('\n');
       if (nl != std::string::npos && text->substr(0, nl) == identity)
-        return RuntimeInfo{name, path, trim(text->substr(nl + 1))};
+        return RuntimeInfo{name, path, std::string(text::trim(text->substr(nl + 1)))};
     }
   }
   auto out = sys::run_command({path, "--version"}, timeout);

@@ -12,7 +12,7 @@
 
 #include "cgroup/parsers.h"
 #include "ociexec/error.h"
-#include "ociexec/executor.h"
+#include "ociexec/runtime_info.h"
 
 namespace ociexec::runtime {
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "ociexec/error.h"
-#include "ociexec/executor.h"
+#include "ociexec/runtime_info.h"
 #include "runtime/seccomp_cache.h"
 #include "sys/process.h"
 

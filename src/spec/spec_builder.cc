@@ -1,5 +1,7 @@
 #include "spec/spec_builder.h"
 
+#include "cgroup/limits.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -127,8 +129,8 @@ Expected<json> build_spec(const SpecInput& in) {
     if (in.swap_limit_supported) resources["memory"]["swap"] = bytes;
   }
   if (in.cpus) {
-    auto quota = static_cast<std::int64_t>(std::llround(*in.cpus * kCpuPeriodUs));
-    resources["cpu"] = {{"quota", quota}, {"period", kCpuPeriodUs}};
+    resources["cpu"] = {{"quota", cgroup::cpu_quota_us(*in.cpus)},
+                        {"period", cgroup::kCpuPeriodUs}};
   }
   if (in.pids) resources["pids"] = {{"limit", *in.pids}};
   if (!resources.empty()) linux["resources"] = resources;

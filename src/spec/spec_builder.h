@@ -61,8 +61,6 @@ struct SpecInput {
   std::map<std::string, std::string> annotations;
 };
 
-inline constexpr std::uint64_t kCpuPeriodUs = 100000;
-
 Expected<nlohmann::json> build_spec(const SpecInput& input);
 
 // The process environment build_spec gives a job: the base profile's, with `extra` added or

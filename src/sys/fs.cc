@@ -187,6 +187,12 @@ Expected<void> remove_tree(const fs::path& path) {
   return {};
 }
 
+Expected<void> remove_dir(const fs::path& path) {
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
+    return tl::unexpected(errno_error(fmt::format("rmdir {}", path), errno));
+  return {};
+}
+
 Expected<bool> remove_known_tree(const fs::path& dir,
                                  std::initializer_list<std::string_view> files) {
   // unlinkat by name: no directory listing and no stat per entry, which is most of the cost

@@ -24,6 +24,8 @@ Expected<void> write_new_file(const fs::path& path, std::string_view data, unsig
 Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok);
 // mkdir -p with `mode` for the directories it creates.
 Expected<void> make_dirs(const fs::path& path, unsigned mode);
+// rmdir: fails (ENOTEMPTY, ...) unless `path` is an empty directory; a missing one is fine.
+Expected<void> remove_dir(const fs::path& path);
 // rm -rf that never follows symlinks and refuses to descend into another file system.
 Expected<void> remove_tree(const fs::path& path);
 // Removes `files` from `dir` (relative names; a trailing '/' marks a subdirectory, removed

@@ -69,6 +69,16 @@ void prefault_writable(void* data, std::size_t len) noexcept {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
+std::optional<int> read_int(int fd) {
+  int value = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, &value, sizeof value);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof value)) return std::nullopt;
+    return value;
+  }
+}
+
 Expected<std::string> read_all(int fd, std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::string out;
   char buf[16384];

@@ -62,6 +62,9 @@ void prefault_writable(void* data, std::size_t len) noexcept;
 // Writes all of `data` to `fd`, retrying short and interrupted writes.
 Expected<void> write_all(int fd, std::string_view data);
 
+// An int written whole to `fd` (a status pipe); nullopt at end of file or on a short read.
+std::optional<int> read_int(int fd);
+
 // Reads everything from `fd` (from its current offset) until end of file; past `deadline`
 // (if any) a kRuntimeTimeout error instead.
 Expected<std::string> read_all(

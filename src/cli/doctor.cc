@@ -1,4 +1,4 @@
-#include "core/doctor.h"
+#include "cli/doctor.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "util/text.h"
 #include "cgroup/cgroup.h"
 #include "core/rootless.h"
 #include "image/store.h"
@@ -43,7 +44,7 @@ Finding check_cgroups(const Expected<cgroup::Layout>& layout) {
     // process sits (a systemd service or a user's delegated user@UID.service).
     std::string enabled;
     if (auto down = sys::read_file(fs::path(v2->mount_point) / "cgroup.subtree_control"))
-      for (const auto& c : cgroup::parse_word_list(*down))
+      for (const auto& c : text::words(*down))
         enabled += (enabled.empty() ? "" : " ") + c;
     detail += fmt::format("; controllers enabled below the root: {}",
                           enabled.empty() ? "none" : enabled);

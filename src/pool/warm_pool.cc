@@ -1,4 +1,4 @@
-#include "core/warm_pool.h"
+#include "pool/warm_pool.h"
 
 #include <unistd.h>
 
@@ -6,9 +6,10 @@
 #include <fmt/std.h>
 
 #include "bundle/owner.h"
+#include "pool/assign.h"
 #include "sys/fs.h"
 
-namespace ociexec::core {
+namespace ociexec::pool {
 
 using namespace std::chrono_literals;
 
@@ -21,10 +22,8 @@ constexpr int kIdleAges = 5;
 
 }  // namespace
 
-WarmPool::WarmPool(std::size_t size, std::size_t max_containers, std::chrono::milliseconds max_age,
-                   std::size_t fillers)
-    : size_(size), max_containers_(max_containers), max_age_(max_age) {
-  for (std::size_t i = 0; i < std::max<std::size_t>(fillers, 1); ++i)
+WarmPool::WarmPool(PoolSettings settings) : settings_(std::move(settings)) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(settings_.fillers, 1); ++i)
     fillers_.emplace_back([this] { fill_loop(); });
 }
 
@@ -36,7 +35,7 @@ WarmPool::~WarmPool() {
   wake_.notify_all();
   for (auto& t : fillers_) t.join();
   // The containers go with entries_: each Container removes itself as it is destroyed.
-  std::map<PoolProfile, Entry> entries;
+  std::map<Profile, Entry> entries;
   {
     std::lock_guard lock(mutex_);
     entries.swap(entries_);
@@ -45,59 +44,51 @@ WarmPool::~WarmPool() {
     for (auto& c : entry.ready) c->discard();
 }
 
-WarmPool::Entry& WarmPool::register_profile(const PoolProfile& profile,
-                                            const ContainerRequest& request) {
-  auto [it, inserted] = entries_.try_emplace(profile);
+WarmPool::Entry& WarmPool::register_profile(const JobPlan& plan) {
+  auto [it, inserted] = entries_.try_emplace(plan.profile);
   if (inserted) {
-    it->second.request = request;
-    it->second.request.script = {};
-    it->second.request.stdin_data = {};
+    it->second.request = template_for(plan, settings_.init);
+    it->second.limits = plan.cgroup_limits;
   }
   it->second.last_used = Clock::now();
   it->second.evicted = false;
   return it->second;
 }
 
-std::unique_ptr<Container> WarmPool::take(const PoolProfile& profile,
-                                          const ContainerRequest& request) {
+Expected<std::unique_ptr<Container>> WarmPool::take(const JobPlan& plan) {
   std::unique_ptr<Container> taken;
+  cgroup::ResourceLimits created_with;
   {
     std::lock_guard lock(mutex_);
-    auto& ready = register_profile(profile, request).ready;
+    auto& entry = register_profile(plan);
     // Newest first: the oldest are the next to age out.
-    if (!ready.empty()) {
-      taken = std::move(ready.back());
-      ready.pop_back();
+    if (!entry.ready.empty()) {
+      taken = std::move(entry.ready.back());
+      entry.ready.pop_back();
+      created_with = entry.limits;
     }
   }
   wake_.notify_one();  // refill, or start filling a new profile
+  if (taken)
+    if (auto r = assign(*taken, plan, created_with); !r) return tl::unexpected(r.error());
   return taken;
 }
 
-Expected<std::size_t> WarmPool::fill(const PoolProfile& profile, const ContainerRequest& request,
-                                     std::chrono::milliseconds timeout) {
+Expected<std::size_t> WarmPool::fill(const JobPlan& plan, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   // The entry stays in the map while we wait on it (collect_expired keeps entries with
   // waiters), so the reference stays valid across the waits.
-  Entry& entry = register_profile(profile, request);
+  Entry& entry = register_profile(plan);
   ++entry.waiters;
   entry.last_error.reset();
   wake_.notify_all();
   const auto deadline = Clock::now() + timeout;
   changed_.wait_until(lock, deadline,
-                      [&] { return stopping_ || entry.ready.size() >= size_ || entry.last_error; });
+                      [&] { return stopping_ || entry.ready.size() >= settings_.size || entry.last_error; });
   --entry.waiters;
   entry.last_used = Clock::now();
   if (entry.last_error) return tl::unexpected(entry.last_error->with_context("fill the pool"));
   return entry.ready.size();
-}
-
-std::optional<cgroup::ResourceLimits> WarmPool::limits_of(const PoolProfile& profile) const {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(profile);
-  if (it == entries_.end()) return std::nullopt;
-  const auto& s = it->second.request.spec;
-  return cgroup::ResourceLimits{s.memory_bytes, s.swap_limit_supported, s.cpus, s.pids};
 }
 
 std::size_t WarmPool::total() const {
@@ -109,11 +100,12 @@ std::size_t WarmPool::total() const {
 WarmPool::Entry* WarmPool::next_to_fill(Clock::time_point now, Discarded& evicted) {
   Entry* wanted = nullptr;
   for (auto& [profile, e] : entries_) {
-    if (e.evicted || e.ready.size() + e.creating >= size_ || now < e.retry_after) continue;
+    if (e.evicted || e.ready.size() + e.creating >= settings_.size || now < e.retry_after)
+      continue;
     if (!wanted || e.last_used > wanted->last_used) wanted = &e;
   }
   if (!wanted) return nullptr;
-  if (total() >= max_containers_) {
+  if (total() >= settings_.max_containers) {
     // Room for it: the least recently used profile that was used before it goes, with its
     // containers. None older: the pool stays as it is.
     auto victim = entries_.end();
@@ -130,7 +122,7 @@ WarmPool::Entry* WarmPool::next_to_fill(Clock::time_point now, Discarded& evicte
       entries_.erase(victim);
     else
       v.evicted = true;
-    if (total() >= max_containers_) return nullptr;  // the next round evicts another
+    if (total() >= settings_.max_containers) return nullptr;  // the next round evicts another
   }
   ++wanted->creating;
   return wanted;
@@ -140,8 +132,8 @@ WarmPool::Discarded WarmPool::collect_expired(Clock::time_point now) {
   Discarded expired;
   for (auto it = entries_.begin(); it != entries_.end();) {
     auto& e = it->second;
-    const bool idle = e.waiters == 0 && now - e.last_used > kIdleAges * max_age_;
-    while (!e.ready.empty() && (idle || now - e.ready.front()->created_at() > max_age_)) {
+    const bool idle = e.waiters == 0 && now - e.last_used > kIdleAges * settings_.max_age;
+    while (!e.ready.empty() && (idle || now - e.ready.front()->created_at() > settings_.max_age)) {
       expired.push_back(std::move(e.ready.front()));
       e.ready.pop_front();
     }
@@ -169,17 +161,17 @@ void WarmPool::fill_loop() {
     }
     if (!entry) {
       // Sleep until asked, or until the oldest container ages out or a retry is due.
-      auto wake_at = now + max_age_;
+      auto wake_at = now + settings_.max_age;
       for (const auto& [p, e] : entries_) {
-        if (!e.ready.empty()) wake_at = std::min(wake_at, e.ready.front()->created_at() + max_age_);
+        if (!e.ready.empty()) wake_at = std::min(wake_at, e.ready.front()->created_at() + settings_.max_age);
         if (e.retry_after > now) wake_at = std::min(wake_at, e.retry_after);
-        wake_at = std::min(wake_at, e.last_used + kIdleAges * max_age_ + 1ms);
+        wake_at = std::min(wake_at, e.last_used + kIdleAges * settings_.max_age + 1ms);
       }
       wake_.wait_until(lock, wake_at);
       continue;
     }
     // The entry stays in the map while creating > 0 (collect_expired keeps it).
-    const ContainerRequest request = entry->request;
+    const container::Request request = entry->request;
     lock.unlock();
     auto created = Container::create(request);
     lock.lock();
@@ -237,4 +229,4 @@ void remove_orphaned_pool_inits(const std::filesystem::path& state_dir) {
   }
 }
 
-}  // namespace ociexec::core
+}  // namespace ociexec::pool

@@ -21,45 +21,44 @@
 #include <thread>
 #include <vector>
 
-#include "core/container.h"
+#include "container/container.h"
+#include "container/plan.h"
 
-namespace ociexec::core {
+namespace ociexec::pool {
 
-struct PoolProfile {
-  std::string runtime;  // the runtime binary's path
-  // The whole root, never just a path that two roots may share: a directory's path with its
-  // device and inode; an image's config digest and every layer, bottom to top.
-  std::string root;
-  std::string workdir;
-  std::uint64_t tmpfs_bytes = 0;
-  std::uint32_t uid = 65534;  // the process user is fixed at create
-  std::uint32_t gid = 65534;
-  auto operator<=>(const PoolProfile&) const = default;
+using container::Container;
+using container::JobPlan;
+using container::Profile;
+
+struct PoolSettings {
+  std::size_t size = 0;            // ready containers per profile
+  std::size_t max_containers = 0;  // across all profiles, ready or being made
+  std::chrono::milliseconds max_age{0};
+  std::size_t fillers = 1;         // threads that create containers
+  std::filesystem::path init;      // the executor's copy of ociexec-init (install_pool_init)
 };
 
 class WarmPool {
  public:
-  WarmPool(std::size_t size, std::size_t max_containers, std::chrono::milliseconds max_age,
-           std::size_t fillers);
+  explicit WarmPool(PoolSettings settings);
   WarmPool(const WarmPool&) = delete;
   WarmPool& operator=(const WarmPool&) = delete;
   ~WarmPool();
 
-  // A ready container of `profile`, or null (the job then creates its own). The first call
-  // for a profile registers it, with `request` as the template of its containers (the
-  // pool's init as the command, the job's limits); from then on the pool keeps it filled.
-  std::unique_ptr<Container> take(const PoolProfile& profile, const ContainerRequest& request);
-  // Registers `profile` and waits until the pool holds `size` ready containers of it, or
-  // `timeout` passes. Returns how many are ready; an error when creating them fails.
-  Expected<std::size_t> fill(const PoolProfile& profile, const ContainerRequest& request,
-                             std::chrono::milliseconds timeout);
-  // The limits the pool's containers of `profile` were created with.
-  [[nodiscard]] std::optional<cgroup::ResourceLimits> limits_of(const PoolProfile& profile) const;
+  // A ready container of the plan's profile with the plan's job assigned to it (assign.h),
+  // or null (the job then creates its own). The first call for a profile registers it, with
+  // this plan as the template of its containers (template_for: the init as the command, the
+  // plan's limits); from then on the pool keeps it filled.
+  Expected<std::unique_ptr<Container>> take(const JobPlan& plan);
+  // Registers the plan's profile and waits until the pool holds `size` ready containers of
+  // it, or `timeout` passes. Returns how many are ready; an error when creating them fails.
+  Expected<std::size_t> fill(const JobPlan& plan, std::chrono::milliseconds timeout);
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Entry {
-    ContainerRequest request;
+    container::Request request;
+    cgroup::ResourceLimits limits;  // what its containers' cgroups are created with
     std::deque<std::unique_ptr<Container>> ready;  // oldest first
     std::size_t creating = 0;
     std::size_t waiters = 0;  // fill() calls waiting on it: the entry is never erased meanwhile
@@ -69,7 +68,7 @@ class WarmPool {
     std::optional<Error> last_error;
   };
   using Discarded = std::vector<std::unique_ptr<Container>>;
-  Entry& register_profile(const PoolProfile& profile, const ContainerRequest& request);
+  Entry& register_profile(const JobPlan& plan);
   void fill_loop();
   // Under the lock: the most recently used profile that needs a container (marked as being
   // created), after making room under max_containers by evicting into `evicted`.
@@ -78,13 +77,11 @@ class WarmPool {
   Discarded collect_expired(Clock::time_point now);
   [[nodiscard]] std::size_t total() const;
 
-  const std::size_t size_;
-  const std::size_t max_containers_;
-  const std::chrono::milliseconds max_age_;
+  const PoolSettings settings_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // fillers: work to do, or stop
   std::condition_variable changed_;  // fill(): a container is ready or failed
-  std::map<PoolProfile, Entry> entries_;
+  std::map<Profile, Entry> entries_;
   bool stopping_ = false;
   std::vector<std::thread> fillers_;
 };
@@ -99,4 +96,4 @@ Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& w
 // Removes the init copies of executors that are gone (killed before removing theirs).
 void remove_orphaned_pool_inits(const std::filesystem::path& state_dir);
 
-}  // namespace ociexec::core
+}  // namespace ociexec::pool

@@ -1,4 +1,4 @@
-#include "core/container.h"
+#include "container/container.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,12 +11,11 @@
 #include <fmt/format.h>
 
 #include "bundle/owner.h"
-#include "pool/job_file.h"
 #include "sys/fs.h"
 #include "sys/proc.h"
 #include "sys/reaper.h"
 
-namespace ociexec::core {
+namespace ociexec::container {
 
 namespace fs = std::filesystem;
 
@@ -54,7 +53,7 @@ Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& 
     return r;
   if (!init_binary) return bundle.write_script(script);
   // A hard link: one copy of the init serves every pooled container (same file system).
-  const fs::path link = bundle.script_dir() / pool::kInitFile;
+  const fs::path link = bundle.script_dir() / bundle::kInitFile;
   if (::link(init_binary->c_str(), link.c_str()) != 0)
     return tl::unexpected(sys::errno_error(
         fmt::format("link the pool's init {} into {}", init_binary->string(), link.string()),
@@ -78,14 +77,16 @@ Error explain_if_full(Error e, const std::filesystem::path& state) {
 
 }  // namespace
 
-Container::Container(std::string id, bundle::Bundle bundle, const ContainerRequest& request)
+Container::Container(std::string id, bundle::Bundle bundle, const Request& request)
     : id_(std::move(id)),
       bundle_(std::move(bundle)),
       client_(request.client),
       cgroup_(*request.layout, request.cgroup_parent, id_),
       created_at_(std::chrono::steady_clock::now()) {}
 
-Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& request) {
+Expected<std::unique_ptr<Container>> Container::create(const Request& request,
+                                                      std::string_view script,
+                                                      std::string_view stdin_data) {
   const std::string id = bundle::new_container_id();
   auto bundle = bundle::Bundle::create(request.bundles_dir, id);
   if (!bundle) return tl::unexpected(bundle.error());
@@ -118,12 +119,12 @@ Expected<std::unique_ptr<Container>> Container::create(const ContainerRequest& r
   } else {
     seccomp_to_learn = c->client_->prepare_spec(*spec);
   }
-  if (auto r = write_bundle(c->bundle_, *spec, request.script, request.init_binary); !r)
+  if (auto r = write_bundle(c->bundle_, *spec, script, request.init_binary); !r)
     return tl::unexpected(r.error());
 
   // The job's stdio: stdin is a memfd (the job reads at its own pace, we never block
   // writing), stdout and stderr are pipes read in the poll loop.
-  auto in_fd = sys::make_memfd("ociexec-stdin", request.stdin_data);
+  auto in_fd = sys::make_memfd("ociexec-stdin", stdin_data);
   if (!in_fd) return tl::unexpected(in_fd.error().with_context("stdin"));
   auto out = sys::make_pipe(true, 1 << 20);
   if (!out) return tl::unexpected(out.error().with_context("stdout"));
@@ -193,17 +194,16 @@ Expected<supervise::Clock::time_point> Container::start() {
   return started;
 }
 
-Expected<supervise::Output> Container::supervise(const JobOptions& job,
-                                                 supervise::Clock::time_point started,
-                                                 std::chrono::milliseconds kill_wait) {
+Expected<supervise::Output> Container::supervise(const JobPlan& plan,
+                                                 supervise::Clock::time_point started) {
   supervise::Input in;
-  in.kill_wait = kill_wait;
   in.stdout_fd = std::move(stdout_);
   in.stderr_fd = std::move(stderr_);
-  in.deadline = started + job.timeout;
-  in.grace = job.grace;
-  in.output_cap = job.output_cap;
-  in.signal_fd = job.signal_fd;
+  in.deadline = started + plan.limits.timeout;
+  in.grace = plan.limits.grace;
+  in.output_cap = plan.limits.output_cap;
+  in.signal_fd = plan.signal_fd;
+  in.kill_wait = plan.kill_wait;
   const sys::Pidfd& init_pidfd = init_.pidfd();
   in.signal_job = [this, &init_pidfd](int sig) {
     // The init first: its death takes its whole pid namespace with it (the kernel SIGKILLs
@@ -217,21 +217,6 @@ Expected<supervise::Output> Container::supervise(const JobOptions& job,
     cgroup_.signal_all(sig);
   };
   return supervise::supervise(init_, std::move(in));
-}
-
-std::optional<Error> Container::exec_failure(std::string_view stderr_text) const {
-  if (!exec_status_) return std::nullopt;
-  int err = 0;
-  if (::read(exec_status_.get(), &err, sizeof err) != static_cast<ssize_t>(sizeof err))
-    return std::nullopt;  // the exec succeeded, and closed the pipe
-  // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
-  std::string_view line = stderr_text;
-  if (auto pos = line.rfind(pool::kInitMessagePrefix); pos != std::string_view::npos)
-    line = line.substr(pos + pool::kInitMessagePrefix.size());
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
-               fmt::format("{} start: {}", client_->info().name,
-                           line.empty() ? std::string(std::strerror(err)) : std::string(line))};
 }
 
 void Container::abandon() noexcept {
@@ -260,4 +245,4 @@ Expected<void> Container::remove() {
   return {};
 }
 
-}  // namespace ociexec::core
+}  // namespace ociexec::container

@@ -1,0 +1,78 @@
+// A job after validation (core/prepare.cc): every value its path needs, checked and held
+// once. Container, the supervisor and the warm pool take a JobPlan, never the public
+// JobOptions; what a container is made from is its Request, what cannot change once it exists
+// its Profile (the warm pool's key).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "image/rootfs.h"
+#include "ociexec/result.h"
+#include "runtime/runtime_client.h"
+#include "spec/spec_builder.h"
+
+namespace ociexec::container {
+
+// What Container::create makes.
+struct Request {
+  std::shared_ptr<const runtime::RuntimeClient> client;
+  const cgroup::Layout* layout = nullptr;  // where job cgroups are made (the executor's)
+  std::string cgroup_parent;
+  std::filesystem::path bundles_dir;
+  // The spec without what depends on the container: its job dir bind, cgroup path, owner.
+  spec::SpecInput spec;
+  // Pooled: this file is hard-linked into the job dir as the init, and fd 3 of the init
+  // reports a failed exec of the job's command (pool/assign.h).
+  std::optional<std::filesystem::path> init_binary;
+  // Rootless: the runtime makes no cgroup; with a delegated one (layout not empty), we make
+  // it with these limits and move the init into it before it starts.
+  std::optional<cgroup::ResourceLimits> own_cgroup;
+  // An image: its layers (top first) become the container's writable overlay root, and
+  // `rootfs_hold` keeps them from being pruned while the container exists.
+  std::vector<std::string> image_layers;
+  image::RootfsHold rootfs_hold;
+  // crun only: a seccomp program (raw BPF) loaded through its annotation in place of the
+  // spec's seccomp section; the seccomp probe's (core/seccomp_probe.h).
+  std::optional<std::string> seccomp_program;
+};
+
+// What cannot change once a container exists: the warm pool keeps containers per profile.
+struct Profile {
+  std::string runtime;  // the runtime binary's path
+  // The whole root, never just a path that two roots may share (image::RootfsPlan::identity).
+  std::string root;
+  std::string workdir;
+  std::uint64_t tmpfs_bytes = 0;
+  std::uint32_t uid = 65534;  // the process user is fixed at create
+  std::uint32_t gid = 65534;
+  auto operator<=>(const Profile&) const = default;
+};
+
+struct JobPlan {
+  Request container;
+  // The caller's script and stdin: views that outlive the run (run() holds the caller's
+  // arguments; submit() keeps its own copies).
+  std::string_view script;
+  std::string_view stdin_data;
+  // Validated once: the timeout, grace, output cap and the limits, as the result reports them.
+  EffectiveLimits limits;
+  // The limits the job's cgroup enforces: all of `limits`' but the unenforced ones. Written
+  // by the runtime from the spec (root), into the cgroup we make (rootless), or into a
+  // pooled container's cgroup where its profile's differ.
+  cgroup::ResourceLimits cgroup_limits;
+  // Each byte read from it is a signal for every process of the job (-1: none; the caller's).
+  int signal_fd = -1;
+  // How long the job's processes may take to die after the deadline's SIGKILL.
+  std::chrono::milliseconds kill_wait{0};
+  Profile profile;
+};
+
+}  // namespace ociexec::container

@@ -1,0 +1,40 @@
+#include "core/host.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/rootless.h"
+
+namespace ociexec::core {
+
+Expected<HostFacts> HostFacts::detect(const std::string& cgroup_parent) {
+  HostFacts facts;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    facts.cpus = static_cast<unsigned>(CPU_COUNT(&set));
+  else
+    facts.cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  facts.memory_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                       static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  auto layout = cgroup::detect_layout();
+  if (!layout) return tl::unexpected(layout.error());
+  facts.layout = std::move(*layout);
+  facts.rootless = running_rootless();
+  if (facts.rootless) facts.user_ns = caller_user_namespace();
+  facts.job_layout =
+      facts.rootless ? cgroup::delegated_layout(facts.layout, cgroup_parent) : facts.layout;
+  facts.swap_limit_supported = cgroup::swap_limit_supported(facts.layout);
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+    facts.nofile_hard_limit = nofile.rlim_max;
+  utsname uts{};
+  if (::uname(&uts) == 0) facts.machine = uts.machine;
+  return facts;
+}
+
+}  // namespace ociexec::core

@@ -1,0 +1,113 @@
+// Executor::run, as steps: prepare the plan (prepare.cc) -> take a pooled container with the
+// job assigned to it, or create one (container/container.h: bundle, create, adopt the init)
+// -> start -> supervise -> read the cgroup's stats -> remove -> the result. A Container
+// undoes itself on every path; a removal that cannot finish leaves the result intact.
+#include <fmt/format.h>
+
+#include "core/executor_impl.h"
+#include "core/validate.h"
+#include "pool/assign.h"
+#include "sys/reaper.h"
+
+namespace ociexec {
+
+namespace {
+
+Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
+                      supervise::Clock::time_point started, const EffectiveLimits& limits,
+                      const RuntimeInfo& rt, std::string id) {
+  Result r;
+  r.stdout_data = std::move(sup.out.data);
+  r.stderr_data = std::move(sup.err.data);
+  r.stdout_truncated = sup.out.truncated;
+  r.stderr_truncated = sup.err.truncated;
+  r.wall_time = sup.exited_at - started;
+  r.started_at = started;
+  r.cpu_time = stats.cpu_time;
+  r.peak_memory_bytes = stats.peak_memory_bytes;
+  r.runtime_name = rt.name;
+  r.runtime_version = rt.version;
+  r.container_id = std::move(id);
+  r.limits = limits;
+  r.signal = sup.status.signaled ? sup.status.signal : 0;
+  if (sup.timed_out) {
+    r.outcome = Outcome::kTimedOut;
+    r.exit_code = -1;
+    if (!r.stderr_data.empty() && r.stderr_data.back() != '\n') r.stderr_data += '\n';
+    r.stderr_data +=
+        fmt::format("Execution timeout ({}): the job ran past its time limit and was killed\n",
+                    core::format_seconds(limits.timeout));
+  } else if (stats.oom_kills > 0) {
+    r.outcome = Outcome::kOomKilled;
+    r.exit_code = sup.status.shell_code();
+  } else if (sup.status.signaled) {
+    r.outcome = Outcome::kSignaled;
+    r.exit_code = sup.status.shell_code();
+  } else {
+    r.outcome = Outcome::kExited;
+    r.exit_code = sup.status.code;
+  }
+  return r;
+}
+
+}  // namespace
+
+Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& job) const {
+  auto plan = prepare(script, job);
+  if (!plan) return tl::unexpected(plan.error());
+  if (pool) {
+    auto pooled = pool->take(*plan);
+    if (!pooled) return tl::unexpected(pooled.error());
+    if (*pooled) {
+      auto result = run_created(**pooled, *plan);
+      if (result) result->pooled = true;
+      return result;
+    }
+  }
+  auto created = container::Container::create(plan->container, plan->script, plan->stdin_data);
+  if (!created) return tl::unexpected(created.error());
+  return run_created(**created, *plan);
+}
+
+Expected<Result> Executor::Impl::run_guarded(std::string_view script, const JobOptions& job) const {
+  // No exception crosses the API: the guards inside run() have already cleaned up while
+  // unwinding, so what is left is to report it.
+  try {
+    return run(script, job);
+  } catch (const std::exception& e) {
+    return tl::unexpected(
+        Error{ErrorKind::kSystem, fmt::format("run: unexpected failure: {}", e.what())});
+  }
+}
+
+Expected<Result> Executor::Impl::run_created(container::Container& c,
+                                             const container::JobPlan& plan) const {
+  auto started = c.start();
+  if (!started) return tl::unexpected(started.error());
+  auto sup = c.supervise(plan, *started);
+  if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
+  const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
+  const auto exec_failed = pool::exec_failure(c, sup->err.data);
+  // The job has a result now: a removal that cannot finish does not take it away.
+  std::vector<std::string> warnings;
+  if (sup->abandoned) {
+    warnings.push_back(fmt::format(
+        "the job's processes did not exit within {} of SIGKILL (uninterruptible sleep?); its "
+        "container {} is left for gc",
+        core::format_seconds(plan.kill_wait), c.id()));
+    c.abandon();
+  } else if (auto r = c.remove(); !r) {
+    warnings.push_back(fmt::format("cleanup: {}; what is left of container {} is left for gc",
+                                   r.error().message, c.id()));
+    c.abandon();
+  }
+  // Processes of ours given up on earlier (sys/reaper.h) that have exited since.
+  (void)sys::Reaper::instance().reap_exited();
+  if (exec_failed) return tl::unexpected(*exec_failed);
+  auto result =
+      compose_result(std::move(*sup), stats, *started, plan.limits, c.client().info(), c.id());
+  result.warnings = std::move(warnings);
+  return result;
+}
+
+}  // namespace ociexec

@@ -1,0 +1,55 @@
+#include "pool/assign.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bundle/bundle.h"
+#include "pool/job_file.h"
+#include "sys/fs.h"
+#include "sys/unique_fd.h"
+
+namespace ociexec::pool {
+
+container::Request template_for(const container::JobPlan& plan, const std::filesystem::path& init) {
+  container::Request r = plan.container;
+  r.spec.args = {std::string(bundle::kInitPathInContainer)};
+  r.spec.env = {};  // the init sets the job's
+  r.init_binary = init;
+  return r;
+}
+
+Expected<void> assign(container::Container& c, const container::JobPlan& plan,
+                      const cgroup::ResourceLimits& created_with) {
+  // What the init reads at start: the job's command, environment and working directory.
+  const auto& spec = plan.container.spec;
+  auto file = encode_job({spec.args, spec::process_env(spec.env), spec.cwd});
+  if (!file)
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                "interpreter or env: a NUL byte cannot be passed to a process"});
+  if (auto r = sys::write_new_file(c.bundle().script_dir() / kJobFile, *file, 0444); !r)
+    return tl::unexpected(r.error().with_context("write the job file"));
+  if (auto r = c.bundle().write_script(plan.script); !r) return r;
+  if (auto r = c.set_stdin(plan.stdin_data); !r) return r;
+  if (plan.cgroup_limits != created_with)
+    if (auto r = c.cgroup().set_limits(plan.cgroup_limits); !r) return r;
+  return {};
+}
+
+std::optional<Error> exec_failure(const container::Container& c, std::string_view stderr_text) {
+  if (c.exec_status_fd() < 0) return std::nullopt;
+  auto reported = sys::read_int(c.exec_status_fd());
+  if (!reported) return std::nullopt;  // the exec succeeded, and closed the pipe
+  const int err = *reported;
+  // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
+  std::string_view line = stderr_text;
+  if (auto pos = line.rfind(kInitMessagePrefix); pos != std::string_view::npos)
+    line = line.substr(pos + kInitMessagePrefix.size());
+  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
+               fmt::format("{} start: {}", c.client().info().name,
+                           line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+}
+
+}  // namespace ociexec::pool

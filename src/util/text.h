@@ -1,0 +1,18 @@
+// The text helpers every parser of outside input shares (config values, flags, batch lines,
+// runtime output, cgroup and /proc files, registry headers): one of each, here.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ociexec::text {
+
+// `s` without the ASCII whitespace at either end (space, \t, \n, \v, \f, \r).
+std::string_view trim(std::string_view s);
+
+// The blank-separated words of `text`, in order ("python3 -u" -> {"python3", "-u"}; a cgroup
+// controller list; a pid list).
+std::vector<std::string> words(std::string_view text);
+
+}  // namespace ociexec::text

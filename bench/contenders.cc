@@ -75,7 +75,7 @@ std::string resolve(const std::string& name) {
 
 // The program crun compiles for `bundle`'s seccomp section, from its state after a create.
 std::string crun_seccomp_program(const std::string& crun, const std::string& root,
-                                 const fs::path& bundle, int ns) {
+                                 const fs::path& bundle, sys::FdRef ns) {
   const std::string id = "seccomp-probe";
   check(sys::run_command({crun, "--root", root, "create", "--bundle", bundle.string(), id}, 60s,
                          ns),
@@ -123,7 +123,7 @@ Contender bare_runtime(const Setup& s, const std::string& runtime, bool cached_s
   if (cached_seccomp) {
     // Every bundle has the same seccomp section: one program serves them all.
     const std::string program =
-        crun_seccomp_program(*path, root, bundles.front(), ns ? ns->get() : -1);
+        crun_seccomp_program(*path, root, bundles.front(), ns ? sys::FdRef(*ns) : sys::FdRef());
     for (const auto& b : bundles) use_cached_seccomp(b, program);
   }
   return {cached_seccomp ? fmt::format("bare {} run (cached seccomp)", runtime)
@@ -133,7 +133,7 @@ Contender bare_runtime(const Setup& s, const std::string& runtime, bool cached_s
                 bundles[static_cast<std::size_t>(static_cast<int>(job) * kWorkers + worker)];
             auto r = sys::run_command({*path, "--root", root, "run", "--bundle", bundle.string(),
                                        fmt::format("b{}", (*counter)++)},
-                                      60s, ns ? ns->get() : -1);
+                                      60s, ns ? sys::FdRef(*ns) : sys::FdRef());
             check(r, runtime + " run");
           }};
 }

@@ -53,7 +53,7 @@ std::vector<fs::path> JobCgroup::directories() const {
 
 bool JobCgroup::exists() const {
   for (const auto& d : directories())
-    if (::access(d.c_str(), F_OK) == 0) return true;
+    if (std::error_code ec; fs::exists(d, ec)) return true;
   return false;
 }
 
@@ -101,9 +101,7 @@ std::size_t JobCgroup::signal_all(int sig) const {
     auto dir = dir_in(h);
     if (sig == SIGKILL && h.v2 && layout_->mode == Mode::kV2) {
       // cgroup.kill (Linux 5.14) kills atomically, including processes forking right now.
-      if (auto fd = sys::open_fd((dir / "cgroup.kill").string(), O_WRONLY)) {
-        if (::write(fd->get(), "1", 1) == 1) continue;
-      }
+      if (sys::write_file(dir / "cgroup.kill", "1")) continue;
     }
     if (auto t = read_text(dir / "cgroup.procs"))
       for (int pid : parse_pid_list(*t)) pids.insert(pid);
@@ -228,8 +226,8 @@ bool has_controller(const Layout& layout, std::string_view controller) {
 bool swap_limit_supported(const Layout& layout) {
   if (layout.mode == Mode::kV2) return true;  // runc and crun skip swap.max when it is absent
   const Hierarchy* mem = layout.find_v1("memory");
-  return mem &&
-         ::access((fs::path(mem->mount_point) / "memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
+  std::error_code ec;
+  return mem && fs::exists(fs::path(mem->mount_point) / "memory.memsw.limit_in_bytes", ec);
 }
 
 }  // namespace ociexec::cgroup

@@ -53,10 +53,9 @@ Expected<void> JobCgroup::set_limits(const ResourceLimits& limits) const {
     std::vector<std::pair<fs::path, std::string>> refused;
     Error last;
     for (auto& [path, value] : pending) {
-      sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (fd && ::write(fd.get(), value.data(), value.size()) == static_cast<ssize_t>(value.size()))
-        continue;
-      last = sys::errno_error(fmt::format("write {} to {}", value, path.string()), errno);
+      auto written = sys::write_file(path, value);
+      if (written) continue;
+      last = written.error().with_context(fmt::format("write {}", value));
       refused.emplace_back(std::move(path), std::move(value));
     }
     if (!refused.empty() && pass == 1) return tl::unexpected(last.with_context("set limits"));
@@ -71,11 +70,8 @@ Expected<void> JobCgroup::adopt(pid_t pid, const ResourceLimits& limits) const {
   if (auto r = set_limits(limits); !r) return r;
   const std::string text = std::to_string(pid);
   for (const auto& dir : directories()) {
-    const fs::path procs = dir / "cgroup.procs";
-    sys::UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-      return tl::unexpected(
-          sys::errno_error(fmt::format("move pid {} into {}", pid, procs.string()), errno));
+    if (auto r = sys::write_file(dir / "cgroup.procs", text); !r)
+      return tl::unexpected(r.error().with_context(fmt::format("move pid {}", pid)));
   }
   return {};
 }

@@ -1,6 +1,5 @@
 #include "cli/doctor.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -63,9 +62,8 @@ Finding check_cgroups(const Expected<cgroup::Layout>& layout) {
 }
 
 Finding check_pidfd() {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
-  if (fd < 0) return {"pidfd", false, "pidfd_open is not supported", "use Linux 5.3 or newer"};
-  ::close(fd);
+  if (!sys::Pidfd::open(::getpid()))
+    return {"pidfd", false, "pidfd_open is not supported", "use Linux 5.3 or newer"};
   return {"pidfd", true, "pidfd_open works", {}};
 }
 

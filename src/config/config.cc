@@ -251,7 +251,8 @@ Expected<Config> load_config(const std::filesystem::path& path) {
 
 Expected<Config> load_effective_config(const std::string& explicit_path) {
   if (!explicit_path.empty()) return load_config(explicit_path);
-  if (::access(kSystemConfigPath, F_OK) == 0) return load_config(kSystemConfigPath);
+  if (std::error_code ec; std::filesystem::exists(kSystemConfigPath, ec))
+    return load_config(kSystemConfigPath);
   return Config{};
 }
 

@@ -136,11 +136,11 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
     if (!p) return tl::unexpected(p.error().with_context("exec status"));
     status = std::move(*p);
   }
-  const runtime::StdioFds stdio{in_fd->get(), out->write.get(), err->write.get(),
-                                status ? status->write.get() : -1};
+  const runtime::StdioFds stdio{*in_fd, out->write, err->write,
+                                status ? sys::FdRef(status->write) : sys::FdRef()};
   auto created = c->client_->create(id, c->bundle_.dir(), c->bundle_.pid_file(),
-                                    c->bundle_.log_file(), stdio, out->read.get(),
-                                    err->read.get(), seccomp_to_learn);
+                                    c->bundle_.log_file(), stdio, out->read, err->read,
+                                    seccomp_to_learn);
   // Only the init's copies of the write ends may remain: ours would keep EOF away.
   out->write.reset();
   err->write.reset();
@@ -175,14 +175,8 @@ Container::~Container() {
 
 Expected<void> Container::set_stdin(std::string_view data) const {
   // The init shares this open file (and its offset, still 0): pwrite leaves the offset alone.
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(stdin_.get(), data.data() + done, data.size() - done,
-                         static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return tl::unexpected(sys::errno_error("write stdin", errno));
-    done += static_cast<std::size_t>(n);
-  }
+  if (auto r = sys::pwrite_all(stdin_, data); !r)
+    return tl::unexpected(r.error().with_context("stdin"));
   return {};
 }
 

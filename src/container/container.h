@@ -46,7 +46,7 @@ class Container {
   // (or the plan's kill_wait after the SIGKILL it has not: Output::abandoned, see abandon()).
   Expected<supervise::Output> supervise(const JobPlan& plan, supervise::Clock::time_point started);
   // Pooled: the read end of the pipe on which the init reports a failed exec (pool/assign.h).
-  [[nodiscard]] int exec_status_fd() const noexcept { return exec_status_.get(); }
+  [[nodiscard]] sys::FdRef exec_status_fd() const noexcept { return exec_status_; }
   // A container that will not run a job (a pooled one, aged or at shutdown): kills the init
   // waiting at its fifo, then removes everything as remove() does.
   void discard() noexcept;

@@ -68,8 +68,9 @@ struct JobPlan {
   // by the runtime from the spec (root), into the cgroup we make (rootless), or into a
   // pooled container's cgroup where its profile's differ.
   cgroup::ResourceLimits cgroup_limits;
-  // Each byte read from it is a signal for every process of the job (-1: none; the caller's).
-  int signal_fd = -1;
+  // Each byte read from it is a signal for every process of the job (the caller's, borrowed;
+  // none: none).
+  sys::FdRef signal_fd;
   // How long the job's processes may take to die after the deadline's SIGKILL.
   std::chrono::milliseconds kill_wait{0};
   Profile profile;

@@ -116,7 +116,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   plan.cgroup_limits = enforced_limits(plan.limits, host.swap_limit_supported);
   plan.script = script;
   plan.stdin_data = job.stdin_data;
-  plan.signal_fd = job.signal_fd;
+  plan.signal_fd = sys::FdRef(job.signal_fd);
   plan.kill_wait = options.kill_wait;
 
   auto client = client_for(job.runtime);

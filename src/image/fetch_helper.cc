@@ -22,7 +22,7 @@ fs::path helper_path() {
   if (!ec)
     for (const auto& candidate :
          {dir / "ociexec-fetch", dir.parent_path() / "libexec/ociexec/ociexec-fetch"})
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      if (sys::find_executable(candidate.string())) return candidate;
   return OCIEXEC_FETCH_INSTALL_PATH;
 }
 
@@ -38,9 +38,9 @@ Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions
   auto in = sys::make_memfd("ociexec-fetch-options", options_to_json(options).dump());
   if (!in) return tl::unexpected(in.error().with_context("pull"));
   sys::SpawnOptions spawn;
-  spawn.stdin_fd = in->get();
-  spawn.stdout_fd = out->write.get();
-  spawn.stderr_fd = STDERR_FILENO;
+  spawn.stdin_fd = *in;
+  spawn.stdout_fd = out->write;
+  spawn.stderr_fd = sys::FdRef(STDERR_FILENO);
   auto child = sys::ChildProcess::spawn(
       {helper.string(), std::string(reference), ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
       spawn);

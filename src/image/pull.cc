@@ -40,7 +40,7 @@ Expected<sys::UniqueFd> temp_file(const Store& store) {
 }
 
 Expected<std::string> read_fd(int fd) {
-  if (::lseek(fd, 0, SEEK_SET) < 0) return tl::unexpected(sys::errno_error("seek", errno));
+  if (auto r = sys::rewind(sys::FdRef(fd)); !r) return tl::unexpected(r.error());
   return sys::read_all(fd);
 }
 
@@ -241,7 +241,7 @@ Expected<void> apply_layer(const Store& store, BlobSource& source, const Descrip
     };
   if (auto r = source.layer(blob, fd->get(), progress); !r) return tl::unexpected(r.error());
   fetched += blob.size;
-  if (::lseek(fd->get(), 0, SEEK_SET) < 0) return tl::unexpected(sys::errno_error("seek", errno));
+  if (auto r = sys::rewind(*fd); !r) return tl::unexpected(r.error());
   auto stats = unpack_layer(fd->get(), *compression, dir, budget, diff_id.algorithm, mode);
   if (!stats && settings.registry.deadline.passed())
     return tl::unexpected(settings.registry.deadline.error());

@@ -449,8 +449,7 @@ Expected<void> RegistryClient::blob(const Descriptor& d, int fd, const BlobProgr
   auto reset = [&] {
     hasher.emplace(digest->algorithm);
     got = 0;
-    (void)::ftruncate(fd, 0);
-    (void)::lseek(fd, 0, SEEK_SET);
+    (void)sys::rewind(sys::FdRef(fd), /*truncate=*/true);
   };
   ++s_->blob_requests;
   const std::string what = fmt::format("blob {}", d.digest);

@@ -108,17 +108,17 @@ Expected<sys::FileLock> Store::lock_for_pull() const {
 }
 
 bool Store::has_blob(const Digest& d) const {
-  struct stat st {};
-  return ::stat(blob_path(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  std::error_code ec;
+  return fs::is_regular_file(blob_path(d), ec);
 }
 bool Store::has_layer(const Digest& d) const {
-  struct stat st {};
-  return ::stat(layer_dir(d).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  std::error_code ec;
+  return fs::is_directory(layer_dir(d), ec);
 }
 
 bool Store::has_flat(const Digest& d) const {
-  struct stat st {};
-  return ::stat(flat_dir(d).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  std::error_code ec;
+  return fs::is_directory(flat_dir(d), ec);
 }
 
 Expected<std::string> Store::read_blob(const Digest& d) const {
@@ -126,13 +126,8 @@ Expected<std::string> Store::read_blob(const Digest& d) const {
 }
 
 Expected<void> Store::write_blob(const Digest& d, std::string_view data) const {
-  const fs::path tmp = tmp_path(d.hex);
-  if (auto r = sys::write_new_file(tmp, data, 0600); !r) return r;
-  if (::rename(tmp.c_str(), blob_path(d).c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return tl::unexpected(sys::errno_error(fmt::format("store blob {}", d.str()), err));
-  }
+  if (auto r = sys::replace_file(blob_path(d), data, 0600, tmp_path(d.hex)); !r)
+    return tl::unexpected(r.error().with_context(fmt::format("store blob {}", d.str())));
   return {};
 }
 
@@ -180,13 +175,10 @@ Expected<std::vector<ImageRecord>> Store::list() const {
 Expected<void> Store::write_records(const std::vector<ImageRecord>& records) const {
   json arr = json::array();
   for (const auto& r : records) arr.push_back(to_json(r));
-  const fs::path tmp = tmp_path("images.json");
-  if (auto r = sys::write_new_file(tmp, json{{"images", arr}}.dump(1), 0600); !r) return r;
-  if (::rename(tmp.c_str(), (root_ / kRecordsFile).c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return tl::unexpected(sys::errno_error("update the image store's images.json", err));
-  }
+  if (auto r = sys::replace_file(root_ / kRecordsFile, json{{"images", arr}}.dump(1), 0600,
+                                 tmp_path("images.json"));
+      !r)
+    return tl::unexpected(r.error().with_context("update the image store's images.json"));
   return {};
 }
 

@@ -38,7 +38,7 @@ Expected<void> assign(container::Container& c, const container::JobPlan& plan,
 }
 
 std::optional<Error> exec_failure(const container::Container& c, std::string_view stderr_text) {
-  if (c.exec_status_fd() < 0) return std::nullopt;
+  if (!c.exec_status_fd()) return std::nullopt;
   auto reported = sys::read_int(c.exec_status_fd());
   if (!reported) return std::nullopt;  // the exec succeeded, and closed the pipe
   const int err = *reported;

@@ -8,6 +8,7 @@
 #include "bundle/owner.h"
 #include "pool/assign.h"
 #include "sys/fs.h"
+#include "sys/process.h"
 
 namespace ociexec::pool {
 
@@ -199,7 +200,7 @@ Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& w
     source = OCIEXEC_INIT_INSTALL_PATH;
     for (const auto& candidate :
          {dir / "ociexec-init", dir.parent_path() / "libexec/ociexec/ociexec-init"})
-      if (!ec && ::access(candidate.c_str(), X_OK) == 0) {
+      if (!ec && sys::find_executable(candidate.string())) {
         source = candidate;
         break;
       }

@@ -165,10 +165,8 @@ Expected<RuntimeInfo> probe(const std::string& name, const std::string& path,
   RuntimeInfo info{name, path, parse_version(out->output)};
   if (!cache.empty() && !identity.empty()) {
     // Written aside and renamed: concurrent CLIs never read half a file.
-    const fs::path tmp = cache.string() + fmt::format(".tmp{}", ::getpid());
-    if (sys::write_new_file(tmp, identity + "\n" + info.version + "\n", 0600))
-      ::rename(tmp.c_str(), cache.c_str());
-    ::unlink(tmp.c_str());
+    (void)sys::replace_file(cache, identity + "\n" + info.version + "\n", 0600,
+                            cache.string() + fmt::format(".tmp{}", ::getpid()));
   }
   return info;
 }

@@ -21,12 +21,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // What is already in a non-blocking pipe, without waiting for more.
-std::string drain_available(int fd) {
+std::string drain_available(sys::FdRef fd) {
   std::string out;
-  if (fd < 0) return out;
+  if (!fd) return out;
   char buf[4096];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > 65536) break;
@@ -48,11 +48,12 @@ std::optional<std::string> RuntimeClient::prepare_spec(nlohmann::json& spec) con
 
 Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bundle,
                                      const fs::path& pid_file, const fs::path& log,
-                                     const StdioFds& stdio, int stdout_read_fd, int stderr_read_fd,
+                                     const StdioFds& stdio, sys::FdRef stdout_read,
+                                     sys::FdRef stderr_read,
                                      const std::optional<std::string>& seccomp_to_learn) const {
   Invocation inv{info_.path, root_, log};
   auto child = sys::ChildProcess::spawn(
-      create_argv(inv, bundle, pid_file, id, stdio.fd3 >= 0),
+      create_argv(inv, bundle, pid_file, id, stdio.fd3.valid()),
       {stdio.in, stdio.out, stdio.err, mount_ns_fd(), stdio.fd3, exe_fd()});
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
@@ -68,7 +69,7 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
     return {};
   }
   // runc and crun print fatal errors on their stderr, which is the container's stderr pipe.
-  std::string printed = drain_available(stderr_read_fd) + drain_available(stdout_read_fd);
+  std::string printed = drain_available(stderr_read) + drain_available(stdout_read);
   std::string text = error_text(read_log(log), printed);
   if (text.empty())
     text = status->signaled ? fmt::format("killed by signal {} ({})", status->signal,

@@ -17,11 +17,12 @@
 
 namespace ociexec::runtime {
 
+// The init's stdio, borrowed from the caller for the create.
 struct StdioFds {
-  int in = -1;
-  int out = -1;
-  int err = -1;
-  int fd3 = -1;  // when >= 0: passed on to the init as its fd 3 (--preserve-fds 1)
+  sys::FdRef in;
+  sys::FdRef out;
+  sys::FdRef err;
+  sys::FdRef fd3;  // given: passed on to the init as its fd 3 (--preserve-fds 1)
 };
 
 class RuntimeClient {
@@ -53,7 +54,7 @@ class RuntimeClient {
   // `seccomp_to_learn`: prepare_spec's result, kept once the runtime has compiled it.
   Expected<void> create(const std::string& id, const std::filesystem::path& bundle,
                         const std::filesystem::path& pid_file, const std::filesystem::path& log,
-                        const StdioFds& stdio, int stdout_read_fd, int stderr_read_fd,
+                        const StdioFds& stdio, sys::FdRef stdout_read, sys::FdRef stderr_read,
                         const std::optional<std::string>& seccomp_to_learn = std::nullopt) const;
   // Starts a created container. runc and crun hold the init on "<root>/<id>/exec.fifo"; with
   // no hooks in the spec, completing that handshake is all their `start` does, so we do it
@@ -81,8 +82,10 @@ class RuntimeClient {
  private:
   Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,
                       std::string_view what) const;
-  [[nodiscard]] int mount_ns_fd() const noexcept { return mount_ns_ ? mount_ns_->get() : -1; }
-  [[nodiscard]] int exe_fd() const noexcept { return exe_ ? exe_->get() : -1; }
+  [[nodiscard]] sys::FdRef mount_ns_fd() const noexcept {
+    return mount_ns_ ? sys::FdRef(*mount_ns_) : sys::FdRef();
+  }
+  [[nodiscard]] sys::FdRef exe_fd() const noexcept { return exe_ ? sys::FdRef(*exe_) : sys::FdRef(); }
   RuntimeInfo info_;
   std::filesystem::path root_;
   std::chrono::milliseconds timeout_;

@@ -167,9 +167,9 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     if (!exited) {
       init_slot = static_cast<int>(count);
       fds[count++] = {init.pidfd().fd(), POLLIN, 0};
-      if (in.signal_fd >= 0) {
+      if (in.signal_fd) {
         sig_slot = static_cast<int>(count);
-        fds[count++] = {in.signal_fd, POLLIN, 0};
+        fds[count++] = {in.signal_fd.get(), POLLIN, 0};
       }
     }
     if (in.stdout_fd) {
@@ -192,8 +192,9 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     if (err_slot >= 0 && fds[err_slot].revents &&
         !pump(in.stderr_fd.get(), out.err, err_prefaulted, in.output_cap, buffer.data()))
       in.stderr_fd.reset();
-    if (sig_slot >= 0 && fds[sig_slot].revents && !forward_signals(in.signal_fd, in.signal_job))
-      in.signal_fd = -1;
+    if (sig_slot >= 0 && fds[sig_slot].revents &&
+        !forward_signals(in.signal_fd.get(), in.signal_job))
+      in.signal_fd = {};
     if (init_slot >= 0 && fds[init_slot].revents) {
       auto done = reap();
       if (!done) return tl::unexpected(done.error());

@@ -28,8 +28,8 @@ struct Input {
   std::size_t output_cap = 0;
   // Sends a signal to every process of the job (the init and its cgroup).
   std::function<void(int)> signal_job;
-  // Each byte read from it is a signal number to forward through signal_job (-1: none).
-  int signal_fd = -1;
+  // Each byte read from it is a signal number to forward through signal_job (none: none).
+  sys::FdRef signal_fd;
   // After the deadline's SIGKILL, how long the init may take to exit. An init that does not
   // (uninterruptible sleep: a hung NFS read, a frozen cgroup) is given up on: the result is
   // returned anyway, and the caller leaves the container to gc.

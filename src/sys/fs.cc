@@ -40,6 +40,28 @@ Expected<void> write_new_file(const fs::path& path, std::string_view data, unsig
   return {};
 }
 
+Expected<void> write_file(const fs::path& path, std::string_view data) {
+  auto fd = open_fd(path.string(), O_WRONLY);
+  if (!fd) return tl::unexpected(fd.error());
+  if (auto w = write_all(fd->get(), data); !w)
+    return tl::unexpected(w.error().with_context(path.string()));
+  return {};
+}
+
+Expected<void> replace_file(const fs::path& path, std::string_view data, unsigned mode,
+                            const fs::path& tmp) {
+  if (auto r = write_new_file(tmp, data, mode); !r) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return tl::unexpected(errno_error(fmt::format("rename {} to {}", tmp, path), err));
+  }
+  return {};
+}
+
 Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok) {
   if (::mkdir(path.c_str(), mode) == 0) {
     ::chmod(path.c_str(), mode);

@@ -20,6 +20,12 @@ namespace fs = std::filesystem;
 Expected<std::string> read_file(const fs::path& path);
 // Creates `path` (which must not exist) with `mode` and writes `data`.
 Expected<void> write_new_file(const fs::path& path, std::string_view data, unsigned mode = 0644);
+// Writes `data` to the existing file `path` (a cgroup or /proc control file: one write).
+Expected<void> write_file(const fs::path& path, std::string_view data);
+// Replaces `path` whole with `data`: written to `tmp` (which must not exist), then renamed
+// over it, so that no reader ever sees half of it. `tmp` is gone either way.
+Expected<void> replace_file(const fs::path& path, std::string_view data, unsigned mode,
+                            const fs::path& tmp);
 // mkdir; an existing directory is fine when `exist_ok`.
 Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok);
 // mkdir -p with `mode` for the directories it creates.

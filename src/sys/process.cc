@@ -126,10 +126,11 @@ Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   // posix_spawn can neither join a namespace nor set a parent-death signal: clone with
   // CLONE_VM | CLONE_VFORK, as posix_spawn itself does, and do both in the child.
   clone_child::Spawn c{cargv.data(),
-               {options.stdin_fd, options.stdout_fd, options.stderr_fd, options.fd3},
-               options.mount_ns_fd,
+               {options.stdin_fd.get(), options.stdout_fd.get(), options.stderr_fd.get(),
+                options.fd3.get()},
+               options.mount_ns_fd.get(),
                ::getpid(),
-               options.exe_fd};
+               options.exe_fd.get()};
   auto pid = clone_vfork(clone_child::exec, &c);
   if (!pid) return tl::unexpected(pid.error().with_context(fmt::format("spawn \"{}\"", argv[0])));
   if (c.err != 0) {  // it exited without exec: reap it, report why
@@ -236,12 +237,12 @@ Expected<ExitStatus> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
 }
 
 Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
-                                    std::chrono::milliseconds timeout, int mount_ns_fd,
-                                    int exe_fd) {
+                                    std::chrono::milliseconds timeout, FdRef mount_ns_fd,
+                                    FdRef exe_fd) {
   // A memfd, not a pipe: the command can write any amount without us reading concurrently.
   auto out = make_memfd("ociexec-cmd-output", {});
   if (!out) return tl::unexpected(out.error());
-  auto child = ChildProcess::spawn(argv, {-1, out->get(), out->get(), mount_ns_fd, -1, exe_fd});
+  auto child = ChildProcess::spawn(argv, {{}, *out, *out, mount_ns_fd, {}, exe_fd});
   if (!child) return tl::unexpected(child.error());
   auto st = child->wait_for(timeout);
   if (!st) return tl::unexpected(st.error().with_context(argv[0]));

@@ -49,17 +49,17 @@ class Pidfd {
 };
 
 struct SpawnOptions {
-  // fds that become the child's 0, 1 and 2; -1 means /dev/null.
-  int stdin_fd = -1;
-  int stdout_fd = -1;
-  int stderr_fd = -1;
+  // fds that become the child's 0, 1 and 2; none: /dev/null.
+  FdRef stdin_fd;
+  FdRef stdout_fd;
+  FdRef stderr_fd;
   // A mount namespace (an fd from mount_namespace_without) the child joins before exec.
-  int mount_ns_fd = -1;
-  // When >= 0: becomes the child's fd 3 (every other fd above 2 is closed).
-  int fd3 = -1;
-  // When >= 0: the executable to run (a sealed copy, sys/sealed_exe.h), with argv as given;
+  FdRef mount_ns_fd;
+  // Given: becomes the child's fd 3 (every other fd above 2 is closed).
+  FdRef fd3;
+  // Given: the executable to run (a sealed copy, sys/sealed_exe.h), with argv as given;
   // argv[0] is then only the name the program sees.
-  int exe_fd = -1;
+  FdRef exe_fd;
 };
 
 // A spawned child. Destroying it before wait() SIGKILLs and reaps the process.
@@ -123,8 +123,8 @@ struct CommandOutput {
 };
 // `exe_fd`: as SpawnOptions::exe_fd.
 Expected<CommandOutput> run_command(const std::vector<std::string>& argv,
-                                    std::chrono::milliseconds timeout, int mount_ns_fd = -1,
-                                    int exe_fd = -1);
+                                    std::chrono::milliseconds timeout, FdRef mount_ns_fd = {},
+                                    FdRef exe_fd = {});
 
 // Finds `name` on $PATH (or checks it when it contains a '/'); nullopt when not executable.
 std::optional<std::string> find_executable(const std::string& name);

@@ -45,6 +45,26 @@ Expected<void> write_all(int fd, std::string_view data) {
   return {};
 }
 
+Expected<void> pwrite_all(FdRef fd, std::string_view data, std::uint64_t offset) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd.get(), data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return tl::unexpected(errno_error("pwrite", errno));
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+Expected<void> rewind(FdRef fd, bool truncate) {
+  if (truncate && ::ftruncate(fd.get(), 0) != 0)
+    return tl::unexpected(errno_error("truncate", errno));
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return tl::unexpected(errno_error("seek", errno));
+  return {};
+}
+
 Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data) {
   UniqueFd fd(::memfd_create(std::string(name).c_str(), MFD_CLOEXEC));
   if (!fd) return tl::unexpected(errno_error("memfd_create", errno));
@@ -69,10 +89,10 @@ void prefault_writable(void* data, std::size_t len) noexcept {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
-std::optional<int> read_int(int fd) {
+std::optional<int> read_int(FdRef fd) {
   int value = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, &value, sizeof value);
+    const ssize_t n = ::read(fd.get(), &value, sizeof value);
     if (n < 0 && errno == EINTR) continue;
     if (n != static_cast<ssize_t>(sizeof value)) return std::nullopt;
     return value;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,21 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// A borrowed file descriptor, as it crosses a module boundary: whoever owns it (a UniqueFd,
+// the caller) keeps it open for as long as the callee uses it; an FdRef never closes it.
+class FdRef {
+ public:
+  constexpr FdRef() noexcept = default;
+  constexpr explicit FdRef(int fd) noexcept : fd_(fd) {}
+  FdRef(const UniqueFd& owner) noexcept : fd_(owner.get()) {}  // NOLINT: borrowing is implicit
+  [[nodiscard]] constexpr int get() const noexcept { return fd_; }
+  [[nodiscard]] constexpr bool valid() const noexcept { return fd_ >= 0; }
+  constexpr explicit operator bool() const noexcept { return valid(); }
+
+ private:
+  int fd_ = -1;
+};
+
 struct Pipe {
   UniqueFd read;
   UniqueFd write;
@@ -61,9 +77,13 @@ void prefault_writable(void* data, std::size_t len) noexcept;
 
 // Writes all of `data` to `fd`, retrying short and interrupted writes.
 Expected<void> write_all(int fd, std::string_view data);
+// The same at `offset`, leaving the file offset alone (a file another process shares).
+Expected<void> pwrite_all(FdRef fd, std::string_view data, std::uint64_t offset = 0);
+// Back to offset 0 (`truncate`: and empty).
+Expected<void> rewind(FdRef fd, bool truncate = false);
 
 // An int written whole to `fd` (a status pipe); nullopt at end of file or on a short read.
-std::optional<int> read_int(int fd);
+std::optional<int> read_int(FdRef fd);
 
 // Reads everything from `fd` (from its current offset) until end of file; past `deadline`
 // (if any) a kRuntimeTimeout error instead.

@@ -101,7 +101,7 @@ struct CliRun {
     auto err = ociexec::sys::make_memfd("chaos-err", {});
     std::vector<std::string> argv = {cli.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto child = spawn_tracked(argv, {-1, out->get(), err->get()});
+    auto child = spawn_tracked(argv, {{}, *out, *err});
     if (!child) {
       fmt::print(stderr, "chaos: cannot start the CLI: {}\n", child.error().message);
       std::exit(2);

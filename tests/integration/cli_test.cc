@@ -214,7 +214,7 @@ TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting
     REQUIRE(out);
     auto cli = ociexec::sys::ChildProcess::spawn(
         {env.cli.string(), "--config", config, "batch", "-j", "1", input.string()},
-        {-1, out->get(), out->get()});
+        {{}, *out, *out});
     REQUIRE(cli);
     REQUIRE(wait_for_running_container(cli->pidfd().pid()));
     REQUIRE(cli->pidfd().send_signal(SIGTERM));

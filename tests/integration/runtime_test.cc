@@ -61,7 +61,7 @@ TEST_CASE("the private mount namespace hides the cgroup2 mount from the runtime 
   {
     auto ns = ociexec::sys::mount_namespace_without(v2->mount_point);
     REQUIRE_MESSAGE(ns, (ns ? "" : ns.error().message));
-    auto inside = ociexec::sys::run_command({"/bin/cat", "/proc/self/mountinfo"}, 10s, ns->get());
+    auto inside = ociexec::sys::run_command({"/bin/cat", "/proc/self/mountinfo"}, 10s, *ns);
     REQUIRE(inside);
     CHECK(inside->status.code == 0);
     const std::string needle = " " + v2->mount_point + " ";

@@ -26,7 +26,7 @@ Spawned spawn_sh(const std::string& script) {
   REQUIRE(out);
   REQUIRE(err);
   auto child =
-      sys::ChildProcess::spawn({"/bin/sh", "-c", script}, {-1, out->write.get(), err->write.get()});
+      sys::ChildProcess::spawn({"/bin/sh", "-c", script}, {{}, out->write, err->write});
   REQUIRE(child);
   return {std::move(*child), std::move(out->read), std::move(err->read)};
 }
@@ -105,7 +105,7 @@ TEST_CASE("signal numbers written to signal_fd are forwarded to the job") {
   auto sigpipe = sys::make_pipe(true);
   REQUIRE(sigpipe);
   auto in = input(s, 10s);
-  in.signal_fd = sigpipe->read.get();
+  in.signal_fd = sigpipe->read;
   const unsigned char term = SIGTERM;
   REQUIRE(::write(sigpipe->write.get(), &term, 1) == 1);
   auto r = supervise::supervise(s.child, std::move(in));

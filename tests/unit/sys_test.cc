@@ -143,7 +143,7 @@ TEST_CASE("a sealed copy of an executable runs, and cannot be changed") {
   CHECK((::fcntl(exe->get(), F_GETFD) & FD_CLOEXEC) != 0);
   // Spawned through the fd: argv[0] is only a name, and fds 0-2 are set up as usual.
   auto out =
-      sys::run_command({"not-a-path", "sealed", "copy"}, std::chrono::seconds(10), -1, exe->get());
+      sys::run_command({"not-a-path", "sealed", "copy"}, std::chrono::seconds(10), {}, *exe);
   REQUIRE(out);
   CHECK(out->status.code == 0);
   CHECK(out->output == "sealed copy\n");

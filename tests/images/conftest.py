@@ -12,11 +12,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
-from local_registry import Registry
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from cgroup_mounts import cgroup_mounts  # noqa: E402
+from local_registry import Registry  # noqa: E402
 
 CLI = os.environ.get("OCIEXEC_TEST_CLI", "")
 ROOTFS = os.environ.get("OCIEXEC_TEST_ROOTFS", "")
@@ -92,16 +95,6 @@ def _mounts():
         return [line.split()[4] for line in f]
 
 
-def _cgroup_mounts():
-    """Every cgroup hierarchy's mount point, v1 and v2 alike (a pure v2 host has one)."""
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            fstype = fields[fields.index("-") + 1]
-            if fstype in ("cgroup", "cgroup2"):
-                yield fields[4]
-
-
 def assert_nothing_left(state, store):
     left = []
     bundles = state / "bundles"
@@ -112,7 +105,7 @@ def assert_nothing_left(state, store):
         d = state / "runtime" / rt
         if d.exists():
             left += [f"{rt} state {e}" for e in os.listdir(d) if e.startswith("ociexec-")]
-    for mount in _cgroup_mounts():
+    for mount in cgroup_mounts():
         parent = os.path.join(mount, "ociexec")
         if os.path.isdir(parent):
             left += [f"cgroup {parent}/{e}" for e in os.listdir(parent) if e.startswith("ociexec-")]

@@ -111,13 +111,10 @@ TEST_CASE("state dir: refused when another user owns it, others may write it, or
   CHECK(cli->output.find("sticky bit") != std::string::npos);
   CHECK(std::count(cli->output.begin(), cli->output.end(), '\n') == 1);
   REQUIRE(::chmod(base.c_str(), 01777) == 0);
-  {
-    auto o = Env::get().executor_options();
+  (void)executor_with([&](ExecutorOptions& o) {
     o.state_dir = mine;
     o.pool_size = 0;
-    auto e = Executor::create(o);
-    REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-  }
+  });
   fs::remove_all(base);
   leaks.check();
 }
@@ -135,14 +132,13 @@ TEST_CASE("a runtime that hangs on create: it and every helper it started are ki
                          "exec runc \"$@\"\n";
   fs::permissions(fake, fs::perms::owner_all);
   {
-    auto o = Env::get().executor_options();
-    o.state_dir = dir / "state";
-    o.runtime = fake.string();
-    o.runtime_timeout = 1s;
-    o.pool_size = 0;
-    auto exec = Executor::create(o);
-    REQUIRE_MESSAGE(exec, (exec ? "" : exec.error().message));
-    auto r = exec->run("true", job());
+    auto exec = executor_with([&](ExecutorOptions& o) {
+      o.state_dir = dir / "state";
+      o.runtime = fake.string();
+      o.runtime_timeout = 1s;
+      o.pool_size = 0;
+    });
+    auto r = exec.run("true", job());
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == ErrorKind::kRuntimeTimeout);
     // The helper the runtime left (reparented to us, a subreaper, when it was killed) is
@@ -161,14 +157,11 @@ TEST_CASE("an init that SIGKILL cannot end: the result comes back, timed out wit
   REQUIRE(::geteuid() == 0);
   LeakCheck leaks;
   {
-    auto o = Env::get().executor_options();
-    o.kill_wait = 1s;
-    auto exec = Executor::create(o);
-    REQUIRE_MESSAGE(exec, (exec ? "" : exec.error().message));
+    auto exec = executor_with([](ExecutorOptions& o) { o.kill_wait = 1s; });
     JobOptions j = job(1500ms);
     const std::string needle = "sleep 41.25";
     auto running =
-        std::async(std::launch::async, [&] { return exec->run("exec /bin/payload " + needle, j); });
+        std::async(std::launch::async, [&] { return exec.run("exec /bin/payload " + needle, j); });
     fs::path freezer;
     for (int i = 0; i < 300 && freezer.empty(); ++i) {
       freezer = frozen_candidate(Env::get().cgroup_parent, needle);
@@ -187,7 +180,7 @@ TEST_CASE("an init that SIGKILL cannot end: the result comes back, timed out wit
     CHECK(r->warnings[0].find("did not exit within 1s of SIGKILL") != std::string::npos);
     CHECK(waited < 5s);  // the deadline (1.5 s) plus kill_wait (1 s), not forever
     // Thawed, the processes die; gc removes the container and reaps its init.
-    auto gc = exec->collect_garbage();
+    auto gc = exec.collect_garbage();
     CHECK(gc.errors.empty());
     CHECK(std::find(gc.removed.begin(), gc.removed.end(), r->container_id) != gc.removed.end());
   }
@@ -200,12 +193,7 @@ TEST_CASE("fork: after a job, parent and child run jobs at once, each with its o
                                "fork child of a threaded process")) {
   LeakCheck leaks;
   {
-    std::optional<Executor> exec;
-    {
-      auto e = Executor::create(Env::get().executor_options());
-      REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-      exec.emplace(std::move(*e));
-    }
+    std::optional<Executor> exec(executor_with([](ExecutorOptions&) {}));
     auto first = exec->run("echo before", job());
     REQUIRE_MESSAGE(first, (first ? "" : first.error().message));
     int report[2];
@@ -253,12 +241,8 @@ TEST_CASE("fork: after a job, parent and child run jobs at once, each with its o
 TEST_CASE("async: a done callback may drop the last handle to the executor") {
   LeakCheck leaks;
   {
-    auto holder = std::make_shared<std::optional<Executor>>();
-    {
-      auto e = Executor::create(Env::get().executor_options());
-      REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-      holder->emplace(std::move(*e));
-    }
+    auto holder =
+        std::make_shared<std::optional<Executor>>(executor_with([](ExecutorOptions&) {}));
     std::promise<std::string> done;
     (*holder)->submit("echo hi", job(), [holder, &done](Expected<Result> r) {
       const std::string out = r ? r->stdout_data : r.error().message;
@@ -278,14 +262,13 @@ TEST_CASE("pool: a prewarm that waits longer than an unused profile is kept retu
   LeakCheck leaks;
   const fs::path state = private_temp_dir("ociexec-prewarm");
   {
-    auto o = Env::get().executor_options();
-    o.state_dir = state;
-    o.pool_size = 4;
-    o.pool_max_age = 100ms;  // containers age out before four are ready; the profile idles
-    o.init_path = OCIEXEC_TEST_INIT;
-    auto exec = Executor::create(o);
-    REQUIRE_MESSAGE(exec, (exec ? "" : exec.error().message));
-    auto ready = exec->prewarm(job(), 1500ms);
+    auto exec = executor_with([&](ExecutorOptions& o) {
+      o.state_dir = state;
+      o.pool_size = 4;
+      o.pool_max_age = 100ms;  // containers age out before four are ready; the profile idles
+      o.init_path = OCIEXEC_TEST_INIT;
+    });
+    auto ready = exec.prewarm(job(), 1500ms);
     REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
     CHECK(*ready <= 4);
   }
@@ -297,30 +280,29 @@ TEST_CASE("pool: pool_max_containers bounds all profiles; the least recently use
   LeakCheck leaks;
   const fs::path state = private_temp_dir("ociexec-poolcap");
   {
-    auto o = Env::get().executor_options();
-    o.state_dir = state;
-    o.pool_size = 2;
-    o.pool_max_containers = 2;
-    o.init_path = OCIEXEC_TEST_INIT;
-    auto exec = Executor::create(o);
-    REQUIRE_MESSAGE(exec, (exec ? "" : exec.error().message));
+    auto exec = executor_with([&](ExecutorOptions& o) {
+      o.state_dir = state;
+      o.pool_size = 2;
+      o.pool_max_containers = 2;
+      o.init_path = OCIEXEC_TEST_INIT;
+    });
     JobOptions a = job();
     a.workdir = "/a";
     JobOptions b = job();
     b.workdir = "/b";
-    auto ready_a = exec->prewarm(a, 20s);
+    auto ready_a = exec.prewarm(a, 20s);
     REQUIRE(ready_a);
     CHECK(*ready_a == 2);
     CHECK(bundles_in(state) == 2);
-    auto ready_b = exec->prewarm(b, 20s);
+    auto ready_b = exec.prewarm(b, 20s);
     REQUIRE(ready_b);
     CHECK(*ready_b == 2);  // a's containers made room
     CHECK(bundles_in(state) == 2);
-    auto on_b = exec->run("pwd", b);
+    auto on_b = exec.run("pwd", b);
     REQUIRE(on_b);
     CHECK(on_b->pooled);
     CHECK(on_b->stdout_data == "/b\n");
-    auto on_a = exec->run("pwd", a);
+    auto on_a = exec.run("pwd", a);
     REQUIRE(on_a);
     CHECK_FALSE(on_a->pooled);  // evicted
     CHECK(on_a->stdout_data == "/a\n");
@@ -368,20 +350,19 @@ TEST_CASE("crun: cached seccomp programs are used only once a probe shows crun l
   fs::permissions(wrapper, fs::perms::owner_all);
   for (const std::string runtime : {std::string("crun"), wrapper.string()}) {
     CAPTURE(runtime);
-    auto o = Env::get().executor_options();
-    o.state_dir = dir / "state";
-    o.runtime = runtime;
-    auto exec = Executor::create(o);
-    REQUIRE_MESSAGE(exec, (exec ? "" : exec.error().message));
+    auto exec = executor_with([&](ExecutorOptions& o) {
+      o.state_dir = dir / "state";
+      o.runtime = runtime;
+    });
     for (int i = 0; i < 3; ++i) {
-      auto r = exec->run("grep Seccomp: /proc/self/status; /bin/payload try clone3\n", job());
+      auto r = exec.run("grep Seccomp: /proc/self/status; /bin/payload try clone3\n", job());
       REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
       CHECK(r->stdout_data == "Seccomp:\t2\nclone3: Function not implemented\n");
     }
     if (runtime != "crun") continue;
     // The real crun passed the probe: a job now gets the cached program through the
     // annotation (seen in its config.json while it runs).
-    auto running = std::async(std::launch::async, [&] { return exec->run("sleep 1", job()); });
+    auto running = std::async(std::launch::async, [&] { return exec.run("sleep 1", job()); });
     bool annotated = false;
     for (int i = 0; i < 100 && !annotated; ++i) {
       std::error_code ec;

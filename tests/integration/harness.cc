@@ -68,6 +68,14 @@ const Executor& executor() {
   return exec;
 }
 
+Executor executor_with(const std::function<void(ExecutorOptions&)>& change) {
+  auto o = Env::get().executor_options();
+  change(o);
+  auto e = Executor::create(o);
+  REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
+  return std::move(*e);
+}
+
 JobOptions job(std::chrono::milliseconds timeout) {
   JobOptions j;
   j.rootfs = Env::get().rootfs;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -35,6 +36,9 @@ struct Env {
 
 // The executor shared by the tests of this process.
 const Executor& executor();
+
+// An executor of the test's options, changed by `change` (a test of its own options).
+Executor executor_with(const std::function<void(ExecutorOptions&)>& change);
 
 // A job on the test rootfs with a short timeout.
 JobOptions job(std::chrono::milliseconds timeout = std::chrono::seconds(20));

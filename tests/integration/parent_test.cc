@@ -36,16 +36,6 @@ bool kept(const std::string& parent) {
   return fs::is_directory(fs::path(h->mount_point) / parent);
 }
 
-// The test's executor options, changed by `change`.
-template <typename Change>
-ociexec::Executor executor_with(Change change) {
-  auto o = Env::get().executor_options();
-  change(o);
-  auto e = ociexec::Executor::create(o);
-  REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-  return std::move(*e);
-}
-
 ociexec::Executor executor_with_parent(const std::string& parent) {
   return executor_with([&](ociexec::ExecutorOptions& o) { o.cgroup_parent = parent; });
 }

@@ -8,11 +8,15 @@ except under CI=true, where a missing prerequisite fails the run."""
 
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
 
 import ociexec
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from cgroup_mounts import cgroup_mounts  # noqa: E402
 
 ROOTFS = os.environ.get("OCIEXEC_TEST_ROOTFS", "")
 RUNTIME = os.environ.get("OCIEXEC_TEST_RUNTIME", "runc")
@@ -38,15 +42,6 @@ def pytest_collection_modifyitems(config, items):
         pytest.exit(f"CI needs every prerequisite: {why}", returncode=1)
     for item in items:
         item.add_marker(pytest.mark.skip(reason=why))
-
-
-def _cgroup_mounts():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            fstype = fields[fields.index("-") + 1]
-            if fstype in ("cgroup", "cgroup2"):
-                yield fields[4]
 
 
 def _owned_entries(directory):
@@ -106,7 +101,7 @@ def nothing_left_behind(state_dir, warm_executors):
             path = os.path.join(runtimes, name)
             if os.path.isdir(path):
                 assert _owned_entries(path) == [], f"{name} container state left behind"
-    for mount in _cgroup_mounts():
+    for mount in cgroup_mounts():
         for parent in (CGROUP_PARENT, "ociexec"):
             path = os.path.join(mount, parent)
             assert _owned_entries(path) == [], "cgroups left behind"

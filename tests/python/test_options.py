@@ -133,9 +133,9 @@ def test_executor_defaults_apply_to_every_job(state_dir):
 
 def test_the_last_executor_out_removes_the_cgroup_parent(state_dir):
     import gc
-    from conftest import RUNTIME, _cgroup_mounts
+    from conftest import RUNTIME, cgroup_mounts
     parent = f"ociexec-pytest-{os.getpid()}-own"
-    mounts = list(_cgroup_mounts())
+    mounts = list(cgroup_mounts())
 
     def present():
         return sum(os.path.isdir(os.path.join(m, parent)) for m in mounts)

@@ -31,8 +31,11 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm /tmp /run /home /root
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=0755 tmpfs /run
+# The root is a tmpfs already: /tmp and /run get their own only when empty, since the build
+# tree sits at its host path, which may be under either (a clone in /tmp).
+[ -z "$(ls -A /tmp)" ] && mount -t tmpfs -o mode=1777 tmpfs /tmp
+[ -z "$(ls -A /run)" ] && mount -t tmpfs -o mode=0755 tmpfs /run
+chmod 1777 /tmp
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 hostname ociexec-vm
 ip link set lo up

@@ -34,9 +34,18 @@ struct JobOptions {
   std::chrono::milliseconds grace{0};
   // argv prefix that runs the script; empty: the script's "#!" line, else /bin/sh.
   std::vector<std::string> interpreter;
+  // The script's arguments ($1... in a shell script, sys.argv[1:] in Python): passed after
+  // the script's path.
+  std::vector<std::string> args;
   Limits limits;
   // "KEY=VALUE" entries added to (or replacing) the default environment.
   std::vector<std::string> env;
+  // Run the script under a minimal init (ociexec-init, as `docker run --init`): it is pid 1,
+  // reaps every orphan, passes each signal on to the job's processes, and exits as the script
+  // did. Without it the script's interpreter is pid 1, which the kernel shields from signals
+  // it has no handler for (SIGTERM does not end a shell without a trap; `kill -9 $$` does
+  // nothing) and which reaps orphans only if it waits for them.
+  bool init = false;
   // Working directory inside the container: a writable tmpfs of limits.tmpfs_bytes.
   std::string workdir = "/work";
   // Bytes the script reads on its standard input (empty: end of file at once).
@@ -56,9 +65,9 @@ struct JobOptions {
   std::optional<std::string> runtime;
   // Bytes kept per stream; the rest is read and dropped, and the truncated flag is set.
   std::size_t output_cap = 10 * kMiB;
-  // Optional, owned by the caller: a readable fd (pipe, socket) on which each byte is a signal
-  // number to send to every process of the job while it runs, e.g. to forward Ctrl-C. End of
-  // file stops the forwarding. -1: none.
+  // Optional, owned by the caller: a readable fd (pipe, socket; blocking or not) on which each
+  // byte is a signal number to send to every process of the job while it runs, e.g. to
+  // forward Ctrl-C. End of file stops the forwarding. -1: none.
   int signal_fd = -1;
   // Rootless without a delegated cgroup, memory, CPU and pids limits cannot be enforced. A
   // job that sets one (to other than the default) then fails with kLimitNotEnforced, unless
@@ -101,9 +110,9 @@ struct ExecutorOptions {
   // The most pooled containers across all profiles (ready or being made); to fill a profile
   // past it, the least recently used other profile is dropped. 0: twice pool_size.
   std::size_t pool_max_containers = 0;
-  // The static init that runs a pooled container's job (built and installed with ociexec);
-  // empty: next to the running program, else <its prefix>/libexec/ociexec/, else the
-  // libexec dir ociexec was configured for.
+  // The static init that runs a pooled container's job and a job with `init` (built and
+  // installed with ociexec); empty: next to the running program, else <its prefix>/libexec/
+  // ociexec/, else the libexec dir ociexec was configured for.
   std::filesystem::path init_path;
   // The most jobs submit() runs at once; the others wait in order.
   std::size_t max_concurrent_jobs = 8;

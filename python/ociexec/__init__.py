@@ -28,18 +28,21 @@ Keyword options, accepted by every function that runs a job:
   the job's root is a throwaway writable overlay on its layers, with its Env, WorkingDir and
   User; pulled first as ``pull`` says ("missing", the default; "always"; "never")
 - ``user``: "UID[:GID]" or "NAME[:GROUP]"; default: the image's User, else 65534
+- ``runtime``: "runc", "crun", "auto" or a path
+- ``workdir``: working directory inside, a writable tmpfs (default "/work")
+- ``args``: a list of the script's arguments ($1... in a shell script, sys.argv[1:])
+- ``env_file``: a path to KEY=VALUE lines (podman's --env-file format), applied before ``env``
+- ``init``: run the script under a minimal init that reaps orphans and passes signals on, so
+  the script is not pid 1 (``kill -9 $$`` and SIGTERM without a handler end it); default False
+- ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
+  memory, cpus or pids limit although it cannot be enforced (``result.limits["unenforced"]``
+  names it); default False: such a job raises ExecutorError
 
 Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_images()``,
 ``remove_image(reference)`` and ``prune_images()``, where the image options are ``store``,
 ``tls_verify``, ``insecure_registries``, ``ca_file``, ``credentials`` ("USER:PASSWORD"),
 ``auth_file``, ``platform``, ``max_unpacked_size``, ``max_entries`` and ``pull_timeout``
-(seconds, default 3600); an Executor takes
-them as ``images={...}``.
-- ``runtime``: "runc", "crun", "auto" or a path
-- ``workdir``: working directory inside, a writable tmpfs (default "/work")
-- ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
-  memory, cpus or pids limit although it cannot be enforced (``result.limits["unenforced"]``
-  names it); default False: such a job raises ExecutorError
+(seconds, default 3600); an Executor takes them as ``images={...}``.
 """
 
 import asyncio
@@ -76,7 +79,7 @@ DEFAULT_TIMEOUT_SECONDS = 300
 
 
 def _find_init():
-    """The warm pool's init: in the build tree beside this package's dir, or under the prefix
+    """ociexec-init (the warm pool's, and a job's with ``init=True``): in the build tree beside this package's dir, or under the prefix
     the package was installed to (<prefix>/lib/pythonX.Y/dist-packages/ociexec). "" lets
     the library look where it was configured to."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -99,7 +102,8 @@ class Executor:
     ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
     serves one job), replaced after ``pool_max_age`` seconds, at most ``pool_max_containers``
     across all profiles (0: twice ``pool_size``; the least recently used profile makes room);
-    its containers run ``init_path`` (default: the ociexec-init installed with this package).
+    its containers, and jobs with ``init=True``, run ``init_path`` (default: the ociexec-init
+    installed with this package).
     ``kill_wait`` is how long, in seconds, a job's processes may take to exit after the
     deadline's SIGKILL; past it the result comes back anyway, timed out, with a warning in
     ``result.warnings``, and the container is left to ``collect_garbage()``. ``max_concurrent_jobs``

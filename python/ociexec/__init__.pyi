@@ -84,6 +84,9 @@ class _JobOptions(TypedDict, total=False):
     pull: str  # "missing" | "always" | "never"
     user: Optional[str]
     workdir: str
+    args: Sequence[str]
+    env_file: Union[str, PathLike[str], None]
+    init: bool
     allow_unenforced_limits: bool
 
 class _ExecutorDefaults(_JobOptions, total=False):

@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
-#include <sstream>
 #include <string>
 
 #include "config/units.h"
+#include "util/text.h"
 #include "ociexec/ociexec.h"
 
 namespace py = pybind11;
@@ -111,21 +111,25 @@ std::vector<std::string> env_of(const py::handle& obj) {
 }
 
 std::vector<std::string> command_of(const py::handle& obj) {
-  if (py::isinstance<py::str>(obj)) {
-    std::vector<std::string> words;
-    std::istringstream in(obj.cast<std::string>());
-    std::string w;
-    while (in >> w) words.push_back(w);
-    return words;
-  }
+  if (py::isinstance<py::str>(obj)) return ociexec::text::words(obj.cast<std::string>());
   std::vector<std::string> argv;
   for (auto item : obj) argv.push_back(py::str(item).cast<std::string>());
   return argv;
 }
 
+// A list of str (or bytes): a str alone would be taken letter by letter.
+std::vector<std::string> strings_of(const py::handle& obj, const char* what) {
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj))
+    throw py::type_error(std::string(what) + ": expected a list of strings");
+  std::vector<std::string> out;
+  for (auto item : obj) out.push_back(text_of(item, what));
+  return out;
+}
+
 // Applies keyword options to `job`. None means "no limit" for memory, cpus and pids, and
 // "the default" for everything else.
 void apply_options(ociexec::JobOptions& job, const py::dict& options) {
+  std::vector<std::string> env_file;
   for (auto [key_obj, value] : options) {
     const auto key = py::str(key_obj).cast<std::string>();
     const bool none = value.is_none();
@@ -151,6 +155,14 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       if (!none) job.output_cap = static_cast<std::size_t>(size_of(value, "output_cap"));
     } else if (key == "env") {
       job.env = none ? std::vector<std::string>{} : env_of(value);
+    } else if (key == "env_file") {
+      if (!none) {
+        auto entries = ociexec::config::read_env_file(py::str(value).cast<std::string>());
+        if (!entries) raise_error(entries.error().with_context("env_file"));
+        env_file = std::move(*entries);
+      }
+    } else if (key == "args") {
+      job.args = none ? std::vector<std::string>{} : strings_of(value, "args");
     } else if (key == "stdin") {
       job.stdin_data = none ? std::string() : text_of(value, "stdin");
     } else if (key == "interpreter") {
@@ -169,6 +181,8 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       if (!none) job.workdir = value.cast<std::string>();
     } else if (key == "allow_unenforced_limits") {
       job.allow_unenforced_limits = !none && value.cast<bool>();
+    } else if (key == "init") {
+      job.init = !none && value.cast<bool>();
     } else if (key == "image") {
       if (none)
         job.image.reset();
@@ -187,10 +201,13 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
     } else {
       throw py::type_error("unknown option '" + key +
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
-                           "tmpfs_size, output_cap, env, stdin, interpreter, rootfs, image, "
-                           "pull, user, runtime, workdir, allow_unenforced_limits");
+                           "tmpfs_size, output_cap, env, env_file, args, stdin, interpreter, "
+                           "rootfs, image, pull, user, runtime, workdir, init, "
+                           "allow_unenforced_limits");
     }
   }
+  // podman's order: the env file first, then the env entries over it.
+  if (!env_file.empty()) job.env.insert(job.env.begin(), env_file.begin(), env_file.end());
 }
 
 py::object optional_seconds(const std::optional<std::chrono::nanoseconds>& d) {

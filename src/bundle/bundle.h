@@ -16,9 +16,11 @@ namespace ociexec::bundle {
 
 inline constexpr std::string_view kScriptDirInContainer = "/.ociexec";
 inline constexpr std::string_view kScriptPathInContainer = "/.ociexec/script";
-// A pooled container's init, hard-linked into the job dir (pool/warm_pool.h).
+// ociexec-init, hard-linked into the job dir (a pooled container, a job with an init), and the
+// job file it reads there (pool/job_file.h: kJobFileInContainer is this file).
 inline constexpr std::string_view kInitFile = "init";
 inline constexpr std::string_view kInitPathInContainer = "/.ociexec/init";
+inline constexpr std::string_view kJobFile = "job";
 
 class Bundle {
  public:

@@ -60,6 +60,13 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
         apply_flag("--output-cap", f.output_cap, config::parse_size,
                    [&](auto v) { job.output_cap = static_cast<std::size_t>(v); })})
     if (!r) return r;
+  // podman's order: the env file first, then each --env over it.
+  if (!f.env_file.empty()) {
+    auto entries = config::read_env_file(f.env_file);
+    if (!entries) return tl::unexpected(entries.error().with_context("--env-file"));
+    job.env.insert(job.env.end(), entries->begin(), entries->end());
+  }
+  if (!f.args.empty()) job.args = f.args;
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
       job.env.push_back(e);
@@ -68,6 +75,7 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
     }
   }
   if (f.allow_unenforced_limits) job.allow_unenforced_limits = true;
+  if (f.init) job.init = true;
   if (!f.runtime.empty()) job.runtime = f.runtime;
   if (!f.rootfs.empty()) job.rootfs = f.rootfs;
   if (!f.image.empty()) job.image = f.image;
@@ -182,6 +190,8 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "tmpfs_size") f.tmpfs_size = flag_text(value);
       else if (key == "output_cap") f.output_cap = flag_text(value);
       else if (key == "env") f.env = value.get<std::vector<std::string>>();
+      else if (key == "env_file") f.env_file = value.get<std::string>();
+      else if (key == "args") f.args = value.get<std::vector<std::string>>();
       else if (key == "runtime") f.runtime = value.get<std::string>();
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "image") f.image = value.get<std::string>();
@@ -190,6 +200,7 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "interpreter") f.interpreter = value.get<std::string>();
       else if (key == "workdir") f.workdir = value.get<std::string>();
       else if (key == "allow_unenforced_limits") f.allow_unenforced_limits = value.get<bool>();
+      else if (key == "init") f.init = value.get<bool>();
       else if (key != "stdin")
         return tl::unexpected(
             Error{ErrorKind::kInvalidArgument, fmt::format("unknown key {:?}", key)});

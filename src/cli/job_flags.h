@@ -19,10 +19,13 @@ struct RunFlags {
   bool command_given = false;  // -c "" is an empty script, not a missing one
   std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
   std::vector<std::string> env;
+  std::string env_file;            // podman's --env-file
+  std::vector<std::string> args;  // the script's arguments
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
   std::string image, pull, user;
   bool json = false;
   bool allow_unenforced_limits = false;
+  bool init = false;  // podman's --init
 };
 
 // Where images come from and go (run --image, pull, images, rmi, image prune); podman's names.

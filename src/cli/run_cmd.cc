@@ -20,9 +20,6 @@ namespace ociexec::cli {
 namespace {
 
 Expected<std::string> read_script(const RunFlags& f) {
-  if (f.command_given && !f.script_file.empty())
-    return tl::unexpected(
-        Error{ErrorKind::kInvalidArgument, "give either a script FILE or -c SCRIPT, not both"});
   if (f.command_given) return f.command.empty() ? std::string() : f.command + "\n";
   if (f.script_file.empty())
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
@@ -74,6 +71,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   auto image_flags = std::make_shared<ImageFlags>();
   auto* cmd = app.add_subcommand("run", "run a script in a fresh container");
   cmd->add_option("script", flags->script_file, "script file, or - for standard input");
+  cmd->add_option("args", flags->args, "the script's arguments ($1...; after -- with -c)");
+  // As podman after its image: every word after the script is the script's, flags included.
+  cmd->positionals_at_end();
   auto* command = cmd->add_option("-c", flags->command, "script text");
   cmd->add_option("--timeout", flags->timeout, "kill the job after this long (default 300s)");
   cmd->add_option("--grace", flags->grace,
@@ -88,6 +88,8 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   // One value per -e, so "-e K=V script.sh" leaves the script to the positional argument.
   cmd->add_option("-e,--env", flags->env, "KEY=VALUE, or KEY to pass the host's value")
       ->allow_extra_args(false);
+  cmd->add_option("--env-file", flags->env_file,
+                  "file of KEY=VALUE lines (podman's format), before each --env");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
   cmd->add_option("--image", flags->image,
@@ -102,11 +104,18 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--stdin", flags->stdin_file, "file whose bytes the script reads on stdin");
   cmd->add_option("-w,--workdir", flags->workdir, "working directory, a tmpfs (default /work)");
   cmd->add_flag("--json", flags->json, "print the whole result as one JSON object");
+  cmd->add_flag("--init", flags->init,
+                "run the script under a minimal init that reaps orphans and forwards signals");
   cmd->add_flag("--allow-unenforced-limits", flags->allow_unenforced_limits,
                 "rootless without a delegated cgroup: run a job whose memory, CPU or pids "
                 "limit cannot be enforced (the result lists it)");
   cmd->callback([&globals, &action, flags, image_flags, command] {
     flags->command_given = command->count() > 0;
+    // With -c the script is the option's: every word after it is an argument.
+    if (flags->command_given && !flags->script_file.empty()) {
+      flags->args.insert(flags->args.begin(), flags->script_file);
+      flags->script_file.clear();
+    }
     action = [&globals, flags, image_flags] { return run(globals, *flags, *image_flags); };
   });
 }

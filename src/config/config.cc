@@ -187,6 +187,7 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_bool(v), c.job.allow_unenforced_limits);
        }},
+      {"init", [](Config& c, const std::string& v) { return assign(parse_bool(v), c.job.init); }},
   };
   return table;
 }

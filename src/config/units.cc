@@ -1,12 +1,15 @@
 #include "config/units.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
 
+#include "sys/fs.h"
 #include "util/text.h"
 #include "ociexec/options.h"
 
@@ -123,6 +126,46 @@ Expected<PullPolicy> parse_pull_policy(std::string_view text) {
   if (t == "always") return PullPolicy::kAlways;
   if (t == "never") return PullPolicy::kNever;
   return bad(fmt::format("{:?}: expected missing, always or never", text));
+}
+
+Expected<std::vector<std::string>> parse_env_file(std::string_view text,
+                                                  const HostValue& host_value) {
+  std::vector<std::string> env;
+  std::size_t number = 0;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // As docker and podman: leading blanks go, a key with a blank in it is an error.
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
+    if (line.empty() || line.front() == '#') continue;
+    if (line.find('\0') != std::string_view::npos)
+      return bad(fmt::format("line {}: a NUL byte cannot be passed to a process", number));
+    const auto eq = line.find('=');
+    const std::string key(line.substr(0, eq));
+    if (key.empty() || key.find_first_of(" \t") != std::string::npos)
+      return bad(fmt::format("line {}: {:?} is not KEY=VALUE or KEY (no blanks in KEY)", number,
+                             line));
+    if (eq != std::string_view::npos) {
+      env.push_back(key + "=" + std::string(line.substr(eq + 1)));
+    } else if (auto value = host_value(key)) {
+      env.push_back(key + "=" + *value);
+    }
+  }
+  return env;
+}
+
+Expected<std::vector<std::string>> read_env_file(const std::string& path) {
+  auto text = sys::read_file(path);
+  if (!text) return tl::unexpected(Error{ErrorKind::kInvalidArgument, text.error().message});
+  auto env = parse_env_file(*text, [](const std::string& key) -> std::optional<std::string> {
+    const char* v = std::getenv(key.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  });
+  if (!env) return tl::unexpected(env.error().with_context(path));
+  return env;
 }
 
 }  // namespace ociexec::config

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,5 +26,14 @@ bool is_unlimited(std::string_view text);
 Expected<bool> parse_bool(std::string_view text);
 // "missing", "always" or "never" (podman's --pull).
 Expected<PullPolicy> parse_pull_policy(std::string_view text);
+// An env file in podman's format (--env-file): a KEY=VALUE per line, leading blanks dropped,
+// the value taken as it is (no quotes removed); blank lines and '#' lines skipped; a line with
+// only a KEY takes `host_value(KEY)`, and is skipped when that has none. A KEY with a blank
+// in it is an error that names the line. Returns "KEY=VALUE" entries.
+using HostValue = std::function<std::optional<std::string>(const std::string&)>;
+Expected<std::vector<std::string>> parse_env_file(std::string_view text,
+                                                  const HostValue& host_value);
+// Reads and parses `path` with the process's environment as the host's.
+Expected<std::vector<std::string>> read_env_file(const std::string& path);
 
 }  // namespace ociexec::config

@@ -44,20 +44,22 @@ Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
 }
 
 Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& spec,
-                            std::string_view script,
-                            const std::optional<fs::path>& init_binary) {
+                            std::string_view script, const Request& request) {
   // Replace, not throw: an env value that is not UTF-8 must not become an exception.
   if (auto r =
           bundle.write_config(spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       !r)
     return r;
-  if (!init_binary) return bundle.write_script(script);
-  // A hard link: one copy of the init serves every pooled container (same file system).
-  const fs::path link = bundle.script_dir() / bundle::kInitFile;
-  if (::link(init_binary->c_str(), link.c_str()) != 0)
-    return tl::unexpected(sys::errno_error(
-        fmt::format("link the pool's init {} into {}", init_binary->string(), link.string()),
-        errno));
+  if (!request.init_binary) return bundle.write_script(script);
+  // A hard link: one copy of the init serves every container (same file system).
+  if (auto r = sys::hard_link(*request.init_binary, bundle.script_dir() / bundle::kInitFile); !r)
+    return tl::unexpected(r.error().with_context("the init"));
+  if (request.job_file) {
+    if (auto r = bundle.write_script(script); !r) return r;
+    if (auto r = sys::write_new_file(bundle.script_dir() / bundle::kJobFile, *request.job_file, 0444);
+        !r)
+      return tl::unexpected(r.error().with_context("write the job file"));
+  }
   return {};
 }
 
@@ -119,7 +121,7 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   } else {
     seccomp_to_learn = c->client_->prepare_spec(*spec);
   }
-  if (auto r = write_bundle(c->bundle_, *spec, script, request.init_binary); !r)
+  if (auto r = write_bundle(c->bundle_, *spec, script, request); !r)
     return tl::unexpected(r.error());
 
   // The job's stdio: stdin is a memfd (the job reads at its own pace, we never block
@@ -199,7 +201,12 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
   in.signal_fd = plan.signal_fd;
   in.kill_wait = plan.kill_wait;
   const sys::Pidfd& init_pidfd = init_.pidfd();
-  in.signal_job = [this, &init_pidfd](int sig) {
+  in.signal_job = [this, &init_pidfd, with_init = plan.init](int sig) {
+    // ociexec-init passes every signal on to the rest of the job itself.
+    if (with_init && sig != SIGKILL) {
+      (void)init_pidfd.send_signal(sig);
+      return;
+    }
     // The init first: its death takes its whole pid namespace with it (the kernel SIGKILLs
     // every process in it before the init's exit is reported). Then every process in the
     // cgroup, for anything that is not in that namespace; for a SIGKILL that reached the

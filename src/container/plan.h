@@ -29,9 +29,12 @@ struct Request {
   std::filesystem::path bundles_dir;
   // The spec without what depends on the container: its job dir bind, cgroup path, owner.
   spec::SpecInput spec;
-  // Pooled: this file is hard-linked into the job dir as the init, and fd 3 of the init
-  // reports a failed exec of the job's command (pool/assign.h).
+  // ociexec-init's copy (pooled, or a job with an init): hard-linked into the job dir as its
+  // command, with fd 3 of the init reporting how the job's command ended (pool/assign.h).
   std::optional<std::filesystem::path> init_binary;
+  // The init's job file, written into the job dir at create (a job with an init; a pooled
+  // container gets its own when a job takes it).
+  std::optional<std::string> job_file;
   // Rootless: the runtime makes no cgroup; with a delegated one (layout not empty), we make
   // it with these limits and move the init into it before it starts.
   std::optional<cgroup::ResourceLimits> own_cgroup;
@@ -73,6 +76,9 @@ struct JobPlan {
   sys::FdRef signal_fd;
   // How long the job's processes may take to die after the deadline's SIGKILL.
   std::chrono::milliseconds kill_wait{0};
+  // ociexec-init is pid 1 and the command its child (JobOptions::init): signals other than
+  // SIGKILL go to the init, which passes them on to every other process of the job.
+  bool init = false;
   Profile profile;
 };
 

@@ -107,13 +107,22 @@ Expected<void> Executor::Impl::start_pool() {
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "pool_size: the warm pool does not run rootless yet; set "
                                 "pool_size to 0, or run as root"});
-  auto init = pool::install_pool_init(o.init_path, o.state_dir);
-  if (!init) return tl::unexpected(init.error());
-  pool_init = std::move(*init);
+  auto init = init_binary();
+  if (!init) return tl::unexpected(init.error().with_context("warm pool"));
   pool = std::make_unique<pool::WarmPool>(pool::PoolSettings{
       o.pool_size, o.pool_max_containers > 0 ? o.pool_max_containers : 2 * o.pool_size,
-      o.pool_max_age, std::min<std::size_t>(o.pool_size, kPoolFillers), pool_init});
+      o.pool_max_age, std::min<std::size_t>(o.pool_size, kPoolFillers), *init});
   return {};
+}
+
+Expected<std::filesystem::path> Executor::Impl::init_binary() const {
+  std::lock_guard lock(init_mutex);
+  if (init_copy.empty()) {
+    auto copy = pool::install_init(options.init_path, options.state_dir);
+    if (!copy) return tl::unexpected(copy.error());
+    init_copy = std::move(*copy);
+  }
+  return init_copy;
 }
 
 void Executor::Impl::collect_leftovers() const {
@@ -129,7 +138,7 @@ Executor::Impl::~Impl() {
   }
   queue.reset();  // running jobs finish, waiting ones are cancelled
   pool.reset();   // pooled containers are removed
-  if (!pool_init.empty()) (void)sys::remove_tree(pool_init);
+  if (!init_copy.empty()) (void)sys::remove_tree(init_copy);
   if (parent_hold) {
     parent_hold->release();
     cgroup::remove_parent_if_unused(host.job_layout, options.cgroup_parent);

@@ -39,9 +39,8 @@ struct Executor::Impl {
   std::filesystem::path runtimes_dir;  // one --root per runtime name below it
   core::HostFacts host;
   RuntimeClientPtr default_runtime;
-  // The warm pool (options.pool_size > 0) and its init, copied into the state dir.
+  // The warm pool (options.pool_size > 0).
   std::unique_ptr<pool::WarmPool> pool;
-  std::filesystem::path pool_init;
   // submit()'s workers, started on demand.
   std::unique_ptr<core::JobQueue> queue;
 
@@ -56,6 +55,10 @@ struct Executor::Impl {
   mutable std::shared_ptr<const sys::UniqueFd> mount_ns;
   // One seccomp probe at a time (core/seccomp_probe.h).
   mutable std::mutex seccomp_probe_mutex;
+  // ociexec-init, copied into the state dir when the pool or a job with an init first needs
+  // it (pool/warm_pool.h: install_init); removed with the executor.
+  mutable std::mutex init_mutex;
+  mutable std::filesystem::path init_copy;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -90,6 +93,10 @@ struct Executor::Impl {
   Expected<Result> run(std::string_view script, const JobOptions& job) const;
   // run(), with any exception turned into an Error.
   Expected<Result> run_guarded(std::string_view script, const JobOptions& job) const;
+  // A container of the job's own: its command, or ociexec-init with the command as its child.
+  Expected<std::unique_ptr<container::Container>> create(const container::JobPlan& plan) const;
+  // The executor's copy of ociexec-init, made on first use.
+  Expected<std::filesystem::path> init_binary() const;
   // Start, supervise, stats, removal: the same for a job's own and a pooled container.
   Expected<Result> run_created(container::Container& c, const container::JobPlan& plan) const;
 

@@ -94,7 +94,7 @@ GcReport Executor::Impl::collect_garbage() const {
   // An executor that was killed leaves the shared parent (one that is alive holds it), and
   // its pool's init copy.
   cgroup::remove_parent_if_unused(host.job_layout, options.cgroup_parent);
-  pool::remove_orphaned_pool_inits(options.state_dir);
+  pool::remove_orphaned_inits(options.state_dir);
   // The inits of abandoned containers, now that their cgroups are gone.
   sys::Reaper::instance().settle(std::chrono::milliseconds(200));
   return report;

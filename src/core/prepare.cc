@@ -24,6 +24,7 @@ std::vector<std::string> command_for(std::string_view script, const JobOptions& 
   std::vector<std::string> argv =
       job.interpreter.empty() ? spec::interpreter_for(script) : job.interpreter;
   argv.emplace_back(bundle::kScriptPathInContainer);
+  argv.insert(argv.end(), job.args.begin(), job.args.end());
   return argv;
 }
 
@@ -118,6 +119,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   plan.stdin_data = job.stdin_data;
   plan.signal_fd = sys::FdRef(job.signal_fd);
   plan.kill_wait = options.kill_wait;
+  plan.init = job.init;
 
   auto client = client_for(job.runtime);
   if (!client) return tl::unexpected(client.error());

@@ -64,9 +64,22 @@ Expected<Result> Executor::Impl::run(std::string_view script, const JobOptions& 
       return result;
     }
   }
-  auto created = container::Container::create(plan->container, plan->script, plan->stdin_data);
+  auto created = create(*plan);
   if (!created) return tl::unexpected(created.error());
   return run_created(**created, *plan);
+}
+
+Expected<std::unique_ptr<container::Container>> Executor::Impl::create(
+    const container::JobPlan& plan) const {
+  if (!plan.init) return container::Container::create(plan.container, plan.script, plan.stdin_data);
+  // Under an init: ociexec-init is the command, and reads the job's from its job file.
+  auto init = init_binary();
+  if (!init) return tl::unexpected(init.error());
+  auto file = pool::job_file_for(plan);
+  if (!file) return tl::unexpected(file.error());
+  container::Request request = pool::template_for(plan, *init);
+  request.job_file = std::move(*file);
+  return container::Container::create(request, plan.script, plan.stdin_data);
 }
 
 Expected<Result> Executor::Impl::run_guarded(std::string_view script, const JobOptions& job) const {
@@ -87,7 +100,12 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   auto sup = c.supervise(plan, *started);
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
   const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
-  const auto exec_failed = pool::exec_failure(c, sup->err.data);
+  const auto report = pool::read_report(c, sup->err.data);
+  if (report.signal > 0 && !sup->status.signaled) {
+    // Under an init, the command's own death by a signal (the init exited 128 + N).
+    sup->status.signaled = true;
+    sup->status.signal = report.signal;
+  }
   // The job has a result now: a removal that cannot finish does not take it away.
   std::vector<std::string> warnings;
   if (sup->abandoned) {
@@ -103,7 +121,7 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   }
   // Processes of ours given up on earlier (sys/reaper.h) that have exited since.
   (void)sys::Reaper::instance().reap_exited();
-  if (exec_failed) return tl::unexpected(*exec_failed);
+  if (report.exec_failed) return tl::unexpected(*report.exec_failed);
   auto result =
       compose_result(std::move(*sup), stats, *started, plan.limits, c.client().info(), c.id());
   result.warnings = std::move(warnings);

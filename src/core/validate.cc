@@ -93,6 +93,9 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   }
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid("interpreter: empty command");
+  for (const auto& a : job.args)
+    if (a.find('\0') != std::string::npos)
+      return invalid(fmt::format("argument {:?}: a NUL byte cannot be passed to a process", a));
   return eff;
 }
 

@@ -20,15 +20,21 @@ container::Request template_for(const container::JobPlan& plan, const std::files
   return r;
 }
 
-Expected<void> assign(container::Container& c, const container::JobPlan& plan,
-                      const cgroup::ResourceLimits& created_with) {
-  // What the init reads at start: the job's command, environment and working directory.
+Expected<std::string> job_file_for(const container::JobPlan& plan) {
   const auto& spec = plan.container.spec;
-  auto file = encode_job({spec.args, spec::process_env(spec.env), spec.cwd});
+  auto file = encode_job({spec.args, spec::process_env(spec.env), spec.cwd, plan.init});
   if (!file)
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,
                                 "interpreter or env: a NUL byte cannot be passed to a process"});
-  if (auto r = sys::write_new_file(c.bundle().script_dir() / kJobFile, *file, 0444); !r)
+  return std::move(*file);
+}
+
+Expected<void> assign(container::Container& c, const container::JobPlan& plan,
+                      const cgroup::ResourceLimits& created_with) {
+  // What the init reads at start: the job's command, environment and working directory.
+  auto file = job_file_for(plan);
+  if (!file) return tl::unexpected(file.error());
+  if (auto r = sys::write_new_file(c.bundle().script_dir() / bundle::kJobFile, *file, 0444); !r)
     return tl::unexpected(r.error().with_context("write the job file"));
   if (auto r = c.bundle().write_script(plan.script); !r) return r;
   if (auto r = c.set_stdin(plan.stdin_data); !r) return r;
@@ -37,19 +43,26 @@ Expected<void> assign(container::Container& c, const container::JobPlan& plan,
   return {};
 }
 
-std::optional<Error> exec_failure(const container::Container& c, std::string_view stderr_text) {
-  if (!c.exec_status_fd()) return std::nullopt;
+InitReport read_report(const container::Container& c, std::string_view stderr_text) {
+  InitReport report;
+  if (!c.exec_status_fd()) return report;
   auto reported = sys::read_int(c.exec_status_fd());
-  if (!reported) return std::nullopt;  // the exec succeeded, and closed the pipe
+  if (!reported) return report;  // the command ran, and ended by itself
+  if (*reported < 0) {
+    report.signal = -*reported;
+    return report;
+  }
   const int err = *reported;
   // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
   std::string_view line = stderr_text;
   if (auto pos = line.rfind(kInitMessagePrefix); pos != std::string_view::npos)
     line = line.substr(pos + kInitMessagePrefix.size());
   while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  return Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
-               fmt::format("{} start: {}", c.client().info().name,
-                           line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+  report.exec_failed =
+      Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
+            fmt::format("{} start: {}", c.client().info().name,
+                        line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+  return report;
 }
 
 }  // namespace ociexec::pool

@@ -19,14 +19,22 @@ namespace ociexec::pool {
 // (the executor's copy of ociexec-init) as the command and no environment of its own.
 container::Request template_for(const container::JobPlan& plan, const std::filesystem::path& init);
 
+// The job file ociexec-init reads for `plan`'s job (pool/job_file.h).
+Expected<std::string> job_file_for(const container::JobPlan& plan);
+
 // Writes `plan`'s job into `c`, a container made from template_for with `created_with` as its
 // cgroup's limits.
 Expected<void> assign(container::Container& c, const container::JobPlan& plan,
                       const cgroup::ResourceLimits& created_with);
 
-// After a pooled container ran: the error a cold create reports when the init could not exec
-// the job's command (kCommandNotFound / kCommandNotExecutable), from the init's report and
-// `stderr_text`; nullopt when the exec succeeded, or for a container that was not pooled.
-std::optional<Error> exec_failure(const container::Container& c, std::string_view stderr_text);
+// What ociexec-init reported, after a container whose command it was (pooled, or a job with
+// an init) ran; nothing for another.
+struct InitReport {
+  // The error a cold create reports when the job's command could not be exec'd
+  // (kCommandNotFound / kCommandNotExecutable), its reason from `stderr_text`.
+  std::optional<Error> exec_failed;
+  int signal = 0;  // with an init: the signal that killed the command
+};
+InitReport read_report(const container::Container& c, std::string_view stderr_text);
 
 }  // namespace ociexec::pool

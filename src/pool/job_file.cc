@@ -6,7 +6,7 @@ namespace ociexec::pool {
 
 namespace {
 
-constexpr std::string_view kMagic = "ociexec-job-1";
+constexpr std::string_view kMagic = "ociexec-job-2";
 
 bool append_field(std::string& out, std::string_view field) {
   if (field.find('\0') != std::string_view::npos) return false;
@@ -61,7 +61,7 @@ std::optional<std::string> encode_job(const JobSpec& job) {
   if (job.argv.empty()) return std::nullopt;
   std::string out;
   if (!append_field(out, kMagic) || !append_list(out, job.argv) || !append_list(out, job.env) ||
-      !append_field(out, job.cwd))
+      !append_field(out, job.cwd) || !append_field(out, job.init ? "1" : "0"))
     return std::nullopt;
   return out;
 }
@@ -78,8 +78,11 @@ std::optional<JobSpec> decode_job(std::string_view text) {
   if (!env) return std::nullopt;
   job.env = std::move(*env);
   auto cwd = r.field();
-  if (!cwd || !r.at_end()) return std::nullopt;
+  if (!cwd) return std::nullopt;
   job.cwd = std::string(*cwd);
+  auto init = r.field();
+  if (!init || (*init != "0" && *init != "1") || !r.at_end()) return std::nullopt;
+  job.init = *init == "1";
   return job;
 }
 

@@ -1,6 +1,7 @@
-// The job file of a pooled container: what its init (ociexec-init) needs to run the job,
-// written into the job's directory just before the container starts. NUL-separated fields:
-//   "ociexec-job-1" argc argv... envc env... cwd
+// The job file of a container whose first process is ociexec-init (a pooled container, or a
+// job run with an init): what the init needs to run the job, written into the job's directory
+// before the container starts. NUL-separated fields:
+//   "ociexec-job-2" argc argv... envc env... cwd init("0"|"1")
 // Pure code, shared by the library (encode) and the static init (decode).
 #pragma once
 
@@ -11,20 +12,23 @@
 
 namespace ociexec::pool {
 
-// In the job directory (bundle/bundle.h), which the container sees at /.ociexec; the init
-// itself is bundle::kInitFile there.
-inline constexpr std::string_view kJobFile = "job";
+// bundle::kJobFile in the job directory, which the container sees at /.ociexec (the static
+// init is built with this header alone).
 inline constexpr std::string_view kJobFileInContainer = "/.ociexec/job";
 // How the init's own stderr lines start; the executor reads the failed exec's reason there.
 inline constexpr std::string_view kInitMessagePrefix = "ociexec-init: ";
-// The init's fd on which a failed exec is reported (errno, 4 bytes); passed with
-// --preserve-fds, closed on a successful exec (O_CLOEXEC).
+// The init's fd on which it reports, one int: a failed exec's errno (> 0); with `init`, the
+// signal that killed the job's command, negated (< 0). Passed with --preserve-fds; closed on
+// a successful exec of the command (O_CLOEXEC), and when the init exits.
 inline constexpr int kExecStatusFd = 3;
 
 struct JobSpec {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "KEY=VALUE", the process's whole environment
   std::string cwd;
+  // The init stays pid 1 and runs the command as its child (JobOptions::init): it passes
+  // signals on, reaps every orphan and exits as the command did. Otherwise it execs it.
+  bool init = false;
 };
 
 // nullopt when a field holds a NUL byte (exec could not pass it) or argv is empty.

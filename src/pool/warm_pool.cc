@@ -188,7 +188,7 @@ void WarmPool::fill_loop() {
   }
 }
 
-Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& wanted,
+Expected<std::filesystem::path> install_init(const std::filesystem::path& wanted,
                                                   const std::filesystem::path& state_dir) {
   namespace fs = std::filesystem;
   fs::path source = wanted;
@@ -209,23 +209,23 @@ Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& w
   if (!bytes)
     return tl::unexpected(Error{
         ErrorKind::kInvalidArgument,
-        fmt::format("warm pool: cannot read its init {} ({}); install ociexec, or set init_path",
+        fmt::format("cannot read ociexec-init at {} ({}); install ociexec, or set init_path",
                     source, bytes.error().message)});
   // The executor's own copy, named like a container (its owner in the name): removed with
   // the executor, and by gc once its owner is gone.
-  const fs::path copy = state_dir / (bundle::new_container_id() + std::string(kPoolInitSuffix));
+  const fs::path copy = state_dir / (bundle::new_container_id() + std::string(kInitCopySuffix));
   if (auto r = sys::write_new_file(copy, *bytes, 0755); !r)
-    return tl::unexpected(r.error().with_context("warm pool: copy its init"));
+    return tl::unexpected(r.error().with_context("copy ociexec-init"));
   return copy;
 }
 
-void remove_orphaned_pool_inits(const std::filesystem::path& state_dir) {
+void remove_orphaned_inits(const std::filesystem::path& state_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(state_dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (!name.ends_with(kPoolInitSuffix)) continue;
-    auto owner = bundle::owner_of(std::string_view(name).substr(0, name.size() - kPoolInitSuffix.size()));
+    if (!name.ends_with(kInitCopySuffix)) continue;
+    auto owner = bundle::owner_of(std::string_view(name).substr(0, name.size() - kInitCopySuffix.size()));
     if (owner && !owner->alive()) (void)sys::remove_tree(e.path());
   }
 }

@@ -35,7 +35,7 @@ struct PoolSettings {
   std::size_t max_containers = 0;  // across all profiles, ready or being made
   std::chrono::milliseconds max_age{0};
   std::size_t fillers = 1;         // threads that create containers
-  std::filesystem::path init;      // the executor's copy of ociexec-init (install_pool_init)
+  std::filesystem::path init;      // the executor's copy of ociexec-init (install_init)
 };
 
 class WarmPool {
@@ -86,14 +86,14 @@ class WarmPool {
   std::vector<std::thread> fillers_;
 };
 
-// Copies the pool's init (ociexec-init) into `state_dir`, where pooled bundles hard-link it
-// (the same file system): one copy per executor, "<container-style id>.init", which the
+// Copies ociexec-init into `state_dir`, where the bundles of pooled containers and of jobs
+// with an init hard-link it (the same file system): one copy per executor, "<container-style id>.init", which the
 // executor removes as it is destroyed. `wanted` empty: next to the running program, in its
 // prefix's libexec, else where ociexec was configured to install it. Returns the copy's path.
-inline constexpr std::string_view kPoolInitSuffix = ".init";
-Expected<std::filesystem::path> install_pool_init(const std::filesystem::path& wanted,
-                                                  const std::filesystem::path& state_dir);
+inline constexpr std::string_view kInitCopySuffix = ".init";
+Expected<std::filesystem::path> install_init(const std::filesystem::path& wanted,
+                                             const std::filesystem::path& state_dir);
 // Removes the init copies of executors that are gone (killed before removing theirs).
-void remove_orphaned_pool_inits(const std::filesystem::path& state_dir);
+void remove_orphaned_inits(const std::filesystem::path& state_dir);
 
 }  // namespace ociexec::pool

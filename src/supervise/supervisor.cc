@@ -65,21 +65,16 @@ bool pump(int fd, Captured& sink, std::size_t& prefaulted, std::size_t cap, char
   }
 }
 
-// Forwards the signal numbers waiting on `fd`; false once it reached end of file.
+// Forwards the signal numbers waiting on `fd` (poll said readable); false once it reached end
+// of file. One read per wake: the caller's fd may be blocking, and a second read would then
+// wait for the next signal instead of the deadline. More bytes are read on the next wake.
 bool forward_signals(int fd, const std::function<void(int)>& signal_job) {
   unsigned char sigs[64];
-  for (;;) {
-    ssize_t n = ::read(fd, sigs, sizeof sigs);
-    if (n > 0) {
-      for (ssize_t i = 0; i < n; ++i)
-        if (sigs[i] > 0 && sigs[i] < NSIG) signal_job(sigs[i]);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
+  const ssize_t n = ::read(fd, sigs, sizeof sigs);
+  for (ssize_t i = 0; i < n; ++i)
+    if (sigs[i] > 0 && sigs[i] < NSIG) signal_job(sigs[i]);
+  return n != 0 && (n > 0 || errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK);
 }
-
 
 }  // namespace
 

@@ -209,6 +209,12 @@ Expected<void> remove_tree(const fs::path& path) {
   return {};
 }
 
+Expected<void> hard_link(const fs::path& from, const fs::path& to) {
+  if (::link(from.c_str(), to.c_str()) != 0)
+    return tl::unexpected(errno_error(fmt::format("link {} to {}", from, to), errno));
+  return {};
+}
+
 Expected<void> remove_dir(const fs::path& path) {
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
     return tl::unexpected(errno_error(fmt::format("rmdir {}", path), errno));

@@ -30,6 +30,8 @@ Expected<void> replace_file(const fs::path& path, std::string_view data, unsigne
 Expected<void> make_dir(const fs::path& path, unsigned mode, bool exist_ok);
 // mkdir -p with `mode` for the directories it creates.
 Expected<void> make_dirs(const fs::path& path, unsigned mode);
+// link(2): `to` becomes another name of `from` (the same file system).
+Expected<void> hard_link(const fs::path& from, const fs::path& to);
 // rmdir: fails (ENOTEMPTY, ...) unless `path` is an empty directory; a missing one is fine.
 Expected<void> remove_dir(const fs::path& path);
 // rm -rf that never follows symlinks and refuses to descend into another file system.

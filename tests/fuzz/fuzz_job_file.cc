@@ -10,7 +10,7 @@ OCIEXEC_FUZZ_TARGET(const std::uint8_t* data, std::size_t size) {
   ociexec::fuzz::require(again.has_value(), "a decoded job does not encode");
   auto round = ociexec::pool::decode_job(*again);
   ociexec::fuzz::require(round && round->argv == job->argv && round->env == job->env &&
-                             round->cwd == job->cwd,
+                             round->cwd == job->cwd && round->init == job->init,
                          "encode(decode(x)) does not decode to the same job");
   return 0;
 }

@@ -139,6 +139,34 @@ TEST_CASE("cli: stdin, env and a script file reach the job") {
   leaks.check();
 }
 
+TEST_CASE("cli: arguments after the script, --env-file under each -e, --init") {
+  LeakCheck leaks;
+  const auto dir = Env::get().state_dir;
+  std::ofstream(dir / "args.sh") << "echo \"$#:$1:$2:$A:$B\"\n";
+  std::ofstream(dir / "env.list") << "# defaults\nA=from-file\nB=from-file\n";
+  const std::string script = (dir / "args.sh").string(), env_file = (dir / "env.list").string();
+  auto file = cli(run_args({"--env-file", env_file, "-e", "B=from-flag", script, "x", "y z"}));
+  CHECK(file.code == 0);
+  CHECK(file.output == "2:x:y z:from-file:from-flag\n");
+  // With -c, the words after it (after "--" when they look like flags) are the arguments.
+  auto inline_args = cli(run_args({"-c", "echo \"$#:$1:$2\"", "--", "-v", "two"}));
+  CHECK(inline_args.code == 0);
+  CHECK(inline_args.output == "2:-v:two\n");
+  // After a script file every word is the script's, as after podman's image.
+  auto after_script = cli(run_args({script, "-x", "--json"}));
+  CHECK(after_script.output == "2:-x:--json::\n");
+  auto killed = cli(run_args({"--init", "-c", "echo before; kill -9 $$; echo after"}));
+  CHECK(killed.code == 128 + SIGKILL);
+  CHECK(killed.output == "before\n");
+  auto bad_file = cli(run_args({"--env-file", (dir / "missing.list").string(), "-c", "true"}));
+  CHECK(bad_file.code == 125);
+  CHECK(one_line(bad_file.output));
+  CHECK(bad_file.output.find("--env-file") != std::string::npos);
+  std::filesystem::remove(dir / "args.sh");
+  std::filesystem::remove(dir / "env.list");
+  leaks.check();
+}
+
 TEST_CASE("cli: doctor finds a working runtime; version names it") {
   LeakCheck leaks;
   auto d = cli({"doctor"});
@@ -168,7 +196,14 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
       << nlohmann::json{{"id", 3}, {"script", "sleep 5"}, {"timeout", 1}, {"rootfs", rootfs}}.dump()
       << "\n"
       << "{not json\n"
-      << nlohmann::json{{"script", "true"}, {"memory", "lots"}}.dump() << "\n";
+      << nlohmann::json{{"script", "true"}, {"memory", "lots"}}.dump() << "\n"
+      << nlohmann::json{{"id", "args"},
+                        {"script", "echo \"$2$1\"; kill -9 $$"},
+                        {"args", {"a", "b"}},
+                        {"init", true},
+                        {"rootfs", rootfs}}
+             .dump()
+      << "\n";
   }
   auto r = cli({"batch", "--pool", "1", "-j", "2", input.string()});
   CHECK(r.code == 125);  // two lines were bad; every good one still ran
@@ -180,7 +215,9 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
     REQUIRE_MESSAGE(j.is_object(), line);
     by_id[j["id"].dump()] = j;
   }
-  REQUIRE(by_id.size() == 5);
+  REQUIRE(by_id.size() == 6);
+  CHECK(by_id["\"args\""]["stdout"] == "ba\n");
+  CHECK(by_id["\"args\""]["exit_code"] == 128 + SIGKILL);  // under its init, the kill took
   CHECK(by_id["\"first\""]["stdout"] == "one\n");
   CHECK(by_id["2"]["exit_code"] == 4);  // no id: the line number
   CHECK(by_id["2"]["stdout"] == "two");

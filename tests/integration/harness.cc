@@ -49,10 +49,8 @@ ExecutorOptions Env::executor_options() const {
   o.cgroup_parent = cgroup_parent;
   o.runtime = runtime;
   o.runtime_timeout = std::chrono::seconds(20);
-  if (pool) {
-    o.pool_size = 2;
-    o.init_path = OCIEXEC_TEST_INIT;
-  }
+  o.init_path = OCIEXEC_TEST_INIT;  // the build's (the pool's, and jobs' with an init)
+  if (pool) o.pool_size = 2;
   return o;
 }
 

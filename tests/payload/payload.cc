@@ -34,8 +34,26 @@ int usage() {
                "usage: payload sleep S | ignore-term S | spawn-setsid N S | memhog MB | "
                "forkbomb S | env | flood MB | connect IP PORT | write PATH BYTES | cat | id | "
                "exit N | segv | hold-output S | unshare-user | now | try ATTEMPT | read PATH | "
-               "procs | daemon S | euid | subreaper CMD...\n");
+               "procs | daemon S | euid | orphans N | subreaper CMD...\n");
   return 2;
+}
+
+// Calls f(pid, contents of /proc/PID/FILE) for every process this one can see.
+template <typename F>
+bool each_process(const char* file, F f) {
+  DIR* d = opendir("/proc");
+  if (!d) return false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[64], text[512] = "";
+    std::snprintf(path, sizeof path, "/proc/%s/%s", e->d_name, file);
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : 0;
+    if (fd >= 0) close(fd);
+    f(e->d_name, std::string(text, n > 0 ? static_cast<std::size_t>(n) : 0));
+  }
+  closedir(d);
+  return true;
 }
 
 void sleep_seconds(double s) {
@@ -258,20 +276,12 @@ int main(int argc, char** argv) {
   }
   if (cmd == "procs") {
     // The processes this job can see: "pid comm" per line.
-    DIR* d = opendir("/proc");
-    if (!d) return 1;
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-      char path[64], comm[64] = "";
-      std::snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-      int fd = open(path, O_RDONLY);
-      ssize_t n = fd >= 0 ? read(fd, comm, sizeof comm - 1) : 0;
-      if (fd >= 0) close(fd);
-      comm[n > 0 ? n - 1 : 0] = 0;
-      std::printf("%s %s\n", e->d_name, comm);
-    }
-    closedir(d);
-    return 0;
+    return each_process("comm", [](const char* pid, std::string comm) {
+             if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+             std::printf("%s %s\n", pid, comm.c_str());
+           })
+               ? 0
+               : 1;
   }
   if (cmd == "daemon") {
     // Tries to outlive the job: double fork, new session, stdio closed, SIGTERM/SIGHUP ignored.
@@ -289,6 +299,29 @@ int main(int argc, char** argv) {
     wait(nullptr);
     std::printf("daemonized\n");
     return 0;
+  }
+  if (cmd == "orphans") {
+    // Leaves N orphans that exit at once (reparented to pid 1, which must reap them), waits
+    // half a second, then prints how many zombies the job's pid namespace holds.
+    const int n = static_cast<int>(arg(2));
+    const pid_t child = fork();
+    if (child == 0) {
+      for (int i = 0; i < n; ++i)
+        if (fork() == 0) {
+          sleep_seconds(0.1);  // an orphan by then
+          _exit(0);
+        }
+      _exit(0);
+    }
+    waitpid(child, nullptr, 0);
+    sleep_seconds(0.5);
+    int zombies = 0;
+    const bool listed = each_process("stat", [&zombies](const char*, const std::string& stat) {
+      const auto state = stat.rfind(')');  // "pid (comm) S ..."
+      if (state != std::string::npos && stat.compare(state, 3, ") Z") == 0) ++zombies;
+    });
+    std::printf("zombies %d\n", zombies);
+    return listed ? 0 : 1;
   }
   if (cmd == "id") {
     std::printf("uid=%d gid=%d\n", static_cast<int>(getuid()), static_cast<int>(getgid()));

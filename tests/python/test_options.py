@@ -77,6 +77,22 @@ def test_env_interpreter_and_grace(executor):
     assert result.wall_time < 2
 
 
+def test_args_env_file_and_init(executor, tmp_path):
+    env_file = tmp_path / "env.list"
+    env_file.write_text("# comment\nA=from-file\nB=from-file\n")
+    result = executor.run('echo "$#:$1:$2:$A:$B"', args=["x", "y z"], env_file=env_file,
+                          env={"B": "from-env"})
+    assert result.stdout == "2:x:y z:from-file:from-env\n"
+    killed = executor.run("echo before; kill -9 $$; echo after", init=True)
+    assert (killed.outcome, killed.signal, killed.exit_code) == ("signaled", 9, 137)
+    assert killed.stdout == "before\n"
+    assert executor.run("kill -9 $$; echo after").stdout == "after\n"  # the shell is pid 1
+    with pytest.raises(TypeError, match="args"):
+        executor.run("true", args="not a list")
+    with pytest.raises(ociexec.InvalidOptionError, match="missing.list"):
+        executor.run("true", env_file=tmp_path / "missing.list")
+
+
 def test_eight_python_threads_run_jobs_at_once(executor):
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:

@@ -106,3 +106,27 @@ TEST_CASE("unknown keys and bad values are rejected with file:line:column") {
   REQUIRE_FALSE(nested);
   CHECK(nested.error().message.find("expected a single value") != std::string::npos);
 }
+
+TEST_CASE("env files: podman's format, KEY=VALUE per line, a bare KEY from the host") {
+  auto host = [](const std::string& key) -> std::optional<std::string> {
+    if (key == "HOME") return "/root";
+    return std::nullopt;
+  };
+  auto env = config::parse_env_file(
+      "# a comment\n\nA=1\n  B= two words \nC=\"quoted\"\r\nHOME\nMISSING\nD=x=y\n  # indented\nE=", host);
+  REQUIRE(env);
+  CHECK(*env == std::vector<std::string>{"A=1", "B= two words ", "C=\"quoted\"", "HOME=/root",
+                                         "D=x=y", "E="});
+  auto bad = config::parse_env_file("A=1\nB =1\n", host);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("line 2") != std::string::npos);
+  auto empty_key = config::parse_env_file("=value\n", host);
+  REQUIRE_FALSE(empty_key);
+  auto nul = config::parse_env_file(std::string("A=a\0b\n", 6), host);
+  REQUIRE_FALSE(nul);
+  CHECK(nul.error().message.find("NUL") != std::string::npos);
+  auto missing = config::read_env_file("/nonexistent/env.list");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == ErrorKind::kInvalidArgument);
+  CHECK(missing.error().message.find("/nonexistent/env.list") != std::string::npos);
+}

@@ -17,6 +17,12 @@ TEST_CASE("job file: what is encoded decodes the same, bytes included") {
   CHECK(back->argv == job.argv);
   CHECK(back->env == job.env);
   CHECK(back->cwd == "/work");
+  CHECK_FALSE(back->init);
+  job.init = true;
+  auto with_init = pool::decode_job(*pool::encode_job(job));
+  REQUIRE(with_init);
+  CHECK(with_init->init);
+  CHECK(with_init->argv == job.argv);
 }
 
 TEST_CASE("job file: NUL bytes, an empty argv and damaged files are refused") {
@@ -27,7 +33,7 @@ TEST_CASE("job file: NUL bytes, an empty argv and damaged files are refused") {
   CHECK_FALSE(pool::decode_job(text.substr(0, text.size() - 1)));  // truncated
   CHECK_FALSE(pool::decode_job(text + "x"));                        // trailing bytes
   std::string other_version = text;
-  other_version[12] = '2';
+  other_version[12] = '1';
   CHECK_FALSE(pool::decode_job(other_version));
   std::string huge_count = text;
   huge_count.replace(huge_count.find('1'), 1, "99999999");

@@ -100,19 +100,38 @@ TEST_CASE("a pipe held open after the process exits is abandoned after the drain
   CHECK(supervise::Clock::now() - t0 < 2s);
 }
 
+// A pipe holding one signal number, as the CLI's forwarder writes them; kept open.
+sys::Pipe signal_pipe(unsigned char sig, bool nonblocking) {
+  auto p = sys::make_pipe(nonblocking);
+  REQUIRE(p);
+  REQUIRE(::write(p->write.get(), &sig, 1) == 1);
+  return std::move(*p);
+}
+
 TEST_CASE("signal numbers written to signal_fd are forwarded to the job") {
   auto s = spawn_sh("exec sleep 30");
-  auto sigpipe = sys::make_pipe(true);
-  REQUIRE(sigpipe);
+  auto sigpipe = signal_pipe(SIGTERM, true);
   auto in = input(s, 10s);
-  in.signal_fd = sigpipe->read;
-  const unsigned char term = SIGTERM;
-  REQUIRE(::write(sigpipe->write.get(), &term, 1) == 1);
+  in.signal_fd = sigpipe.read;
   auto r = supervise::supervise(s.child, std::move(in));
   REQUIRE(r);
   CHECK_FALSE(r->timed_out);
   CHECK(r->status.signaled);
   CHECK(r->status.signal == SIGTERM);
+}
+
+TEST_CASE("a blocking signal_fd never holds the job past its deadline") {
+  // The caller's pipe is blocking and stays open: after the one signal (SIGCONT, which the
+  // job outlives), nothing more comes.
+  auto s = spawn_sh("exec sleep 30");
+  auto sigpipe = signal_pipe(SIGCONT, false);
+  auto in = input(s, 500ms);
+  in.signal_fd = sigpipe.read;
+  const auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(supervise::Clock::now() - t0 < 2s);
 }
 
 TEST_CASE("a wait past poll's 24.8 days is cut to INT_MAX ms, never wrapped to forever") {

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -176,35 +177,48 @@ constexpr std::size_t kFdsPerPooled = 5;
 
 // With the warm pool on, what may exist between jobs: containers created ahead that never
 // ran a job (their job dir has the init but no job file), each with its init, our child.
-// Waits (bounded) until the pool's background creates are done and the view is stable.
+// Waits (bounded) until the pool's background creates are done and the view is stable. The
+// bound is generous: a runc create under the VM's emulation takes about a second, and a
+// refill of two containers after a job can take several; a view taken mid-create would count
+// that container's fds as the test's own (issue 18's CI run: "fds leaked", 5 == 13).
 struct PoolView {
   std::set<std::string> ids;
   std::set<pid_t> inits;
   std::size_t fds = 0;
-  bool operator==(const PoolView&) const = default;
+  bool settled = false;
+  bool operator==(const PoolView& o) const {
+    return ids == o.ids && inits == o.inits && fds == o.fds;
+  }
 
   static PoolView settle() {
     const Env& env = Env::get();
     PoolView last;
-    for (int i = 0; i < 150; ++i) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < give_up) {
       PoolView v;
       bool busy = false;
       for (const auto& id : entries(env.state_dir / "bundles")) {
         const fs::path b = env.state_dir / "bundles" / id;
-        auto pid = sys::read_file(b / "init.pid");
-        const bool pooled = fs::exists(b / "job/init") && !fs::exists(b / "job/job");
-        if (!pooled) continue;  // a job's container: the leak checks report it
-        if (!pid) {
-          busy = true;  // being created
+        auto text = sys::read_file(b / "init.pid");
+        pid_t pid = 0;
+        if (!text || std::from_chars(text->data(), text->data() + text->size(), pid).ec !=
+                         std::errc{}) {
+          // Being created: its fds may be open already, its pid file not yet (or not whole).
+          busy = true;
           continue;
         }
+        const bool pooled = fs::exists(b / "job/init") && !fs::exists(b / "job/job");
+        if (!pooled) continue;  // a job's container: the leak checks report it
         v.ids.insert(id);
-        v.inits.insert(std::stoi(*pid));
+        v.inits.insert(pid);
       }
       for (const auto& c : sys::children_of(::getpid()))
         if (!v.inits.count(c.pid)) busy = true;  // a runtime creating one
       v.fds = sys::open_fd_count();
-      if (!busy && v == last) return v;
+      if (!busy && v == last) {
+        v.settled = true;
+        return v;
+      }
       last = std::move(v);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -215,12 +229,23 @@ struct PoolView {
 
 }  // namespace
 
+namespace {
+
+// The pool once it settled; a view that never settled would compare a create's fds.
+PoolView settled_pool() {
+  PoolView view = PoolView::settle();
+  CHECK_MESSAGE(view.settled, "the warm pool did not settle within 60 s");
+  return view;
+}
+
+}  // namespace
+
 LeakCheck::LeakCheck()
-    : fds_(Env::get().pool ? PoolView::settle().own_fds() : sys::open_fd_count()) {}
+    : fds_(Env::get().pool ? settled_pool().own_fds() : sys::open_fd_count()) {}
 
 void LeakCheck::check() const {
   const Env& env = Env::get();
-  const PoolView pool = env.pool ? PoolView::settle() : PoolView{};
+  const PoolView pool = env.pool ? settled_pool() : PoolView{};
   auto not_pooled = [&pool](std::vector<std::string> ids) {
     std::erase_if(ids, [&pool](const std::string& id) { return pool.ids.count(id) > 0; });
     return ids;

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ociexec/images.h"
@@ -27,6 +30,24 @@ struct Limits {
   std::uint64_t tmpfs_bytes = 64 * kMiB;                    // each of /tmp and the work dir
 };
 
+// A resource limit of the job's processes, as podman's --ulimit NAME=SOFT[:HARD] sets it:
+// setrlimit's soft and hard values (kUnlimitedRlimit: no limit). A hard limit above the
+// executor's own cannot be set without CAP_SYS_RESOURCE, and is refused before the job runs.
+inline constexpr std::uint64_t kUnlimitedRlimit = UINT64_MAX;
+struct Ulimit {
+  // "nofile", "nproc", "fsize" (bytes), "core" (bytes), "stack" (bytes), "cpu" (seconds), "as",
+  // "data", "memlock", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime", "rss".
+  std::string name;
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+  auto operator<=>(const Ulimit&) const = default;
+};
+
+// Which of the job's streams a piece of live output (JobOptions::on_output) came from.
+enum class OutputStream { kStdout, kStderr };
+std::string_view to_string(OutputStream stream) noexcept;  // "stdout", "stderr"
+using OutputCallback = std::function<void(OutputStream, std::string_view)>;
+
 struct JobOptions {
   // The whole job is SIGKILLed at `timeout` after it starts; the result is kTimedOut, exit -1.
   std::chrono::milliseconds timeout = kDefaultTimeout;
@@ -38,6 +59,10 @@ struct JobOptions {
   // the script's path.
   std::vector<std::string> args;
   Limits limits;
+  // Resource limits of the job's processes; a later entry for the same name wins. Unset ones
+  // are the base profile's (nofile 1024, core 0) or the host's. Note that nproc counts every
+  // process of the job's uid, across jobs that share it: limits.pids is the per-job limit.
+  std::vector<Ulimit> ulimit;
   // "KEY=VALUE" entries added to (or replacing) the default environment.
   std::vector<std::string> env;
   // Run the script under a minimal init (ociexec-init, as `docker run --init`): it is pid 1,
@@ -65,6 +90,13 @@ struct JobOptions {
   std::optional<std::string> runtime;
   // Bytes kept per stream; the rest is read and dropped, and the truncated flag is set.
   std::size_t output_cap = 10 * kMiB;
+  // Live output: called with each piece of the job's stdout and stderr as it is read (all of
+  // it, whatever output_cap keeps), in order, from a thread the job has for it: never two
+  // calls at once for one job. The Result still holds the capped copy. A slow callback slows
+  // the job's writes (its pipes fill, as on a slow terminal), never its deadline; run()
+  // returns once every piece was delivered. An exception from it ends the calls for the job,
+  // and Result::warnings says so.
+  OutputCallback on_output;
   // Optional, owned by the caller: a readable fd (pipe, socket; blocking or not) on which each
   // byte is a signal number to send to every process of the job while it runs, e.g. to
   // forward Ctrl-C. End of file stops the forwarding. -1: none.

@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "ociexec/options.h"
+
 namespace ociexec {
 
 // The first cause wins: a job killed at its deadline is kTimedOut even if memory also ran out.
@@ -29,6 +31,8 @@ struct EffectiveLimits {
   std::optional<std::int64_t> pids;
   std::uint64_t tmpfs_bytes = 0;
   std::size_t output_cap = 0;
+  // The job's --ulimit entries, one per name (the last given), by name.
+  std::vector<Ulimit> ulimit;
   // Limits above that were not enforced ("memory", "cpus", "pids"): rootless without a
   // delegated cgroup. The timeout, tmpfs sizes and output cap are always enforced.
   std::vector<std::string> unenforced;

@@ -34,6 +34,14 @@ Keyword options, accepted by every function that runs a job:
 - ``env_file``: a path to KEY=VALUE lines (podman's --env-file format), applied before ``env``
 - ``init``: run the script under a minimal init that reaps orphans and passes signals on, so
   the script is not pid 1 (``kill -9 $$`` and SIGTERM without a handler end it); default False
+- ``ulimit``: resource limits of the job's processes, ``{"nofile": 4096, "fsize": (soft,
+  hard)}`` (None or -1: unlimited) or podman's ``["nofile=4096:8192"]``
+- ``on_output``: a callable ``(stream, data)`` called with "stdout" or "stderr" and the bytes
+  just written, as the job writes them (from a thread of the job's, with the GIL; never two
+  calls at once for one job); the Result still holds the capped copy. A slow callback makes
+  the job's writes wait, never its deadline. An exception it raises ends the calls for that
+  job, and ``result.warnings`` names it. ``Executor.stream()`` gives the same as an async
+  iterator.
 - ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
   memory, cpus or pids limit although it cannot be enforced (``result.limits["unenforced"]``
   names it); default False: such a job raises ExecutorError
@@ -46,6 +54,7 @@ Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_imag
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import os
 import threading
@@ -63,6 +72,8 @@ __all__ = [
     "execute_script",
     "run",
     "Executor",
+    "JobStream",
+    "OutputEvent",
     "Result",
     "ExecutorError",
     "InvalidOptionError",
@@ -89,6 +100,65 @@ def _find_init():
         if os.access(candidate, os.X_OK):
             return os.path.normpath(candidate)
     return ""
+
+
+OutputEvent = collections.namedtuple("OutputEvent", ["stream", "data"])
+OutputEvent.__doc__ = """A piece of a job's live output: ``stream`` is "stdout" or "stderr",
+``data`` the bytes (a piece may end inside a UTF-8 character; the next one holds the rest)."""
+
+
+class JobStream:
+    """A running job's live output (Executor.stream()): an async iterator of OutputEvent, in
+    the order the job wrote them, that ends when the job has ended and been removed; then
+    ``await stream.result()`` gives its Result, or raises its ExecutorError.
+
+    The iterator holds at most ``window`` pieces the loop has not taken yet: past that the
+    job's writes wait (as on a slow terminal), never its deadline. ``await result()`` before
+    the end, or ``aclose()``, drops the output not yet taken (the Result still holds it, up to
+    the cap)."""
+
+    _END = object()
+
+    def __init__(self, loop, window):
+        self._loop = loop
+        self._queue = asyncio.Queue()
+        self._room = threading.Semaphore(window)
+        self._dropping = threading.Event()
+        self._future = None
+
+    def _on_output(self, stream, data):  # the job's relay thread
+        # Waits for room while the loop still takes events (checked first: once dropping,
+        # no piece may wait at all).
+        while not self._dropping.is_set():
+            if self._room.acquire(timeout=0.05):
+                break
+        if self._dropping.is_set():
+            return
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, OutputEvent(stream, data))
+
+    def _on_done(self, _future):  # a worker thread, once every piece was delivered
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, self._END)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._dropping.is_set():
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is self._END:
+            self._dropping.set()
+            raise StopAsyncIteration
+        self._room.release()
+        return item
+
+    async def aclose(self):
+        self._dropping.set()
+
+    async def result(self):
+        """The job's Result, once it has ended (drops the output not taken yet)."""
+        self._dropping.set()
+        return await asyncio.wrap_future(self._future)
 
 
 class Executor:
@@ -155,6 +225,22 @@ class Executor:
     async def run_async(self, script, timeout_seconds=None, **options):
         """submit() for asyncio: awaits the job's Result without blocking the event loop."""
         return await asyncio.wrap_future(self.submit(script, timeout_seconds, **options))
+
+    def stream(self, script, timeout_seconds=None, window=64, **options):
+        """Starts ``script`` as submit() does and returns a JobStream, an async iterator of its
+        live output (call it from a running event loop)::
+
+            job = executor.stream("for i in 1 2 3; do echo $i; sleep 1; done")
+            async for event in job:
+                print(event.stream, event.data)
+            result = await job.result()
+        """
+        if "on_output" in options:
+            raise TypeError("stream(): the stream takes the output; do not pass on_output")
+        job = JobStream(asyncio.get_running_loop(), window)
+        job._future = self.submit(script, timeout_seconds, on_output=job._on_output, **options)
+        job._future.add_done_callback(job._on_done)
+        return job
 
     def prewarm(self, timeout=30.0, **options):
         """With a warm pool: creates the pool's containers for jobs with these options now, and

@@ -1,6 +1,7 @@
 from concurrent.futures import Future
 from os import PathLike
-from typing import Iterator, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from typing import (AsyncIterator, Callable, Iterator, Mapping, NamedTuple, Optional, Sequence,
+                    Tuple, TypedDict, Union)
 
 from typing_extensions import Unpack  # PEP 692; typing.Unpack from Python 3.12
 
@@ -18,6 +19,7 @@ class Limits(TypedDict):
     pids: Optional[int]
     tmpfs_size: int
     output_cap: int
+    ulimit: dict[str, Tuple[Optional[int], Optional[int]]]
 
 class RuntimeInfo(TypedDict):
     name: str
@@ -87,6 +89,8 @@ class _JobOptions(TypedDict, total=False):
     args: Sequence[str]
     env_file: Union[str, PathLike[str], None]
     init: bool
+    ulimit: Union[Mapping[str, Union[Optional[int], Tuple[Optional[int], Optional[int]]]], Sequence[str]]
+    on_output: Optional[Callable[[str, bytes], None]]  # ("stdout" | "stderr", data)
     allow_unenforced_limits: bool
 
 class _ExecutorDefaults(_JobOptions, total=False):
@@ -126,6 +130,16 @@ class PruneSummary(TypedDict):
     in_use: int
     bytes_freed: int
 
+class OutputEvent(NamedTuple):
+    stream: str  # "stdout" | "stderr"
+    data: bytes
+
+class JobStream(AsyncIterator[OutputEvent]):
+    def __aiter__(self) -> JobStream: ...
+    async def __anext__(self) -> OutputEvent: ...
+    async def aclose(self) -> None: ...
+    async def result(self) -> Result: ...
+
 class Executor:
     def __init__(
         self,
@@ -148,6 +162,13 @@ class Executor:
     async def run_async(
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Result: ...
+    def stream(
+        self,
+        script: _Text,
+        timeout_seconds: Optional[float] = ...,
+        window: int = ...,
+        **options: Unpack[_RunOptions],
+    ) -> JobStream: ...
     def prewarm(self, timeout: float = ..., **options: Unpack[_RunOptions]) -> int: ...
     def run(
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "config/units.h"
@@ -126,6 +128,57 @@ std::vector<std::string> strings_of(const py::handle& obj, const char* what) {
   return out;
 }
 
+// on_output=callable(stream, data): called on the job's relay thread (with the GIL) with
+// "stdout" or "stderr" and the bytes just written. The callable is released under the GIL
+// too, wherever the last copy of the job's options goes. An exception it raises ends the
+// calls for that job; the result's warnings name it.
+ociexec::OutputCallback output_callback_of(const py::handle& obj) {
+  if (!PyCallable_Check(obj.ptr())) throw py::type_error("on_output: expected a callable");
+  std::shared_ptr<py::function> f(new py::function(py::reinterpret_borrow<py::function>(obj)),
+                                  [](py::function* p) {
+                                    py::gil_scoped_acquire gil;
+                                    delete p;
+                                  });
+  return [f](ociexec::OutputStream stream, std::string_view bytes) {
+    py::gil_scoped_acquire gil;
+    try {
+      (*f)(py::str(std::string(ociexec::to_string(stream))),
+           py::bytes(bytes.data(), bytes.size()));
+    } catch (py::error_already_set& e) {
+      throw std::runtime_error(e.what());  // the relay stops calling, and says why
+    }
+  };
+}
+
+// ulimit={"nofile": 1024, "fsize": (soft, hard)} (None or -1: unlimited), or a list of
+// podman's "NAME=SOFT[:HARD]" strings.
+std::vector<ociexec::Ulimit> ulimits_of(const py::handle& obj) {
+  std::vector<ociexec::Ulimit> out;
+  auto add = [&out](const std::string& text) {
+    out.push_back(value_or_raise(ociexec::config::parse_ulimit(text)));
+  };
+  if (!py::isinstance<py::dict>(obj)) {
+    for (const auto& text : strings_of(obj, "ulimit")) add(text);
+    return out;
+  }
+  auto number = [](const py::handle& v) -> std::string {
+    if (v.is_none()) return "-1";
+    if (!py::isinstance<py::int_>(v)) throw py::type_error("ulimit: expected ints, or None for unlimited");
+    return py::str(v).cast<std::string>();
+  };
+  for (auto [name, value] : obj.cast<py::dict>()) {
+    const auto key = py::str(name).cast<std::string>();
+    if (py::isinstance<py::tuple>(value) || py::isinstance<py::list>(value)) {
+      auto pair = value.cast<py::sequence>();
+      if (pair.size() != 2) throw py::type_error("ulimit: expected (soft, hard)");
+      add(key + "=" + number(pair[0]) + ":" + number(pair[1]));
+    } else {
+      add(key + "=" + number(value));
+    }
+  }
+  return out;
+}
+
 // Applies keyword options to `job`. None means "no limit" for memory, cpus and pids, and
 // "the default" for everything else.
 void apply_options(ociexec::JobOptions& job, const py::dict& options) {
@@ -183,6 +236,10 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       job.allow_unenforced_limits = !none && value.cast<bool>();
     } else if (key == "init") {
       job.init = !none && value.cast<bool>();
+    } else if (key == "ulimit") {
+      job.ulimit = none ? std::vector<ociexec::Ulimit>{} : ulimits_of(value);
+    } else if (key == "on_output") {
+      job.on_output = none ? ociexec::OutputCallback{} : output_callback_of(value);
     } else if (key == "image") {
       if (none)
         job.image.reset();
@@ -203,7 +260,7 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
                            "tmpfs_size, output_cap, env, env_file, args, stdin, interpreter, "
                            "rootfs, image, pull, user, runtime, workdir, init, "
-                           "allow_unenforced_limits");
+                           "ulimit, on_output, allow_unenforced_limits");
     }
   }
   // podman's order: the env file first, then the env entries over it.
@@ -229,6 +286,12 @@ py::dict limits_dict(const ociexec::EffectiveLimits& l) {
   d["pids"] = optional_value(l.pids);
   d["tmpfs_size"] = l.tmpfs_bytes;
   d["output_cap"] = l.output_cap;
+  py::dict ulimit;
+  auto value = [](std::uint64_t v) -> py::object {
+    return v == ociexec::kUnlimitedRlimit ? py::object(py::none()) : py::object(py::int_(v));
+  };
+  for (const auto& u : l.ulimit) ulimit[py::str(u.name)] = py::make_tuple(value(u.soft), value(u.hard));
+  d["ulimit"] = ulimit;
   d["unenforced"] = l.unenforced;
   return d;
 }

@@ -7,18 +7,24 @@
 // where every key but "script" is optional and takes what the `run` flag of the same name
 // takes (numbers too: seconds, bytes). Output: one JSON line per job as it finishes, the
 // `run --json` object plus "id" (the input's, else the line number), or {"id", "error"}.
+// With --stream, each job's output also comes as it is written, in lines
+//   {"id": ..., "stream": "stdout"|"stderr", "data": "..."}
+// before that job's result line (a piece never splits a UTF-8 character; bytes that are not
+// UTF-8 become U+FFFD, as in results).
 // Exit status: 0 when every job produced a result (whatever its own exit code), 125 when a
 // line was invalid or a job failed to run. SIGINT/SIGTERM: no more lines are read, waiting
 // jobs are cancelled, running jobs get the signal (a second one: SIGKILL).
 #include <poll.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -26,6 +32,7 @@
 #include "cli/job_flags.h"
 #include "sys/signals.h"
 #include "sys/unique_fd.h"
+#include "util/text.h"
 
 namespace ociexec::cli {
 
@@ -35,6 +42,38 @@ struct BatchFlags {
   std::string input = "-";
   std::optional<std::size_t> concurrency;  // else the config's max_concurrent_jobs (8)
   std::optional<std::size_t> pool;         // else the config's pool_size (0)
+  bool stream = false;                     // output events as the jobs write
+};
+
+// One job's --stream events. The relay calls on_output for one job one piece at a time, so
+// the carried bytes of a character split between two pieces need no lock of their own.
+class OutputEvents {
+ public:
+  using Emit = std::function<void(nlohmann::json, const nlohmann::json&)>;
+  OutputEvents(Emit emit, nlohmann::json id) : emit_(std::move(emit)), id_(std::move(id)) {}
+  void on_output(OutputStream stream, std::string_view bytes) {
+    std::string& carry = carry_[stream == OutputStream::kStdout ? 0 : 1];
+    carry.append(bytes);
+    const std::size_t whole = text::whole_utf8_prefix(carry);
+    if (whole == 0) return;
+    send(stream, carry.substr(0, whole));
+    carry.erase(0, whole);
+  }
+  // What is left of a split character at the end (it never got its rest).
+  void flush() {
+    for (auto stream : {OutputStream::kStdout, OutputStream::kStderr}) {
+      std::string& carry = carry_[stream == OutputStream::kStdout ? 0 : 1];
+      if (!carry.empty()) send(stream, std::exchange(carry, {}));
+    }
+  }
+
+ private:
+  void send(OutputStream stream, std::string data) {
+    emit_({{"stream", to_string(stream)}, {"data", std::move(data)}}, id_);
+  }
+  Emit emit_;
+  nlohmann::json id_;
+  std::array<std::string, 2> carry_;
 };
 
 // Each running job's signal pipe, so that a signal to us reaches every running job.
@@ -81,6 +120,8 @@ int batch(const Globals& globals, const BatchFlags& flags) {
   if (flags.pool) options.pool_size = *flags.pool;
   auto forwarder = sys::SignalForwarder::install({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
   if (!forwarder) return report_error(forwarder.error());
+  // A reader that went away costs the results, never a kill of us with jobs still running.
+  if (auto r = sys::catch_sigpipe(); !r) return report_error(r.error());
 
   std::atomic<bool> failed{false};
   std::mutex out;
@@ -120,12 +161,20 @@ int batch(const Globals& globals, const BatchFlags& flags) {
         continue;
       }
       job.signal_fd = *signal_fd;
+      std::shared_ptr<OutputEvents> events;
+      if (flags.stream) {
+        events = std::make_shared<OutputEvents>(emit, id);
+        job.on_output = [events](OutputStream stream, std::string_view bytes) {
+          events->on_output(stream, bytes);
+        };
+      }
       {
         std::lock_guard lock(pending_mutex);
         ++pending;
       }
-      exec->submit(std::move(script), std::move(job), [&, id, number](Expected<Result> r) {
+      exec->submit(std::move(script), std::move(job), [&, id, number, events](Expected<Result> r) {
         fanout.close(number);
+        if (events) events->flush();  // every piece was delivered before the job's result
         if (!r) failed = true;
         emit(r ? result_json(*r) : error_json(r.error()), id);
         std::lock_guard lock(pending_mutex);
@@ -159,6 +208,8 @@ void register_batch(CLI::App& app, Globals& globals, Action& action) {
                   "jobs running at once (default: max_concurrent_jobs, 8)");
   cmd->add_option("--pool", flags->pool,
                   "containers created ahead per profile (default: pool_size, 0: off)");
+  cmd->add_flag("--stream", flags->stream,
+                "also print each job's output as it is written: {\"id\", \"stream\", \"data\"} lines");
   cmd->callback([&globals, &action, flags] {
     action = [&globals, flags] { return batch(globals, *flags); };
   });

@@ -67,6 +67,11 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
     job.env.insert(job.env.end(), entries->begin(), entries->end());
   }
   if (!f.args.empty()) job.args = f.args;
+  for (const auto& text : f.ulimit) {
+    auto u = config::parse_ulimit(text);
+    if (!u) return tl::unexpected(u.error().with_context("--ulimit"));
+    job.ulimit.push_back(std::move(*u));
+  }
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
       job.env.push_back(e);
@@ -128,6 +133,20 @@ Expected<void> apply_image_flags(const ImageFlags& f, ImageOptions& o) {
                     [&](auto v) { o.pull_timeout = v; });
 }
 
+namespace {
+
+// {"nofile": {"soft": 1024, "hard": 2048}}, with null for unlimited.
+nlohmann::json ulimit_json(const std::vector<Ulimit>& ulimit) {
+  auto value = [](std::uint64_t v) {
+    return v == kUnlimitedRlimit ? nlohmann::json(nullptr) : nlohmann::json(v);
+  };
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& u : ulimit) out[u.name] = {{"soft", value(u.soft)}, {"hard", value(u.hard)}};
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json result_json(const Result& r) {
   using nlohmann::json;
   auto opt = [](const auto& o) -> json { return o ? json(*o) : json(nullptr); };
@@ -157,6 +176,7 @@ nlohmann::json result_json(const Result& r) {
         {"pids", opt(l.pids)},
         {"tmpfs_bytes", l.tmpfs_bytes},
         {"output_cap_bytes", l.output_cap},
+        {"ulimit", ulimit_json(l.ulimit)},
         {"unenforced", l.unenforced}}},
   };
 }
@@ -192,6 +212,9 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "env") f.env = value.get<std::vector<std::string>>();
       else if (key == "env_file") f.env_file = value.get<std::string>();
       else if (key == "args") f.args = value.get<std::vector<std::string>>();
+      else if (key == "ulimit")
+        f.ulimit = value.is_string() ? std::vector{value.get<std::string>()}
+                                     : value.get<std::vector<std::string>>();
       else if (key == "runtime") f.runtime = value.get<std::string>();
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "image") f.image = value.get<std::string>();

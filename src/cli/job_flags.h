@@ -20,6 +20,7 @@ struct RunFlags {
   std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
   std::vector<std::string> env;
   std::string env_file;            // podman's --env-file
+  std::vector<std::string> ulimit;  // podman's --ulimit NAME=SOFT[:HARD], one per flag
   std::vector<std::string> args;  // the script's arguments
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
   std::string image, pull, user;

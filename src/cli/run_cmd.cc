@@ -1,8 +1,12 @@
 // `ociexec run [flags] (FILE | - | -c SCRIPT)`: runs one script; its stdout and stderr pass
-// through and its exit code becomes ours (see common.h for the contract). Flag names follow
-// `podman run` where one exists.
+// through live, as the job writes them, and its exit code becomes ours (see common.h for the
+// contract). With --json, one object at the end instead. Flag names follow `podman run` where
+// one exists.
+#include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <iostream>
 #include <iterator>
 
@@ -14,6 +18,7 @@
 #include "config/units.h"
 #include "sys/fs.h"
 #include "sys/signals.h"
+#include "sys/unique_fd.h"
 
 namespace ociexec::cli {
 
@@ -29,6 +34,20 @@ Expected<std::string> read_script(const RunFlags& f) {
   auto text = sys::read_file(f.script_file);
   if (!text) return tl::unexpected(Error{ErrorKind::kInvalidArgument, text.error().message});
   return text;
+}
+
+// The job's output on ours as it is written. A stream we can no longer write (the reader of a
+// pipe went away, as with `| head -1`) is passed no more, and the job gets SIGPIPE once, as a
+// writer in a shell pipeline would: it ends as such a writer does, and is removed as usual.
+OutputCallback passthrough(const sys::SignalForwarder& forwarder) {
+  auto closed = std::make_shared<std::array<bool, 2>>();
+  return [closed, &forwarder](OutputStream stream, std::string_view bytes) {
+    const std::size_t i = stream == OutputStream::kStdout ? 0 : 1;
+    if ((*closed)[i]) return;
+    if (sys::write_all(static_cast<int>(i) + 1, bytes)) return;
+    (*closed)[i] = true;
+    if (!(*closed)[1 - i]) forwarder.inject(SIGPIPE);
+  };
 }
 
 int run(const Globals& globals, const RunFlags& flags, const ImageFlags& image_flags) {
@@ -52,15 +71,12 @@ int run(const Globals& globals, const RunFlags& flags, const ImageFlags& image_f
   // container to `ociexec gc`): the job ends and is removed as usual.
   auto forwarder = sys::SignalForwarder::install({SIGINT, SIGTERM, SIGHUP, SIGQUIT});
   if (!forwarder) return fail(forwarder.error());
+  if (auto r = sys::catch_sigpipe(); !r) return fail(r.error());
   job.signal_fd = forwarder->fd();
+  if (!flags.json) job.on_output = passthrough(*forwarder);
   auto result = exec->run(*script, job);
   if (!result) return fail(result.error());
-  if (flags.json) {
-    print_json(result_json(*result));
-  } else {
-    write_all(1, result->stdout_data);
-    write_all(2, result->stderr_data);
-  }
+  if (flags.json) print_json(result_json(*result));
   return exit_code_for(*result);
 }
 
@@ -87,6 +103,10 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--output-cap", flags->output_cap, "bytes kept per stream (default 10m)");
   // One value per -e, so "-e K=V script.sh" leaves the script to the positional argument.
   cmd->add_option("-e,--env", flags->env, "KEY=VALUE, or KEY to pass the host's value")
+      ->allow_extra_args(false);
+  cmd->add_option("--ulimit", flags->ulimit,
+                  "NAME=SOFT[:HARD] resource limit of the job's processes (nofile, nproc, fsize, "
+                  "core, stack, cpu, ...; -1: unlimited), once per limit")
       ->allow_extra_args(false);
   cmd->add_option("--env-file", flags->env_file,
                   "file of KEY=VALUE lines (podman's format), before each --env");

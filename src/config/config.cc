@@ -188,6 +188,16 @@ const std::map<std::string, Setter>& setters() {
          return assign(parse_bool(v), c.job.allow_unenforced_limits);
        }},
       {"init", [](Config& c, const std::string& v) { return assign(parse_bool(v), c.job.init); }},
+      {"ulimit",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.job.ulimit.clear();
+         for (const auto& word : text::words(v)) {
+           auto u = parse_ulimit(word);
+           if (!u) return tl::unexpected(u.error());
+           c.job.ulimit.push_back(std::move(*u));
+         }
+         return {};
+       }},
   };
   return table;
 }

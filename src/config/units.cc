@@ -8,8 +8,10 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "sys/fs.h"
+#include "sys/rlimit.h"
 #include "util/text.h"
 #include "ociexec/options.h"
 
@@ -111,6 +113,39 @@ Expected<std::int64_t> parse_count(std::string_view text) {
   if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
     return bad(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
   return value;
+}
+
+Expected<Ulimit> parse_ulimit(std::string_view text) {
+  const auto t = text::trim(text);
+  const auto eq = t.find('=');
+  if (eq == std::string_view::npos)
+    return bad(fmt::format("{:?}: expected NAME=SOFT[:HARD] (e.g. nofile=1024:2048)", text));
+  Ulimit u;
+  u.name = std::string(t.substr(0, eq));
+  if (!sys::rlimit_type(u.name))
+    return bad(fmt::format("unknown limit {:?}: expected one of {}", u.name,
+                           fmt::join(sys::rlimit_names(), ", ")));
+  auto value = [&](std::string_view v) -> Expected<std::uint64_t> {
+    if (v == "-1" || v == "unlimited") return kUnlimitedRlimit;
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n == kUnlimitedRlimit)
+      return bad(fmt::format("{:?}: {:?} is not a whole number (or -1 for unlimited)", text, v));
+    return n;
+  };
+  const auto values = t.substr(eq + 1);
+  const auto colon = values.find(':');
+  auto soft = value(values.substr(0, colon));
+  if (!soft) return tl::unexpected(soft.error());
+  auto hard = colon == std::string_view::npos ? soft : value(values.substr(colon + 1));
+  if (!hard) return tl::unexpected(hard.error());
+  if (*soft > *hard)
+    return bad(fmt::format("{:?}: the soft limit is above the hard one; give SOFT:HARD with "
+                           "SOFT <= HARD",
+                           text));
+  u.soft = *soft;
+  u.hard = *hard;
+  return u;
 }
 
 Expected<bool> parse_bool(std::string_view text) {

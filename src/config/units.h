@@ -12,6 +12,7 @@
 
 #include "ociexec/error.h"
 #include "ociexec/images.h"
+#include "ociexec/options.h"
 
 namespace ociexec::config {
 
@@ -22,6 +23,9 @@ Expected<double> parse_cpus(std::string_view text);
 Expected<std::int64_t> parse_count(std::string_view text);
 // "unlimited" (or "none") -> nullopt; anything else through `parse`.
 bool is_unlimited(std::string_view text);
+// podman's --ulimit: NAME=SOFT[:HARD] (HARD defaults to SOFT), each a whole number or -1 or
+// "unlimited" for no limit; NAME one of sys::rlimit_names().
+Expected<Ulimit> parse_ulimit(std::string_view text);
 // "true" or "false".
 Expected<bool> parse_bool(std::string_view text);
 // "missing", "always" or "never" (podman's --pull).

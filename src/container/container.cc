@@ -191,8 +191,10 @@ Expected<supervise::Clock::time_point> Container::start() {
 }
 
 Expected<supervise::Output> Container::supervise(const JobPlan& plan,
-                                                 supervise::Clock::time_point started) {
+                                                 supervise::Clock::time_point started,
+                                                 supervise::OutputRelay* relay) {
   supervise::Input in;
+  in.relay = relay;
   in.stdout_fd = std::move(stdout_);
   in.stderr_fd = std::move(stderr_);
   in.deadline = started + plan.limits.timeout;
@@ -215,7 +217,10 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
     // all of it between the deadline and the result.
     const bool reached_init = init_pidfd.send_signal(sig).has_value();
     if (sig == SIGKILL && reached_init && !cgroup_.kills_atomically()) return;
-    cgroup_.signal_all(sig);
+    if (cgroup_.signal_all(sig) > 0) return;
+    // No cgroup lists the job's processes (rootless without a delegated one): they are the
+    // init's descendants, orphans included, which its pid namespace reparents to it.
+    for (const auto& p : sys::descendants_of(init_pidfd)) (void)p.send_signal(sig);
   };
   return supervise::supervise(init_, std::move(in));
 }

@@ -44,7 +44,9 @@ class Container {
   Expected<supervise::Clock::time_point> start();
   // Until the init has exited and the output is drained or the plan's deadline has killed it
   // (or the plan's kill_wait after the SIGKILL it has not: Output::abandoned, see abandon()).
-  Expected<supervise::Output> supervise(const JobPlan& plan, supervise::Clock::time_point started);
+  // With `relay`, the output also goes there as it is read (the plan's on_output).
+  Expected<supervise::Output> supervise(const JobPlan& plan, supervise::Clock::time_point started,
+                                        supervise::OutputRelay* relay);
   // Pooled: the read end of the pipe on which the init reports a failed exec (pool/assign.h).
   [[nodiscard]] sys::FdRef exec_status_fd() const noexcept { return exec_status_; }
   // A container that will not run a job (a pooled one, aged or at shutdown): kills the init

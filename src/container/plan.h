@@ -15,6 +15,7 @@
 
 #include "cgroup/cgroup.h"
 #include "image/rootfs.h"
+#include "ociexec/options.h"
 #include "ociexec/result.h"
 #include "runtime/runtime_client.h"
 #include "spec/spec_builder.h"
@@ -56,6 +57,7 @@ struct Profile {
   std::uint64_t tmpfs_bytes = 0;
   std::uint32_t uid = 65534;  // the process user is fixed at create
   std::uint32_t gid = 65534;
+  std::vector<Ulimit> ulimit;  // the process's rlimits are fixed at create too
   auto operator<=>(const Profile&) const = default;
 };
 
@@ -79,6 +81,8 @@ struct JobPlan {
   // ociexec-init is pid 1 and the command its child (JobOptions::init): signals other than
   // SIGKILL go to the init, which passes them on to every other process of the job.
   bool init = false;
+  // Live output (JobOptions::on_output), through a supervise::OutputRelay.
+  OutputCallback on_output;
   Profile profile;
 };
 

@@ -1,13 +1,14 @@
 #include "core/host.h"
 
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "core/rootless.h"
+#include "ociexec/options.h"
+#include "sys/rlimit.h"
 
 namespace ociexec::core {
 
@@ -29,9 +30,11 @@ Expected<HostFacts> HostFacts::detect(const std::string& cgroup_parent) {
   facts.job_layout =
       facts.rootless ? cgroup::delegated_layout(facts.layout, cgroup_parent) : facts.layout;
   facts.swap_limit_supported = cgroup::swap_limit_supported(facts.layout);
-  rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
-    facts.nofile_hard_limit = nofile.rlim_max;
+  for (auto name : sys::rlimit_names())
+    facts.hard_rlimits[std::string(name)] = sys::hard_rlimit(name).value_or(kUnlimitedRlimit);
+  if (const auto nofile = facts.hard_rlimits["nofile"]; nofile != kUnlimitedRlimit)
+    facts.nofile_hard_limit = nofile;
+  facts.can_raise_rlimits = !facts.rootless && sys::can_raise_rlimits();
   utsname uts{};
   if (::uname(&uts) == 0) facts.machine = uts.machine;
   return facts;

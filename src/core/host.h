@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,10 @@ struct HostFacts {
   spec::UserNamespace user_ns;      // rootless: the jobs' user namespace
   bool swap_limit_supported = true;  // v1: memsw exists
   std::optional<std::uint64_t> nofile_hard_limit;
+  // This process's hard resource limits by name (sys/rlimit.h), and whether it may raise
+  // them (CAP_SYS_RESOURCE; never rootless): a job's --ulimit cannot go above them otherwise.
+  std::map<std::string, std::uint64_t> hard_rlimits;
+  bool can_raise_rlimits = false;
   std::string machine = "x86_64";  // uname -m
 
   // `cgroup_parent`: where a rootless executor looks for a delegated subtree.

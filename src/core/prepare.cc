@@ -53,6 +53,7 @@ spec::SpecInput spec_input(const core::HostFacts& host, const JobOptions& job,
     in.pids = plan.cgroup_limits.pids;
   }
   in.nofile_hard_limit = host.nofile_hard_limit;
+  in.ulimit = plan.limits.ulimit;
   in.machine = host.machine;
   return in;
 }
@@ -120,6 +121,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   plan.signal_fd = sys::FdRef(job.signal_fd);
   plan.kill_wait = options.kill_wait;
   plan.init = job.init;
+  plan.on_output = job.on_output;
 
   auto client = client_for(job.runtime);
   if (!client) return tl::unexpected(client.error());
@@ -142,8 +144,9 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     std::lock_guard lock(seccomp_probe_mutex);
     if (cache.probe_due()) cache.set_support(core::probe_seccomp_annotation(request));
   }
-  plan.profile = {request.client->info().path, rootfs->identity,  job.workdir,
-                  plan.limits.tmpfs_bytes,      request.spec.uid,  request.spec.gid};
+  plan.profile = {request.client->info().path, rootfs->identity, job.workdir,
+                  plan.limits.tmpfs_bytes,      request.spec.uid, request.spec.gid,
+                  plan.limits.ulimit};
   return plan;
 }
 

@@ -13,6 +13,13 @@ namespace ociexec {
 
 namespace {
 
+// The line a timed-out job's stderr ends with (the contract's "Execution timeout (Ns)"), on a
+// line of its own after what the job wrote.
+std::string timeout_note(bool mid_line, std::chrono::milliseconds timeout) {
+  return fmt::format("{}Execution timeout ({}): the job ran past its time limit and was killed\n",
+                     mid_line ? "\n" : "", core::format_seconds(timeout));
+}
+
 Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
                       supervise::Clock::time_point started, const EffectiveLimits& limits,
                       const RuntimeInfo& rt, std::string id) {
@@ -33,10 +40,8 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
   if (sup.timed_out) {
     r.outcome = Outcome::kTimedOut;
     r.exit_code = -1;
-    if (!r.stderr_data.empty() && r.stderr_data.back() != '\n') r.stderr_data += '\n';
-    r.stderr_data +=
-        fmt::format("Execution timeout ({}): the job ran past its time limit and was killed\n",
-                    core::format_seconds(limits.timeout));
+    const bool mid_line = !r.stderr_data.empty() && r.stderr_data.back() != '\n';
+    r.stderr_data += timeout_note(mid_line, limits.timeout);
   } else if (stats.oom_kills > 0) {
     r.outcome = Outcome::kOomKilled;
     r.exit_code = sup.status.shell_code();
@@ -95,12 +100,18 @@ Expected<Result> Executor::Impl::run_guarded(std::string_view script, const JobO
 
 Expected<Result> Executor::Impl::run_created(container::Container& c,
                                              const container::JobPlan& plan) const {
+  std::unique_ptr<supervise::OutputRelay> relay;
+  if (plan.on_output) {
+    auto made = supervise::OutputRelay::start(plan.on_output);
+    if (!made) return tl::unexpected(made.error());
+    relay = std::move(*made);
+  }
   auto started = c.start();
   if (!started) return tl::unexpected(started.error());
-  auto sup = c.supervise(plan, *started);
+  auto sup = c.supervise(plan, *started, relay.get());
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
   const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
-  const auto report = pool::read_report(c, sup->err.data);
+  const auto report = pool::read_report(c);
   if (report.signal > 0 && !sup->status.signaled) {
     // Under an init, the command's own death by a signal (the init exited 128 + N).
     sup->status.signaled = true;
@@ -121,6 +132,14 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   }
   // Processes of ours given up on earlier (sys/reaper.h) that have exited since.
   (void)sys::Reaper::instance().reap_exited();
+  // The container is gone; what live output is still queued goes to the callback now, and a
+  // timed-out job's stream ends with the same line as its result's stderr.
+  if (relay) {
+    if (sup->timed_out)
+      relay->push(OutputStream::kStderr,
+                  timeout_note(relay->stderr_mid_line(), plan.limits.timeout));
+    if (auto problem = relay->finish()) warnings.push_back(std::move(*problem));
+  }
   if (report.exec_failed) return tl::unexpected(*report.exec_failed);
   auto result =
       compose_result(std::move(*sup), stats, *started, plan.limits, c.client().info(), c.id());

@@ -23,7 +23,7 @@ runtime::AnnotationSupport probe_seccomp_annotation(const container::Request& li
   if (!probe) return AnnotationSupport::kIgnored;
   auto started = (*probe)->start();
   if (!started) return AnnotationSupport::kIgnored;
-  auto out = (*probe)->supervise(plan, *started);
+  auto out = (*probe)->supervise(plan, *started, nullptr);
   if (!out || out->abandoned) {
     (*probe)->abandon();
     return AnnotationSupport::kIgnored;

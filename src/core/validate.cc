@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "sys/rlimit.h"
 
 namespace ociexec::core {
 
@@ -18,6 +22,35 @@ tl::unexpected<Error> invalid(std::string message) {
 constexpr std::array<std::string_view, 12> kReservedDirs = {
     "/",    "/usr",  "/bin", "/sbin", "/lib",      "/lib64",
     "/etc", "/proc", "/dev", "/sys",  "/.ociexec", "/dev/shm"};
+
+// One entry per name, the last given winning, in name order (so that equal sets compare
+// equal, as the warm pool's profiles do). A hard limit above the executor's own is refused:
+// the runtime's setrlimit would fail with "operation not permitted" after the container was
+// made, without CAP_SYS_RESOURCE.
+Expected<std::vector<Ulimit>> effective_ulimits(const std::vector<Ulimit>& given,
+                                                const HostFacts& host) {
+  std::map<std::string, Ulimit> by_name;
+  for (const auto& u : given) {
+    if (u.soft > u.hard)
+      return invalid(fmt::format("ulimit {}: the soft limit {} is above the hard limit {}",
+                                 u.name, u.soft, u.hard));
+    const auto hard = host.hard_rlimits.find(u.name);
+    if (hard == host.hard_rlimits.end())
+      return invalid(fmt::format("ulimit {:?}: unknown; expected one of {}", u.name,
+                                 fmt::join(sys::rlimit_names(), ", ")));
+    if (u.hard > hard->second && !host.can_raise_rlimits)
+      return invalid(fmt::format(
+          "ulimit {}: the hard limit {} is above this host's {}, which only CAP_SYS_RESOURCE "
+          "may raise; ask for at most {}",
+          u.name, u.hard == kUnlimitedRlimit ? "unlimited" : std::to_string(u.hard),
+          hard->second == kUnlimitedRlimit ? "unlimited" : std::to_string(hard->second),
+          hard->second));
+    by_name[u.name] = u;
+  }
+  std::vector<Ulimit> out;
+  for (auto& [name, u] : by_name) out.push_back(std::move(u));
+  return out;
+}
 
 }  // namespace
 
@@ -76,6 +109,9 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
                                format_bytes(lim.tmpfs_bytes)));
   eff.tmpfs_bytes = lim.tmpfs_bytes;
   eff.output_cap = job.output_cap;
+  auto ulimit = effective_ulimits(job.ulimit, host);
+  if (!ulimit) return tl::unexpected(ulimit.error());
+  eff.ulimit = std::move(*ulimit);
 
   const std::string& wd = job.workdir;
   if (wd.empty() || wd.front() != '/' || wd.find("/..") != std::string::npos ||

@@ -43,25 +43,24 @@ Expected<void> assign(container::Container& c, const container::JobPlan& plan,
   return {};
 }
 
-InitReport read_report(const container::Container& c, std::string_view stderr_text) {
+InitReport read_report(const container::Container& c) {
   InitReport report;
   if (!c.exec_status_fd()) return report;
-  auto reported = sys::read_int(c.exec_status_fd());
-  if (!reported) return report;  // the command ran, and ended by itself
-  if (*reported < 0) {
-    report.signal = -*reported;
+  // Nothing: the command ran, and ended by itself. Else the init's int, and after a failed
+  // exec its reason ("exec PATH: REASON"), in one write (pool/init.cc).
+  const std::string bytes = sys::read_once(c.exec_status_fd(), kExecReportMax);
+  int reported = 0;
+  if (bytes.size() < sizeof reported) return report;
+  std::memcpy(&reported, bytes.data(), sizeof reported);
+  if (reported < 0) {
+    report.signal = -reported;
     return report;
   }
-  const int err = *reported;
-  // The init's own line ("ociexec-init: exec PATH: REASON") names the command.
-  std::string_view line = stderr_text;
-  if (auto pos = line.rfind(kInitMessagePrefix); pos != std::string_view::npos)
-    line = line.substr(pos + kInitMessagePrefix.size());
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  const std::string_view reason = std::string_view(bytes).substr(sizeof reported);
   report.exec_failed =
-      Error{err == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
+      Error{reported == ENOENT ? ErrorKind::kCommandNotFound : ErrorKind::kCommandNotExecutable,
             fmt::format("{} start: {}", c.client().info().name,
-                        line.empty() ? std::string(std::strerror(err)) : std::string(line))};
+                        reason.empty() ? std::string(std::strerror(reported)) : std::string(reason))};
   return report;
 }
 

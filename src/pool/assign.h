@@ -31,10 +31,10 @@ Expected<void> assign(container::Container& c, const container::JobPlan& plan,
 // an init) ran; nothing for another.
 struct InitReport {
   // The error a cold create reports when the job's command could not be exec'd
-  // (kCommandNotFound / kCommandNotExecutable), its reason from `stderr_text`.
+  // (kCommandNotFound / kCommandNotExecutable), with the init's reason.
   std::optional<Error> exec_failed;
   int signal = 0;  // with an init: the signal that killed the command
 };
-InitReport read_report(const container::Container& c, std::string_view stderr_text);
+InitReport read_report(const container::Container& c);
 
 }  // namespace ociexec::pool

@@ -9,7 +9,7 @@
 // orphan of the job is reaped, every signal the init gets goes on to every other process of
 // the namespace, and the init exits as the command did once it has.
 //
-// A failed exec is reported on fd 3 (its errno) and the exit code follows the shell: 127 not
+// A failed exec is reported on fd 3 (its errno and reason) and the exit code follows the shell: 127 not
 // found, 126 not executable. With `init`, a command killed by signal N is reported there as
 // -N, and the init exits 128 + N (pid 1 cannot be killed by its own signal).
 //
@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -35,11 +36,13 @@ void report(int value) {
   (void)!::write(kExecStatusFd, &value, sizeof value);
 }
 
+// The errno and its reason in one write, so that the executor reads them whole; nothing goes
+// to the job's stderr, which is the job's own (and passes through live).
 [[noreturn]] void fail(int err, const std::string& what) {
-  report(err);
-  std::string line = std::string(ociexec::pool::kInitMessagePrefix) + what + ": " +
-                     std::strerror(err) + "\n";
-  (void)!::write(2, line.data(), line.size());
+  std::string message(reinterpret_cast<const char*>(&err), sizeof err);
+  message += what + ": " + std::strerror(err);
+  message.resize(std::min(message.size(), ociexec::pool::kExecReportMax));
+  (void)!::write(kExecStatusFd, message.data(), message.size());
   ::_exit(err == ENOENT ? 127 : 126);
 }
 
@@ -65,7 +68,8 @@ bool is_executable_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-[[noreturn]] void exec_job(ociexec::pool::JobSpec& job) {
+// `mask`: the signal mask the command starts with (the one the init was started with).
+[[noreturn]] void exec_job(ociexec::pool::JobSpec& job, const sigset_t& mask) {
   if (::chdir(job.cwd.c_str()) != 0) fail(errno, "chdir " + job.cwd);
   std::string path_list = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& e : job.env)
@@ -77,22 +81,20 @@ bool is_executable_file(const std::string& path) {
   argv.push_back(nullptr);
   for (auto& e : job.env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   ::execve(path->c_str(), argv.data(), envp.data());
   fail(errno, "exec " + *path);
 }
 
 // Pid 1 with the command as its child: waits for signals; SIGCHLD reaps, anything else is
 // passed on to every other process of the namespace (kill(-1) from pid 1).
-[[noreturn]] void run_as_init(ociexec::pool::JobSpec& job) {
-  sigset_t all, before;
+// Every signal is blocked already (main); `before` is the mask the command gets.
+[[noreturn]] void run_as_init(ociexec::pool::JobSpec& job, const sigset_t& before) {
+  sigset_t all;
   ::sigfillset(&all);
-  ::sigprocmask(SIG_BLOCK, &all, &before);
   const pid_t command = ::fork();
   if (command < 0) fail(errno, "fork");
-  if (command == 0) {
-    ::sigprocmask(SIG_SETMASK, &before, nullptr);
-    exec_job(job);
-  }
+  if (command == 0) exec_job(job, before);
   for (;;) {
     siginfo_t info{};
     const int sig = ::sigwaitinfo(&all, &info);
@@ -118,9 +120,15 @@ bool is_executable_file(const std::string& path) {
 }  // namespace
 
 int main() {
+  // Every signal blocked from the start: pid 1 of a namespace drops a signal it has no
+  // handler for unless the signal is blocked, so one forwarded while the job file is read
+  // would be lost. exec_job restores the mask for the command (and the run_as_init child).
+  sigset_t all, before;
+  ::sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, &before);
   ::fcntl(kExecStatusFd, F_SETFD, FD_CLOEXEC);  // a successful exec closes it: "no error"
   auto job = ociexec::pool::decode_job(read_job_file());
   if (!job) fail(EINVAL, "bad job file");
-  if (job->init) run_as_init(*job);
-  exec_job(*job);
+  if (job->init) run_as_init(*job, before);
+  exec_job(*job, before);
 }

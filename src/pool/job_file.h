@@ -16,7 +16,9 @@ namespace ociexec::pool {
 // init is built with this header alone).
 inline constexpr std::string_view kJobFileInContainer = "/.ociexec/job";
 // How the init's own stderr lines start; the executor reads the failed exec's reason there.
-inline constexpr std::string_view kInitMessagePrefix = "ociexec-init: ";
+// The longest report ociexec-init writes on kExecStatusFd: an int, then the reason of a
+// failed exec (in one write, under PIPE_BUF, so it arrives whole).
+inline constexpr std::size_t kExecReportMax = 1024;
 // The init's fd on which it reports, one int: a failed exec's errno (> 0); with `init`, the
 // signal that killed the job's command, negated (< 0). Passed with --preserve-fds; closed on
 // a successful exec of the command (O_CLOEXEC), and when the init exits.

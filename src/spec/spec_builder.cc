@@ -1,5 +1,7 @@
 #include "spec/spec_builder.h"
 
+#include "sys/rlimit.h"
+
 #include "cgroup/limits.h"
 
 #include <algorithm>
@@ -88,6 +90,19 @@ Expected<json> build_spec(const SpecInput& in) {
       rl["hard"] = std::min<std::uint64_t>(rl["hard"].get<std::uint64_t>(), cap);
       rl["soft"] = std::min<std::uint64_t>(rl["soft"].get<std::uint64_t>(), cap);
     }
+  }
+  for (const auto& u : in.ulimit) {
+    const auto type = sys::rlimit_type(u.name);
+    if (!type)
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument, "build spec: ulimit " + u.name});
+    auto& rlimits = process["rlimits"];
+    auto same = std::find_if(rlimits.begin(), rlimits.end(),
+                             [&](const json& rl) { return rl["type"] == *type; });
+    json entry = {{"type", *type}, {"hard", u.hard}, {"soft", u.soft}};
+    if (same == rlimits.end())
+      rlimits.push_back(std::move(entry));
+    else
+      *same = std::move(entry);
   }
 
   spec["root"] = {{"path", in.rootfs_path}, {"readonly", !in.root_writable}};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ociexec/error.h"
+#include "ociexec/options.h"
 
 namespace ociexec::spec {
 
@@ -57,6 +58,8 @@ struct SpecInput {
   std::optional<UserNamespace> user_namespace;  // set: uid and gid must be 0
   // The host's hard RLIMIT_NOFILE: a spec that asks for more fails without CAP_SYS_RESOURCE.
   std::optional<std::uint64_t> nofile_hard_limit;
+  // The job's own resource limits (validated), over the base profile's.
+  std::vector<Ulimit> ulimit;
   std::string machine = "x86_64";  // uname -m, picks the seccomp architectures
   std::map<std::string, std::string> annotations;
 };

@@ -46,17 +46,30 @@ void make_room(Captured& sink, std::size_t& prefaulted, std::size_t more, std::s
   }
 }
 
+// One of the job's output pipes: what is kept of it, and its name for live output.
+struct Tap {
+  sys::UniqueFd& fd;
+  Captured& kept;
+  OutputStream name;
+  std::size_t prefaulted = 0;
+};
+
 // Reads what the pipe holds now. Past the cap, bytes are read and dropped so the writer never
-// blocks on a full pipe. Returns false once the pipe reached end of file.
-bool pump(int fd, Captured& sink, std::size_t& prefaulted, std::size_t cap, char* buf) {
+// blocks on a full pipe. With a relay, every piece also goes to it; while the relay is full and
+// `throttled`, reading stops and the pipe holds the rest. Returns false once the pipe reached
+// end of file.
+bool pump(Tap& tap, std::size_t cap, char* buf, OutputRelay* relay, bool throttled) {
+  Captured& sink = tap.kept;
   for (;;) {
-    ssize_t n = ::read(fd, buf, kReadChunk);
+    if (relay && throttled && relay->full()) return true;
+    ssize_t n = ::read(tap.fd.get(), buf, kReadChunk);
     if (n > 0) {
       auto len = static_cast<std::size_t>(n);
       std::size_t room = cap > sink.data.size() ? cap - sink.data.size() : 0;
-      if (room > 0) make_room(sink, prefaulted, std::min(room, len), cap);
+      if (room > 0) make_room(sink, tap.prefaulted, std::min(room, len), cap);
       sink.data.append(buf, std::min(room, len));
       if (len > room) sink.truncated = true;
+      if (relay) relay->push(tap.name, std::string_view(buf, len));
       continue;
     }
     if (n == 0) return false;
@@ -98,8 +111,8 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
   bool exited = false;
   Clock::time_point drain_until{};
   std::string buffer(kReadChunk, '\0');
-  std::size_t out_prefaulted = 0;
-  std::size_t err_prefaulted = 0;
+  Tap out_tap{in.stdout_fd, out.out, OutputStream::kStdout};
+  Tap err_tap{in.stderr_fd, out.err, OutputStream::kStderr};
 
   auto reap = [&]() -> Expected<bool> {
     auto st = init.try_wait();
@@ -156,9 +169,16 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
       wake = drain_until;
     }
 
-    pollfd fds[4];
+    pollfd fds[5];
     nfds_t count = 0;
-    int init_slot = -1, out_slot = -1, err_slot = -1, sig_slot = -1;
+    int init_slot = -1, out_slot = -1, err_slot = -1, sig_slot = -1, relay_slot = -1;
+    // Live output behind: the pipes wait (the job's writes block) until the relay caught up.
+    // Once the init exited, what is left in them is read regardless.
+    const bool held = in.relay && !exited && in.relay->full();
+    if (held) {
+      relay_slot = static_cast<int>(count);
+      fds[count++] = {in.relay->ready_fd().get(), POLLIN, 0};
+    }
     if (!exited) {
       init_slot = static_cast<int>(count);
       fds[count++] = {init.pidfd().fd(), POLLIN, 0};
@@ -167,11 +187,11 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
         fds[count++] = {in.signal_fd.get(), POLLIN, 0};
       }
     }
-    if (in.stdout_fd) {
+    if (in.stdout_fd && !held) {
       out_slot = static_cast<int>(count);
       fds[count++] = {in.stdout_fd.get(), POLLIN, 0};
     }
-    if (in.stderr_fd) {
+    if (in.stderr_fd && !held) {
       err_slot = static_cast<int>(count);
       fds[count++] = {in.stderr_fd.get(), POLLIN, 0};
     }
@@ -180,12 +200,13 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
       if (errno == EINTR) continue;
       return tl::unexpected(sys::errno_error("poll", errno));
     }
+    if (relay_slot >= 0 && fds[relay_slot].revents) in.relay->clear_ready();
     // Output first: what the job wrote before it exited must not be lost to the drain limit.
     if (out_slot >= 0 && fds[out_slot].revents &&
-        !pump(in.stdout_fd.get(), out.out, out_prefaulted, in.output_cap, buffer.data()))
+        !pump(out_tap, in.output_cap, buffer.data(), in.relay, !exited))
       in.stdout_fd.reset();
     if (err_slot >= 0 && fds[err_slot].revents &&
-        !pump(in.stderr_fd.get(), out.err, err_prefaulted, in.output_cap, buffer.data()))
+        !pump(err_tap, in.output_cap, buffer.data(), in.relay, !exited))
       in.stderr_fd.reset();
     if (sig_slot >= 0 && fds[sig_slot].revents &&
         !forward_signals(in.signal_fd.get(), in.signal_job))

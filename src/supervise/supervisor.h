@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ociexec/error.h"
+#include "supervise/relay.h"
 #include "sys/process.h"
 #include "sys/unique_fd.h"
 
@@ -34,6 +35,8 @@ struct Input {
   // (uninterruptible sleep: a hung NFS read, a frozen cgroup) is given up on: the result is
   // returned anyway, and the caller leaves the container to gc.
   std::chrono::milliseconds kill_wait{10'000};
+  // Live output, borrowed: each piece read is also pushed there (none: not at all).
+  OutputRelay* relay = nullptr;
 };
 
 struct Captured {

@@ -12,6 +12,8 @@ namespace {
 std::atomic<int> g_write_fd{-1};
 std::atomic<int> g_first{0};
 
+extern "C" void on_sigpipe(int) {}
+
 extern "C" void on_signal(int sig) {
   const int saved = errno;  // the handler must not disturb the interrupted code's errno
   int expected = 0;
@@ -55,8 +57,22 @@ SignalForwarder::~SignalForwarder() {
   if (!previous_.empty()) g_write_fd = -1;
 }
 
+void SignalForwarder::inject(int sig) const noexcept {
+  const unsigned char byte = static_cast<unsigned char>(sig);
+  (void)!::write(pipe_.write.get(), &byte, 1);
+}
+
 int SignalForwarder::first_signal() noexcept {
   return g_first.load();
+}
+
+Expected<void> catch_sigpipe() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigpipe;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (::sigaction(SIGPIPE, &sa, nullptr) != 0) return tl::unexpected(errno_error("sigaction", errno));
+  return {};
 }
 
 }  // namespace ociexec::sys

@@ -21,6 +21,10 @@ class SignalForwarder {
 
   // Non-blocking read end: one byte per signal number.
   [[nodiscard]] int fd() const noexcept { return pipe_.read.get(); }
+  // Queues `sig` for the job as a received signal would be, but as the program's own
+  // request: it is passed on as it is and does not count as the first signal (a Ctrl-C after
+  // it is still passed on, not turned into SIGKILL). Async-signal-safe; a full pipe drops it.
+  void inject(int sig) const noexcept;
   // The first signal received, or 0.
   [[nodiscard]] static int first_signal() noexcept;
 
@@ -29,5 +33,10 @@ class SignalForwarder {
   Pipe pipe_;
   std::vector<std::pair<int, struct sigaction>> previous_;
 };
+
+// SIGPIPE gets a handler that does nothing: a write to a pipe whose reader went away fails
+// with EPIPE instead of killing this process mid-job (which would leave the job to gc).
+// Unlike SIG_IGN, a handler is reset at exec, so the runtime and the job get the default.
+Expected<void> catch_sigpipe();
 
 }  // namespace ociexec::sys

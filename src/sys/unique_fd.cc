@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,6 +32,22 @@ Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint) {
     return tl::unexpected(errno_error("fcntl O_NONBLOCK", errno));
   if (size_hint > 0) ::fcntl(pipe.read.get(), F_SETPIPE_SZ, size_hint);  // best effort
   return pipe;
+}
+
+Expected<EventFd> EventFd::create() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return tl::unexpected(errno_error("eventfd", errno));
+  return EventFd(UniqueFd(fd));
+}
+
+void EventFd::notify() const noexcept {
+  const std::uint64_t one = 1;
+  (void)!::write(fd_.get(), &one, sizeof one);
+}
+
+void EventFd::clear() const noexcept {
+  std::uint64_t count = 0;
+  (void)!::read(fd_.get(), &count, sizeof count);
 }
 
 Expected<void> write_all(int fd, std::string_view data) {
@@ -89,13 +106,13 @@ void prefault_writable(void* data, std::size_t len) noexcept {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
 }
 
-std::optional<int> read_int(FdRef fd) {
-  int value = 0;
+std::string read_once(FdRef fd, std::size_t max) {
+  std::string out(max, '\0');
   for (;;) {
-    const ssize_t n = ::read(fd.get(), &value, sizeof value);
+    const ssize_t n = ::read(fd.get(), out.data(), max);
     if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof value)) return std::nullopt;
-    return value;
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return out;
   }
 }
 

@@ -65,6 +65,20 @@ Error errno_error(std::string_view op, int err);
 // `size_hint` bytes (best effort) for throughput.
 Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint = 0);
 
+// A wake-up flag another thread can poll: an eventfd, non-blocking and close-on-exec. One
+// thread notify()s; the other polls fd() for POLLIN and clear()s it.
+class EventFd {
+ public:
+  static Expected<EventFd> create();
+  void notify() const noexcept;
+  void clear() const noexcept;
+  [[nodiscard]] FdRef fd() const noexcept { return FdRef(fd_); }
+
+ private:
+  explicit EventFd(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
 // An anonymous in-memory file holding `data`, positioned at offset 0.
 Expected<UniqueFd> make_memfd(std::string_view name, std::string_view data);
 
@@ -82,8 +96,10 @@ Expected<void> pwrite_all(FdRef fd, std::string_view data, std::uint64_t offset 
 // Back to offset 0 (`truncate`: and empty).
 Expected<void> rewind(FdRef fd, bool truncate = false);
 
-// An int written whole to `fd` (a status pipe); nullopt at end of file or on a short read.
-std::optional<int> read_int(FdRef fd);
+// What one read of `fd` returns, up to `max` bytes: a message written whole to a status pipe
+// (a write of up to PIPE_BUF bytes arrives in one piece). Empty at end of file, on an error,
+// and when a non-blocking fd holds nothing.
+std::string read_once(FdRef fd, std::size_t max);
 
 // Reads everything from `fd` (from its current offset) until end of file; past `deadline`
 // (if any) a kRuntimeTimeout error instead.

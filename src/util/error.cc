@@ -1,4 +1,5 @@
 #include "ociexec/error.h"
+#include "ociexec/options.h"
 #include "ociexec/result.h"
 
 #include <fmt/format.h>
@@ -27,6 +28,10 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::kAuth: return "auth";
   }
   return "unknown";
+}
+
+std::string_view to_string(OutputStream stream) noexcept {
+  return stream == OutputStream::kStdout ? "stdout" : "stderr";
 }
 
 std::string_view to_string(Outcome outcome) noexcept {

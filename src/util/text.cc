@@ -1,5 +1,7 @@
 #include "util/text.h"
 
+#include <algorithm>
+
 namespace ociexec::text {
 
 namespace {
@@ -26,6 +28,18 @@ std::vector<std::string> words(std::string_view text) {
     if (i > start) out.emplace_back(text.substr(start, i - start));
   }
   return out;
+}
+
+std::size_t whole_utf8_prefix(std::string_view bytes) {
+  // Back over at most three continuation bytes to the byte that starts the last character.
+  const std::size_t n = bytes.size();
+  for (std::size_t back = 1; back <= std::min<std::size_t>(4, n); ++back) {
+    const auto c = static_cast<unsigned char>(bytes[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte
+    const std::size_t need = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
 }
 
 }  // namespace ociexec::text

@@ -15,4 +15,9 @@ std::string_view trim(std::string_view s);
 // controller list; a pid list).
 std::vector<std::string> words(std::string_view text);
 
+// How much of `bytes` ends on a whole UTF-8 character: all of it unless its last 1 to 3 bytes
+// start a multi-byte sequence that is not complete yet (a piece of output split inside a
+// character; the rest comes with the next piece). Invalid bytes count as whole.
+std::size_t whole_utf8_prefix(std::string_view bytes);
+
 }  // namespace ociexec::text

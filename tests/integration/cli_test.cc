@@ -102,6 +102,9 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--runtime", "/nonexistent/runc", "-c", "true"}), "/nonexistent/runc"},
       {run_args({}), "no script"},
       {run_args({"-e", "=x", "-c", "true"}), "env"},
+      {run_args({"--ulimit", "nofile=ten", "-c", "true"}), "--ulimit: \"nofile=ten\""},
+      {run_args({"--ulimit", "files=10", "-c", "true"}), "unknown limit \"files\""},
+      {run_args({"--ulimit", "nofile=10:5", "-c", "true"}), "soft limit is above the hard"},
   };
   for (const auto& c : cases) {
     auto r = cli(c.args);

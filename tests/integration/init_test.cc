@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <thread>
 
 #include "harness.h"
 
@@ -20,20 +19,21 @@ ociexec::JobOptions job_with_init(bool init, std::chrono::milliseconds timeout =
   return j;
 }
 
-// Runs `script` and, `after` into the run, writes `sig` on its signal fd (what the CLI does
-// with a Ctrl-C).
-ociexec::Result run_signalled(const std::string& script, ociexec::JobOptions j, int sig,
-                              std::chrono::milliseconds after) {
+// Runs `script` and, once it has printed its first line (so its processes are up, whatever
+// the host's speed), writes `sig` on its signal fd (what the CLI does with a Ctrl-C).
+ociexec::Result run_signalled(const std::string& script, ociexec::JobOptions j, int sig) {
   auto pipe = ociexec::sys::make_pipe(false);
   REQUIRE(pipe);
   j.signal_fd = pipe->read.get();
-  std::thread sender([&] {
-    std::this_thread::sleep_for(after);
+  bool sent = false;
+  j.on_output = [&](ociexec::OutputStream stream, std::string_view) {
+    if (sent || stream != ociexec::OutputStream::kStdout) return;
+    sent = true;
     const auto byte = static_cast<unsigned char>(sig);
     (void)!::write(pipe->write.get(), &byte, 1);
-  });
+  };
   auto r = run_ok(script, j);
-  sender.join();
+  CHECK(sent);
   return r;
 }
 
@@ -88,13 +88,13 @@ TEST_CASE("init: a forwarded SIGTERM ends a shell without a trap; without an ini
   LeakCheck leaks;
   // The loop's sleeps die of every SIGTERM either way; the shell itself only under an init.
   const std::string loop = "echo up; while :; do /bin/payload sleep 0.1; done\n";
-  auto with = run_signalled(loop, job_with_init(true, 10s), SIGTERM, 500ms);
+  auto with = run_signalled(loop, job_with_init(true, 10s), SIGTERM);
   CHECK(with.outcome == Outcome::kSignaled);
   CHECK(with.signal == SIGTERM);
   CHECK(with.exit_code == 128 + SIGTERM);
   CHECK(with.stdout_data == "up\n");
   CHECK(with.wall_time < 5s);
-  auto without = run_signalled(loop, job_with_init(false, 2s), SIGTERM, 500ms);
+  auto without = run_signalled(loop, job_with_init(false, 2s), SIGTERM);
   CHECK(without.outcome == Outcome::kTimedOut);
   CHECK(without.exit_code == -1);
   leaks.check();

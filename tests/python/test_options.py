@@ -24,7 +24,7 @@ def test_the_result_is_complete_and_unpacks_as_a_triple(executor):
     assert result.container_id.startswith("ociexec-")
     assert result.limits == {"timeout": 10.0, "grace": 0.0, "memory": 1 << 30, "cpus": None,
                              "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20,
-                             "unenforced": []}
+                             "ulimit": {}, "unenforced": []}
 
 
 def test_a_memory_hog_is_oom_killed(executor):
@@ -269,3 +269,15 @@ def test_after_fork_parent_and_child_run_jobs_at_once(executor):
     os.close(read_end)
     assert os.waitpid(pid, 0)[0] == pid
     assert said == b"ok ok"
+
+
+def test_ulimit_as_a_dict_or_podman_strings(executor):
+    result = executor.run("grep '^Max open files' /proc/self/limits", ulimit={"nofile": (100, 200)})
+    assert result.stdout.split()[3:5] == ["100", "200"]
+    assert result.limits["ulimit"] == {"nofile": (100, 200)}
+    other = executor.run("true", ulimit=["fsize=4096", "core=-1:-1"])
+    assert other.limits["ulimit"] == {"core": (None, None), "fsize": (4096, 4096)}
+    with pytest.raises(ociexec.InvalidOptionError, match='unknown limit "files"'):
+        executor.run("true", ulimit={"files": 1})
+    with pytest.raises(TypeError, match="ulimit: expected ints"):
+        executor.run("true", ulimit={"nofile": "many"})

@@ -2,6 +2,7 @@
 
 #include "config/config.h"
 #include "config/units.h"
+#include "util/text.h"
 
 using namespace ociexec;
 using namespace std::chrono_literals;
@@ -129,4 +130,51 @@ TEST_CASE("env files: podman's format, KEY=VALUE per line, a bare KEY from the h
   REQUIRE_FALSE(missing);
   CHECK(missing.error().kind == ErrorKind::kInvalidArgument);
   CHECK(missing.error().message.find("/nonexistent/env.list") != std::string::npos);
+}
+
+TEST_CASE("text: a piece of output is cut only after a whole UTF-8 character") {
+  using ociexec::text::whole_utf8_prefix;
+  CHECK(whole_utf8_prefix("") == 0);
+  CHECK(whole_utf8_prefix("abc") == 3);
+  CHECK(whole_utf8_prefix("a\xc3\xa9") == 3);          // é, whole
+  CHECK(whole_utf8_prefix("a\xc3") == 1);              // é's first byte waits for the next piece
+  CHECK(whole_utf8_prefix("a\xe2\x82") == 1);          // two of €'s three bytes
+  CHECK(whole_utf8_prefix("a\xe2\x82\xac") == 4);      // €, whole
+  CHECK(whole_utf8_prefix("\xf0\x9f\x98") == 0);       // three of 😀's four bytes
+  CHECK(whole_utf8_prefix("\xf0\x9f\x98\x80") == 4);
+  CHECK(whole_utf8_prefix("a\x80\x80\x80\x80") == 5);  // stray continuation bytes: as they are
+  CHECK(whole_utf8_prefix("a\xff") == 2);              // not UTF-8 at all: as it is
+}
+
+TEST_CASE("ulimits: NAME=SOFT[:HARD] as podman takes them, with one-line errors") {
+  using ociexec::config::parse_ulimit;
+  auto both = parse_ulimit("nofile=1024:2048");
+  REQUIRE(both);
+  CHECK(*both == ociexec::Ulimit{"nofile", 1024, 2048});
+  auto soft_only = parse_ulimit("fsize=1048576");
+  REQUIRE(soft_only);
+  CHECK(soft_only->hard == 1048576);
+  auto unlimited = parse_ulimit("core=-1:unlimited");
+  REQUIRE(unlimited);
+  CHECK(unlimited->soft == ociexec::kUnlimitedRlimit);
+  CHECK(unlimited->hard == ociexec::kUnlimitedRlimit);
+  for (const char* bad : {"nofile", "nofile=", "bogus=1", "nofile=ten", "nofile=10:5", "nofile=1:2:3",
+                          "=1", "nofile=-2"}) {
+    CAPTURE(bad);
+    auto r = parse_ulimit(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ociexec::ErrorKind::kInvalidArgument);
+    CHECK(r.error().message.find('\n') == std::string::npos);
+  }
+  CHECK(parse_ulimit("bogus=1").error().message.find("nofile") != std::string::npos);  // names them
+}
+
+TEST_CASE("a YAML config takes ulimit as blank-separated NAME=SOFT[:HARD] words") {
+  auto c = ociexec::config::parse_config("ulimit: nofile=64:128 nproc=100\n", "t.yaml");
+  REQUIRE(c);
+  REQUIRE(c->job.ulimit.size() == 2);
+  CHECK(c->job.ulimit[1] == ociexec::Ulimit{"nproc", 100, 100});
+  auto bad = ociexec::config::parse_config("ulimit: nofile=x\n", "t.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("t.yaml:1:9: ulimit:") == 0);
 }

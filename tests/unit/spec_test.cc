@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -140,4 +141,18 @@ TEST_CASE("rootless: a user namespace maps the caller to root; no cgroup, no uid
   REQUIRE(root);
   CHECK_FALSE((*root)["linux"].contains("uidMappings"));
   CHECK((*root)["linux"]["cgroupsPath"] == "/ociexec/x");
+}
+
+TEST_CASE("ulimits replace the base profile's rlimit of the same type and add the others") {
+  auto in = sample_input();
+  in.ulimit = {{"fsize", 4096, 8192}, {"nofile", 100, 200}};
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> got;
+  for (const auto& rl : (*spec)["process"]["rlimits"])
+    got[rl["type"].get<std::string>()] = {rl["soft"].get<std::uint64_t>(), rl["hard"].get<std::uint64_t>()};
+  CHECK(got.size() == 3);  // NOFILE replaced, CORE kept, FSIZE added
+  CHECK(got["RLIMIT_NOFILE"] == std::pair<std::uint64_t, std::uint64_t>{100, 200});
+  CHECK(got["RLIMIT_FSIZE"] == std::pair<std::uint64_t, std::uint64_t>{4096, 8192});
+  CHECK(got["RLIMIT_CORE"] == std::pair<std::uint64_t, std::uint64_t>{0, 0});
 }

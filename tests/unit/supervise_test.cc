@@ -4,13 +4,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <limits>
+#include <stdexcept>
+#include <thread>
 
 #include "supervise/supervisor.h"
 #include "sys/process.h"
 
 using namespace ociexec;
 using namespace std::chrono_literals;
+using ociexec::OutputStream;
 
 namespace {
 
@@ -160,4 +164,57 @@ TEST_CASE("an init that SIGKILL does not end is given up on after kill_wait, out
   CHECK(r->out.data == "before\n");
   CHECK(took >= 500ms);
   CHECK(took < 1500ms);
+}
+
+TEST_CASE("live output: a relay behind its high-water mark holds the writer, not the deadline") {
+  // A writer of 64 MiB whose callback takes 2 ms a piece: the relay fills, the loop stops
+  // reading, the pipe fills and the writer blocks. The deadline still kills it on time.
+  std::atomic<std::size_t> delivered{0};
+  auto relay = supervise::OutputRelay::start([&](OutputStream, std::string_view bytes) {
+    delivered += bytes.size();
+    std::this_thread::sleep_for(2ms);
+  });
+  REQUIRE(relay);
+  auto s = spawn_sh("exec head -c 67108864 /dev/zero");  // the pid the deadline kills
+  auto in = input(s, 500ms);
+  in.relay = relay->get();
+  auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(supervise::Clock::now() - t0 < 1500ms);
+  CHECK_FALSE((*relay)->finish());
+  // Held back: in 0.5 s at 64 KiB per 2 ms it could take about 16 MiB, not the 64 written.
+  CHECK(delivered.load() < std::size_t{40} << 20);
+  CHECK(delivered.load() >= r->out.data.size());  // the result's capped copy was delivered too
+}
+
+TEST_CASE("live output: every piece arrives in order, then finish() reports nothing") {
+  std::string got;
+  auto relay = supervise::OutputRelay::start(
+      [&](OutputStream stream, std::string_view bytes) {
+        got += stream == OutputStream::kStdout ? "o:" : "e:";
+        got.append(bytes);
+      });
+  REQUIRE(relay);
+  (*relay)->push(OutputStream::kStdout, "a");
+  (*relay)->push(OutputStream::kStderr, "b");
+  CHECK((*relay)->stderr_mid_line());
+  (*relay)->push(OutputStream::kStdout, "c\n");
+  CHECK_FALSE((*relay)->finish());
+  CHECK(got == "o:ae:bo:c\n");
+}
+
+TEST_CASE("live output: a throwing callback is called once and finish() names it") {
+  int calls = 0;
+  auto relay = supervise::OutputRelay::start([&](OutputStream, std::string_view) {
+    ++calls;
+    throw std::runtime_error("boom");
+  });
+  REQUIRE(relay);
+  for (int i = 0; i < 5; ++i) (*relay)->push(OutputStream::kStdout, "x");
+  auto problem = (*relay)->finish();
+  REQUIRE(problem);
+  CHECK(problem->find("threw (boom)") != std::string::npos);
+  CHECK(calls == 1);
 }

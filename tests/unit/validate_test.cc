@@ -77,3 +77,29 @@ TEST_CASE("durations and sizes are printed the way people write them") {
   CHECK(core::format_bytes(1536) == "1536b");
   CHECK(core::format_bytes(3ULL << 10) == "3k");
 }
+
+TEST_CASE("ulimits: one per name, the last winning; a hard limit past the host's is refused") {
+  auto h = host();
+  h.hard_rlimits = {{"nofile", 20000}, {"fsize", kUnlimitedRlimit}};
+  JobOptions j;
+  j.ulimit = {{"nofile", 10, 20}, {"fsize", 1, 2}, {"nofile", 30, 40}};
+  auto eff = core::validate_job(j, h);
+  REQUIRE(eff);
+  REQUIRE(eff->ulimit.size() == 2);
+  CHECK(eff->ulimit[0] == Ulimit{"fsize", 1, 2});
+  CHECK(eff->ulimit[1] == Ulimit{"nofile", 30, 40});
+
+  j.ulimit = {{"nofile", 64, 30000}};
+  auto refused = core::validate_job(j, h);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "ulimit nofile: the hard limit 30000 is above this host's 20000, which only "
+        "CAP_SYS_RESOURCE may raise; ask for at most 20000");
+  h.can_raise_rlimits = true;
+  CHECK(core::validate_job(j, h));
+  j.ulimit = {{"nofile", 5, 4}};
+  CHECK(error_of(j).find("soft limit 5 is above the hard limit 4") != std::string::npos);
+  j.ulimit = {{"bogus", 1, 1}};
+  auto unknown = core::validate_job(j, h);
+  REQUIRE_FALSE(unknown);
+}

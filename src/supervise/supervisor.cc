@@ -16,6 +16,11 @@ namespace ociexec::supervise {
 namespace {
 
 constexpr std::size_t kReadChunk = 1 << 16;
+// Reads of one pipe per wake of the poll loop: a pipe's worth (1 MiB), then back to the loop,
+// which checks the deadline and the other fds. A writer faster than we read (several of
+// them, or a slow reader: ThreadSanitizer's) never lets the pipe run dry, and reading "until
+// EAGAIN" would then hold the loop, and the deadline, forever.
+constexpr int kReadsPerWake = 16;
 constexpr std::int64_t kMaxPollWaitMs = std::numeric_limits<int>::max();
 
 // Growth of a kept stream. For large outputs the cost is memory, not the pipe: every doubling
@@ -54,13 +59,13 @@ struct Tap {
   std::size_t prefaulted = 0;
 };
 
-// Reads what the pipe holds now. Past the cap, bytes are read and dropped so the writer never
-// blocks on a full pipe. With a relay, every piece also goes to it; while the relay is full and
-// `throttled`, reading stops and the pipe holds the rest. Returns false once the pipe reached
-// end of file.
+// Reads what the pipe holds now, up to kReadsPerWake chunks. Past the cap, bytes are read and
+// dropped so the writer never blocks on a full pipe. With a relay, every piece also goes to
+// it; while the relay is full and `throttled`, reading stops and the pipe holds the rest.
+// Returns false once the pipe reached end of file.
 bool pump(Tap& tap, std::size_t cap, char* buf, OutputRelay* relay, bool throttled) {
   Captured& sink = tap.kept;
-  for (;;) {
+  for (int reads = 0; reads < kReadsPerWake; ++reads) {
     if (relay && throttled && relay->full()) return true;
     ssize_t n = ::read(tap.fd.get(), buf, kReadChunk);
     if (n > 0) {
@@ -76,6 +81,7 @@ bool pump(Tap& tap, std::size_t cap, char* buf, OutputRelay* relay, bool throttl
     if (errno == EINTR) continue;
     return errno == EAGAIN || errno == EWOULDBLOCK;  // other errors end the stream
   }
+  return true;  // more may be waiting: the next poll says so
 }
 
 // Forwards the signal numbers waiting on `fd` (poll said readable); false once it reached end

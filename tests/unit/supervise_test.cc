@@ -218,3 +218,15 @@ TEST_CASE("live output: a throwing callback is called once and finish() names it
   CHECK(problem->find("threw (boom)") != std::string::npos);
   CHECK(calls == 1);
 }
+
+TEST_CASE("a writer that never lets the pipe run dry is still killed at the deadline") {
+  // Four writers keep the pipe full: a reader that read until the pipe was empty would never
+  // get back to its deadline (seen under ThreadSanitizer, whose reads are slow).
+  auto s = spawn_sh("for i in 1 2 3 4; do cat /dev/zero & done; wait");
+  auto in = input(s, 300ms);
+  auto t0 = supervise::Clock::now();
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(supervise::Clock::now() - t0 < 1500ms);
+}

@@ -101,10 +101,19 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   {
     auto cli = ociexec::sys::Pidfd::open(cli_pid);  // the wrapper's unreaped child: no reuse
     REQUIRE(cli);
+    const auto started = ociexec::sys::process_start_time(cli_pid);
+    REQUIRE(started);
     REQUIRE(cli->send_signal(SIGKILL));
+    // gc takes a container for a dead owner's once the owner is a zombie or gone; a SIGKILL
+    // sent is not yet a process ended (its threads are still being torn down, on a loaded host
+    // for a while), and a gc run in that window rightly leaves the container alone.
+    for (int i = 0; i < 500 && ociexec::sys::process_alive(cli_pid, *started); ++i)
+      std::this_thread::sleep_for(10ms);
+    REQUIRE_FALSE(ociexec::sys::process_alive(cli_pid, *started));
   }
   auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"}, 30s);
   REQUIRE(gc);
+  INFO("gc printed: " << gc->output);
   CHECK(gc->status.code == 0);
   CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
   // The wrapper reaps the CLI and the init gc killed, then exits as the CLI did.

@@ -115,7 +115,7 @@ ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::s
 
 bool wait_for_running_container(pid_t owner) {
   using namespace std::chrono_literals;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 1500; ++i) {
     std::this_thread::sleep_for(20ms);
     std::error_code ec;
     for (const auto& d : fs::directory_iterator(Env::get().state_dir / "bundles", ec)) {

@@ -62,7 +62,8 @@ Result run_ok(const std::string& script, const JobOptions& options);
 std::string write_cli_config(const std::string& name);
 // Starts `ociexec --config CONFIG run --rootfs <test rootfs> -c SCRIPT`.
 ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::string& script);
-// Waits (bounded, 4 s) until process `owner` (a CLI we started) has a container with its init
+// Waits (bounded, 30 s: a rootless CLI's start takes seconds under the VM's emulation) until
+// process `owner` (a CLI we started) has a container with its init
 // running. Containers of other owners (the warm pool of this process) do not count.
 bool wait_for_running_container(pid_t owner);
 // A TCP listener on the host's 127.0.0.1, on a port the kernel picks; closed when destroyed.

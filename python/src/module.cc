@@ -153,14 +153,12 @@ ociexec::OutputCallback output_callback_of(const py::handle& obj) {
 // ulimit={"nofile": 1024, "fsize": (soft, hard)} (None or -1: unlimited), or a list of
 // podman's "NAME=SOFT[:HARD]" strings.
 std::vector<ociexec::Ulimit> ulimits_of(const py::handle& obj) {
+  if (!py::isinstance<py::dict>(obj))
+    return value_or_raise(ociexec::config::parse_ulimits(strings_of(obj, "ulimit")));
   std::vector<ociexec::Ulimit> out;
   auto add = [&out](const std::string& text) {
     out.push_back(value_or_raise(ociexec::config::parse_ulimit(text)));
   };
-  if (!py::isinstance<py::dict>(obj)) {
-    for (const auto& text : strings_of(obj, "ulimit")) add(text);
-    return out;
-  }
   auto number = [](const py::handle& v) -> std::string {
     if (v.is_none()) return "-1";
     if (!py::isinstance<py::int_>(v)) throw py::type_error("ulimit: expected ints, or None for unlimited");

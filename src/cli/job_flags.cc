@@ -67,11 +67,9 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
     job.env.insert(job.env.end(), entries->begin(), entries->end());
   }
   if (!f.args.empty()) job.args = f.args;
-  for (const auto& text : f.ulimit) {
-    auto u = config::parse_ulimit(text);
-    if (!u) return tl::unexpected(u.error().with_context("--ulimit"));
-    job.ulimit.push_back(std::move(*u));
-  }
+  auto ulimit = config::parse_ulimits(f.ulimit);
+  if (!ulimit) return tl::unexpected(ulimit.error().with_context("--ulimit"));
+  job.ulimit.insert(job.ulimit.end(), ulimit->begin(), ulimit->end());
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
       job.env.push_back(e);

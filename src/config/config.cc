@@ -189,14 +189,8 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"init", [](Config& c, const std::string& v) { return assign(parse_bool(v), c.job.init); }},
       {"ulimit",
-       [](Config& c, const std::string& v) -> Expected<void> {
-         c.job.ulimit.clear();
-         for (const auto& word : text::words(v)) {
-           auto u = parse_ulimit(word);
-           if (!u) return tl::unexpected(u.error());
-           c.job.ulimit.push_back(std::move(*u));
-         }
-         return {};
+       [](Config& c, const std::string& v) {
+         return assign(parse_ulimits(text::words(v)), c.job.ulimit);
        }},
   };
   return table;

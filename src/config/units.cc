@@ -148,6 +148,16 @@ Expected<Ulimit> parse_ulimit(std::string_view text) {
   return u;
 }
 
+Expected<std::vector<Ulimit>> parse_ulimits(const std::vector<std::string>& texts) {
+  std::vector<Ulimit> out;
+  for (const auto& text : texts) {
+    auto u = parse_ulimit(text);
+    if (!u) return tl::unexpected(u.error());
+    out.push_back(std::move(*u));
+  }
+  return out;
+}
+
 Expected<bool> parse_bool(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "true") return true;

@@ -26,6 +26,8 @@ bool is_unlimited(std::string_view text);
 // podman's --ulimit: NAME=SOFT[:HARD] (HARD defaults to SOFT), each a whole number or -1 or
 // "unlimited" for no limit; NAME one of sys::rlimit_names().
 Expected<Ulimit> parse_ulimit(std::string_view text);
+// Each of `texts` through parse_ulimit, in order (the first bad one is the error).
+Expected<std::vector<Ulimit>> parse_ulimits(const std::vector<std::string>& texts);
 // "true" or "false".
 Expected<bool> parse_bool(std::string_view text);
 // "missing", "always" or "never" (podman's --pull).

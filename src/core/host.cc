@@ -32,8 +32,6 @@ Expected<HostFacts> HostFacts::detect(const std::string& cgroup_parent) {
   facts.swap_limit_supported = cgroup::swap_limit_supported(facts.layout);
   for (auto name : sys::rlimit_names())
     facts.hard_rlimits[std::string(name)] = sys::hard_rlimit(name).value_or(kUnlimitedRlimit);
-  if (const auto nofile = facts.hard_rlimits["nofile"]; nofile != kUnlimitedRlimit)
-    facts.nofile_hard_limit = nofile;
   facts.can_raise_rlimits = !facts.rootless && sys::can_raise_rlimits();
   utsname uts{};
   if (::uname(&uts) == 0) facts.machine = uts.machine;

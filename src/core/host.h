@@ -26,7 +26,6 @@ struct HostFacts {
   bool rootless = false;
   spec::UserNamespace user_ns;      // rootless: the jobs' user namespace
   bool swap_limit_supported = true;  // v1: memsw exists
-  std::optional<std::uint64_t> nofile_hard_limit;
   // This process's hard resource limits by name (sys/rlimit.h), and whether it may raise
   // them (CAP_SYS_RESOURCE; never rootless): a job's --ulimit cannot go above them otherwise.
   std::map<std::string, std::uint64_t> hard_rlimits;

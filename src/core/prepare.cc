@@ -52,7 +52,9 @@ spec::SpecInput spec_input(const core::HostFacts& host, const JobOptions& job,
     in.cpus = plan.cgroup_limits.cpus;
     in.pids = plan.cgroup_limits.pids;
   }
-  in.nofile_hard_limit = host.nofile_hard_limit;
+  if (auto nofile = host.hard_rlimits.find("nofile");
+      nofile != host.hard_rlimits.end() && nofile->second != kUnlimitedRlimit)
+    in.nofile_hard_limit = nofile->second;
   in.ulimit = plan.limits.ulimit;
   in.machine = host.machine;
   return in;

@@ -43,8 +43,7 @@ Expected<std::vector<Ulimit>> effective_ulimits(const std::vector<Ulimit>& given
           "ulimit {}: the hard limit {} is above this host's {}, which only CAP_SYS_RESOURCE "
           "may raise; ask for at most {}",
           u.name, u.hard == kUnlimitedRlimit ? "unlimited" : std::to_string(u.hard),
-          hard->second == kUnlimitedRlimit ? "unlimited" : std::to_string(hard->second),
-          hard->second));
+          hard->second, hard->second));
     by_name[u.name] = u;
   }
   std::vector<Ulimit> out;

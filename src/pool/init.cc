@@ -9,9 +9,9 @@
 // orphan of the job is reaped, every signal the init gets goes on to every other process of
 // the namespace, and the init exits as the command did once it has.
 //
-// A failed exec is reported on fd 3 (its errno and reason) and the exit code follows the shell: 127 not
-// found, 126 not executable. With `init`, a command killed by signal N is reported there as
-// -N, and the init exits 128 + N (pid 1 cannot be killed by its own signal).
+// A failed exec is reported on fd 3 (its errno and reason) and the exit code follows the
+// shell: 127 not found, 126 not executable. With `init`, a command killed by signal N is
+// reported there as -N, and the init exits 128 + N (pid 1 cannot be killed by its own signal).
 //
 // Static, no allocation after the read beyond the decoded vectors, no output on success.
 #include <fcntl.h>

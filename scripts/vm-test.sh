@@ -129,5 +129,16 @@ if ((status == 137)); then
 else
   echo "vm-test: ${summary:-no summary line from the VM} (qemu exit $status); its console: $log" >&2
 fi
-tail -n 60 "$log" | tr -d '\r' >&2
+# What failed, last, so that a log that keeps only its tail (CI's) still shows it: each failed
+# suite's failing checks, then the end of its output.
+for name in ${summary#VM-TEST: FAIL}; do
+  section=$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;]*m//g' |
+    awk -v n="$name" '$0 ~ "^== VM suite " n " " {on=1} on {print} $0 ~ "^VM-SUITE " n ":" {on=0}')
+  echo "== vm-test: suite $name failed; its failing checks:" >&2
+  grep -E -A6 '^[^ ]*:[0-9]+: (ERROR|FATAL ERROR)|TEST CASE:|logged:|values:' <<<"$section" |
+    head -n 120 >&2 || true
+  echo "== vm-test: the last lines of suite $name:" >&2
+  tail -n 40 <<<"$section" >&2
+done
+[[ $summary == "VM-TEST: FAIL"* ]] || tail -n 60 "$log" | tr -d '\r' >&2
 exit 1

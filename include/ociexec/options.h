@@ -22,12 +22,18 @@ inline constexpr std::chrono::milliseconds kDefaultTimeout = std::chrono::second
 inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24 * 365);
 inline constexpr std::uint64_t kMiB = 1024ULL * 1024ULL;
 
-// Resource limits of one job. std::nullopt means "no limit" for memory, cpus and pids.
+// Resource limits of one job. std::nullopt means "no limit".
 struct Limits {
   std::optional<std::uint64_t> memory_bytes = 1024 * kMiB;  // swap is capped at the same value
   std::optional<double> cpus;                               // e.g. 0.5: half a CPU, as quota/period
   std::optional<std::int64_t> pids = 1024;                  // processes and threads in the job
   std::uint64_t tmpfs_bytes = 64 * kMiB;                    // each of /tmp and the work dir
+  // The CPUs the job may run on, in cpuset.cpus's list form ("0-3,8"); nullopt: the host's.
+  std::optional<std::string> cpuset_cpus;
+  // The CPU time (user + system of all the job's processes together, from its start) after
+  // which the job is killed, as isolate's --cpu-time: Outcome::kCpuTimeExceeded, exit -1.
+  // nullopt: none. The wall-clock timeout holds either way.
+  std::optional<std::chrono::milliseconds> cpu_time;
 };
 
 // A resource limit of the job's processes, as podman's --ulimit NAME=SOFT[:HARD] sets it:

@@ -21,6 +21,7 @@ enum class Outcome {
   kSignaled,   // killed by `signal`; exit_code is 128 + signal
   kTimedOut,   // killed at the deadline; exit_code is -1
   kOomKilled,  // the kernel's OOM killer fired in the job (even if the main process survived)
+  kCpuTimeExceeded,  // killed when its CPU time passed limits.cpu_time; exit_code is -1
 };
 
 struct EffectiveLimits {
@@ -33,8 +34,10 @@ struct EffectiveLimits {
   std::size_t output_cap = 0;
   // The job's --ulimit entries, one per name (the last given), by name.
   std::vector<Ulimit> ulimit;
-  // Limits above that were not enforced ("memory", "cpus", "pids"): rootless without a
-  // delegated cgroup. The timeout, tmpfs sizes and output cap are always enforced.
+  std::optional<std::string> cpuset_cpus;  // normalized: "0-3,8"
+  std::optional<std::chrono::milliseconds> cpu_time;
+  // Limits above that were not enforced ("memory", "cpus", "pids", "cpuset_cpus",
+  // "cpu_time"): rootless without a delegated cgroup (with that controller). The timeout, tmpfs sizes and output cap are always enforced.
   std::vector<std::string> unenforced;
 };
 

@@ -17,7 +17,11 @@ Keyword options, accepted by every function that runs a job:
 - ``grace_seconds``: SIGTERM this long before the deadline (default 0: SIGKILL only)
 - ``memory``: bytes (int) or a size ("256m"); None for no limit (default 1 GiB)
 - ``cpus``: a float (0.5); None for no limit (default)
-- ``pids``: maximum processes and threads; None for no limit (default 1024)
+- ``pids_limit``: maximum processes and threads; None for no limit (default 1024); ``pids``,
+  the first spelling, is still accepted
+- ``cpuset_cpus``: the CPUs the job may run on, as "0-3,8"; None for all (default)
+- ``cpu_time_seconds``: kill the job once its processes used this much CPU time (outcome
+  "cpu_time_exceeded", exit code -1); None for no limit (default)
 - ``tmpfs_size``: size of /tmp and of the work dir (default "64m")
 - ``output_cap``: bytes kept per stream; the rest is dropped (default "10m")
 - ``env``: a dict, or a list of "KEY=VALUE"
@@ -43,7 +47,7 @@ Keyword options, accepted by every function that runs a job:
   job, and ``result.warnings`` names it. ``Executor.stream()`` gives the same as an async
   iterator.
 - ``allow_unenforced_limits``: rootless without a delegated cgroup, run a job that sets a
-  memory, cpus or pids limit although it cannot be enforced (``result.limits["unenforced"]``
+  memory, cpus, pids, cpuset or CPU-time limit although it cannot be enforced (``result.limits["unenforced"]``
   names it); default False: such a job raises ExecutorError
 
 Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_images()``,
@@ -249,9 +253,9 @@ class Executor:
 
     def run(self, script, timeout_seconds=None, **options):
         """Runs ``script`` (str or bytes) in a fresh container and returns a Result: exit_code,
-        stdout, stderr, outcome ("exited", "signaled", "timed_out", "oom_killed"), signal,
-        wall_time, cpu_time, peak_memory, the truncated flags, runtime and the effective
-        limits. A Result unpacks as (exit_code, stdout, stderr). ``timeout_seconds`` None
+        stdout, stderr, outcome ("exited", "signaled", "timed_out", "oom_killed",
+        "cpu_time_exceeded"), signal, wall_time, cpu_time, peak_memory, the truncated flags,
+        runtime and the effective limits. A Result unpacks as (exit_code, stdout, stderr). ``timeout_seconds`` None
         means this executor's default (300 unless set). Blocks until the job is done and
         removed. Raises ExecutorError (InvalidOptionError for bad values) when the executor,
         not the script, fails."""

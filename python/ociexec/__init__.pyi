@@ -20,6 +20,8 @@ class Limits(TypedDict):
     tmpfs_size: int
     output_cap: int
     ulimit: dict[str, Tuple[Optional[int], Optional[int]]]
+    cpuset_cpus: Optional[str]
+    cpu_time: Optional[float]
 
 class RuntimeInfo(TypedDict):
     name: str
@@ -45,7 +47,7 @@ class Result:
     @property
     def stderr_bytes(self) -> bytes: ...
     @property
-    def outcome(self) -> str: ...  # "exited" | "signaled" | "timed_out" | "oom_killed"
+    def outcome(self) -> str: ...  # "exited" | "signaled" | "timed_out" | "oom_killed" | "cpu_time_exceeded"
     @property
     def signal(self) -> Optional[int]: ...
     @property
@@ -75,7 +77,10 @@ class _JobOptions(TypedDict, total=False):
     grace_seconds: float
     memory: Optional[_Size]
     cpus: Optional[Union[float, str]]
-    pids: Optional[int]
+    pids_limit: Optional[int]
+    pids: Optional[int]  # the first spelling of pids_limit
+    cpuset_cpus: Optional[str]
+    cpu_time_seconds: Optional[float]
     tmpfs_size: _Size
     output_cap: _Size
     env: Union[Mapping[str, str], Sequence[str], None]

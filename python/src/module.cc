@@ -198,8 +198,18 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         lim.cpus = value_or_raise(ociexec::config::parse_cpus(value.cast<std::string>()));
       else
         lim.cpus = value.cast<double>();
-    } else if (key == "pids") {
+    } else if (key == "pids_limit" || key == "pids") {  // "pids": the first spelling
       lim.pids = none ? std::nullopt : std::optional(value.cast<std::int64_t>());
+    } else if (key == "cpuset_cpus") {
+      if (none)
+        lim.cpuset_cpus.reset();
+      else
+        lim.cpuset_cpus = py::str(value).cast<std::string>();
+    } else if (key == "cpu_time_seconds") {
+      if (none)
+        lim.cpu_time.reset();
+      else
+        lim.cpu_time = seconds_of(value, "cpu_time_seconds");
     } else if (key == "tmpfs_size") {
       if (!none) lim.tmpfs_bytes = size_of(value, "tmpfs_size");
     } else if (key == "output_cap") {
@@ -255,8 +265,8 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         job.user = py::str(value).cast<std::string>();
     } else {
       throw py::type_error("unknown option '" + key +
-                           "'; known: timeout_seconds, grace_seconds, memory, cpus, pids, "
-                           "tmpfs_size, output_cap, env, env_file, args, stdin, interpreter, "
+                           "'; known: timeout_seconds, grace_seconds, memory, cpus, pids_limit, "
+                           "cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, env, env_file, args, stdin, interpreter, "
                            "rootfs, image, pull, user, runtime, workdir, init, "
                            "ulimit, on_output, allow_unenforced_limits");
     }
@@ -290,6 +300,9 @@ py::dict limits_dict(const ociexec::EffectiveLimits& l) {
   };
   for (const auto& u : l.ulimit) ulimit[py::str(u.name)] = py::make_tuple(value(u.soft), value(u.hard));
   d["ulimit"] = ulimit;
+  d["cpuset_cpus"] = optional_value(l.cpuset_cpus);
+  d["cpu_time"] = l.cpu_time ? py::object(py::float_(std::chrono::duration<double>(*l.cpu_time).count()))
+                             : py::object(py::none());
   d["unenforced"] = l.unenforced;
   return d;
 }

@@ -67,16 +67,28 @@ std::optional<std::string> read_text(const fs::path& p) {
 
 }  // namespace
 
+std::optional<std::chrono::nanoseconds> JobCgroup::cpu_time() const {
+  if (layout_->mode == Mode::kV2) {
+    const Hierarchy* h = layout_->find_v2();
+    if (!h) return std::nullopt;
+    if (auto t = read_text(dir_in(*h) / "cpu.stat"))
+      if (auto us = parse_keyed_value(*t, "usage_usec")) return std::chrono::microseconds(*us);
+    return std::nullopt;
+  }
+  if (const Hierarchy* acct = layout_->find_v1("cpuacct"))
+    if (auto t = read_text(dir_in(*acct) / "cpuacct.usage"))
+      if (auto ns = parse_single_value(*t)) return std::chrono::nanoseconds(*ns);
+  return std::nullopt;
+}
+
 Stats JobCgroup::read_stats() const {
   Stats stats;
+  stats.cpu_time = cpu_time();
   if (layout_->mode == Mode::kV2) {
     const Hierarchy* h = layout_->find_v2();
     if (!h) return stats;
     auto dir = dir_in(*h);
     if (auto t = read_text(dir / "memory.peak")) stats.peak_memory_bytes = parse_single_value(*t);
-    if (auto t = read_text(dir / "cpu.stat"))
-      if (auto us = parse_keyed_value(*t, "usage_usec"))
-        stats.cpu_time = std::chrono::microseconds(*us);
     if (auto t = read_text(dir / "memory.events"))
       stats.oom_kills = parse_keyed_value(*t, "oom_kill").value_or(0);
     return stats;
@@ -87,10 +99,6 @@ Stats JobCgroup::read_stats() const {
       stats.peak_memory_bytes = parse_single_value(*t);
     if (auto t = read_text(dir / "memory.oom_control"))
       stats.oom_kills = parse_keyed_value(*t, "oom_kill").value_or(0);
-  }
-  if (const Hierarchy* acct = layout_->find_v1("cpuacct")) {
-    if (auto t = read_text(dir_in(*acct) / "cpuacct.usage"))
-      if (auto ns = parse_single_value(*t)) stats.cpu_time = std::chrono::nanoseconds(*ns);
   }
   return stats;
 }
@@ -221,6 +229,11 @@ bool has_controller(const Layout& layout, std::string_view controller) {
            std::find(layout.unified_controllers.begin(), layout.unified_controllers.end(),
                      controller) != layout.unified_controllers.end();
   return layout.find_v1(controller) != nullptr;
+}
+
+bool accounts_cpu_time(const Layout& layout) {
+  if (layout.mode == Mode::kV2) return layout.find_v2() != nullptr;
+  return layout.find_v1("cpuacct") != nullptr;
 }
 
 bool swap_limit_supported(const Layout& layout) {

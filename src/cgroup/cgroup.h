@@ -41,6 +41,9 @@ class JobCgroup {
 
   // Reads what the kernel accounted; must run before the runtime deletes the cgroup.
   [[nodiscard]] Stats read_stats() const;
+  // The CPU time of all members so far (v2 cpu.stat usage_usec, v1 cpuacct.usage): one read
+  // of one file, as the supervisor's CPU-time limit polls it. nullopt: not accounted here.
+  [[nodiscard]] std::optional<std::chrono::nanoseconds> cpu_time() const;
   // Rewrites the memory, CPU and pids limits of the live cgroup (cgroup/limits.h).
   Expected<void> set_limits(const ResourceLimits& limits) const;
   // Rootless, where no runtime makes the cgroup: makes the directories, writes `limits`, and
@@ -89,8 +92,10 @@ void remove_parent_if_unused(const Layout& layout, const std::string& parent) no
 // user may write; v2: the unified hierarchy if it may write `<mount>/<parent>`, with the
 // controllers of that parent's cgroup.subtree_control. No hierarchies: nothing delegated.
 Layout delegated_layout(const Layout& host, const std::string& parent);
-// Whether `layout` can limit `controller` ("memory", "cpu", "pids").
+// Whether `layout` can limit `controller` ("memory", "cpu", "pids", "cpuset").
 bool has_controller(const Layout& layout, std::string_view controller);
+// Whether a job cgroup in `layout` accounts its CPU time (v2: always; v1: cpuacct).
+bool accounts_cpu_time(const Layout& layout);
 
 // Ids of the job cgroups under `parent` in any hierarchy.
 std::vector<std::string> list_job_cgroups(const Layout& layout, const std::string& parent);

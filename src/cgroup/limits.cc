@@ -29,6 +29,7 @@ std::vector<LimitWrite> limit_writes(bool v2, const ResourceLimits& l) {
     if (l.limit_swap) w.push_back({"", "memory.swap.max", l.memory_bytes ? "0" : "max"});
     w.push_back({"", "cpu.max", fmt::format("{} {}", l.cpus ? quota : "max", period)});
     w.push_back({"", "pids.max", l.pids ? std::to_string(*l.pids) : "max"});
+    if (l.cpuset_cpus) w.push_back({"", "cpuset.cpus", *l.cpuset_cpus});
     return w;
   }
   const std::string mem = l.memory_bytes ? std::to_string(*l.memory_bytes) : "-1";
@@ -37,6 +38,7 @@ std::vector<LimitWrite> limit_writes(bool v2, const ResourceLimits& l) {
   w.push_back({"cpu", "cpu.cfs_period_us", std::to_string(period)});
   w.push_back({"cpu", "cpu.cfs_quota_us", l.cpus ? quota : "-1"});
   w.push_back({"pids", "pids.max", l.pids ? std::to_string(*l.pids) : "max"});
+  if (l.cpuset_cpus) w.push_back({"cpuset", "cpuset.cpus", *l.cpuset_cpus});
   return w;
 }
 

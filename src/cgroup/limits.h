@@ -21,6 +21,9 @@ struct ResourceLimits {
   bool limit_swap = true;  // v1 memsw / v2 swap.max, where the host supports it
   std::optional<double> cpus;
   std::optional<std::int64_t> pids;
+  // cpuset.cpus; nullopt writes nothing, leaving what the cgroup was made with (a warm pool's
+  // containers are made with none, so all CPUs, and a job that names some gets them written).
+  std::optional<std::string> cpuset_cpus;
   bool operator==(const ResourceLimits&) const = default;
 };
 

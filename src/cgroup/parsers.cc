@@ -2,6 +2,7 @@
 
 #include "util/text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -96,6 +97,40 @@ std::vector<int> parse_pid_list(std::string_view text) {
     if (ec == std::errc{} && p == w.data() + w.size() && v > 0) pids.push_back(v);
   }
   return pids;
+}
+
+std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  std::vector<bool> seen;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view part = text.substr(start, comma - start);
+    start = comma + 1;
+    const auto dash = part.find('-');
+    auto first = to_u64(part.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : to_u64(part.substr(dash + 1));
+    if (!first || !last || *first > *last || *last > kMaxCpu) return std::nullopt;
+    if (seen.size() <= *last) seen.resize(*last + 1);
+    for (auto cpu = *first; cpu <= *last; ++cpu) seen[cpu] = true;
+  }
+  std::vector<unsigned> cpus;
+  for (unsigned cpu = 0; cpu < seen.size(); ++cpu)
+    if (seen[cpu]) cpus.push_back(cpu);
+  if (cpus.empty()) return std::nullopt;
+  return cpus;
+}
+
+std::string format_cpu_list(const std::vector<unsigned>& cpus) {
+  std::string out;
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(cpus[i]);
+    if (j > i) out += '-' + std::to_string(cpus[j]);
+    i = j + 1;
+  }
+  return out;
 }
 
 }  // namespace ociexec::cgroup

@@ -48,4 +48,11 @@ std::optional<std::uint64_t> parse_keyed_value(std::string_view text, std::strin
 // cgroup.procs: one pid per line.
 std::vector<int> parse_pid_list(std::string_view text);
 
+// A CPU list as cpuset.cpus and /proc/self/status's Cpus_allowed_list write it, "0-3,8,10-11":
+// the CPUs in order, each once; nullopt for anything else (blanks, "3-1", an empty list, a
+// CPU above kMaxCpu). format_cpu_list writes the shortest form back.
+inline constexpr unsigned kMaxCpu = 8191;
+std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text);
+std::string format_cpu_list(const std::vector<unsigned>& cpus);
+
 }  // namespace ociexec::cgroup

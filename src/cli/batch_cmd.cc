@@ -1,9 +1,9 @@
 // `ociexec batch [--concurrency N] [--pool N] [FILE | -]`: many jobs from one process, through
 // the async API and (with --pool) the warm pool. Input: one JSON object per line,
-//   {"id": any, "script": "...", "timeout": "5s", "memory": "256m", "cpus": 0.5, "pids": 64,
+//   {"id": any, "script": "...", "timeout": "5s", "memory": "256m", "cpus": 0.5, "pids_limit": 64,
 //    "env": ["K=V"], "stdin": "...", "interpreter": "python3", "workdir": "/work",
 //    "rootfs": "/srv/rootfs", "runtime": "crun", "tmpfs_size": "64m", "output_cap": "1m",
-//    "grace": "1s"}
+//    "grace": "1s", "cpuset_cpus": "0-1", "cpu_time": "10s"}
 // where every key but "script" is optional and takes what the `run` flag of the same name
 // takes (numbers too: seconds, bytes). Output: one JSON line per job as it finishes, the
 // `run --json` object plus "id" (the input's, else the line number), or {"id", "error"}.

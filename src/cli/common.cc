@@ -20,6 +20,7 @@ int exit_code_for(const Error& error) {
 
 int exit_code_for(const Result& result) {
   if (result.outcome == Outcome::kTimedOut) return kExitTimeout;
+  if (result.outcome == Outcome::kCpuTimeExceeded) return kExitCpuTime;
   return result.exit_code;  // already 128+N for a signal
 }
 

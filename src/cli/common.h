@@ -18,6 +18,9 @@ inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitExecutorError = 125;
 inline constexpr int kExitCannotExecute = 126;
 inline constexpr int kExitNotFound = 127;
+// A job killed at its CPU-time limit: 128 + SIGXCPU, the status a shell reports for a process
+// that RLIMIT_CPU ended (ulimit -t), so scripts that test for it need no new code.
+inline constexpr int kExitCpuTime = 152;
 
 struct Globals {
   std::string config_path;

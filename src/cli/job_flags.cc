@@ -58,8 +58,10 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
         apply_flag("--tmpfs-size", f.tmpfs_size, config::parse_size,
                    [&](auto v) { lim.tmpfs_bytes = v; }),
         apply_flag("--output-cap", f.output_cap, config::parse_size,
-                   [&](auto v) { job.output_cap = static_cast<std::size_t>(v); })})
+                   [&](auto v) { job.output_cap = static_cast<std::size_t>(v); }),
+        apply_limit("--cpu-time", f.cpu_time, config::parse_duration, lim.cpu_time)})
     if (!r) return r;
+  if (!f.cpuset_cpus.empty()) lim.cpuset_cpus = f.cpuset_cpus;  // checked when the job runs
   // podman's order: the env file first, then each --env over it.
   if (!f.env_file.empty()) {
     auto entries = config::read_env_file(f.env_file);
@@ -175,6 +177,8 @@ nlohmann::json result_json(const Result& r) {
         {"tmpfs_bytes", l.tmpfs_bytes},
         {"output_cap_bytes", l.output_cap},
         {"ulimit", ulimit_json(l.ulimit)},
+        {"cpuset_cpus", opt(l.cpuset_cpus)},
+        {"cpu_time_ms", l.cpu_time ? json(l.cpu_time->count()) : json(nullptr)},
         {"unenforced", l.unenforced}}},
   };
 }
@@ -204,7 +208,10 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "grace") f.grace = flag_text(value);
       else if (key == "memory") f.memory = flag_text(value);
       else if (key == "cpus") f.cpus = flag_text(value);
-      else if (key == "pids") f.pids = flag_text(value);
+      // podman's name, as the flag and the YAML key; "pids", the first spelling, still works.
+      else if (key == "pids_limit" || key == "pids") f.pids = flag_text(value);
+      else if (key == "cpuset_cpus") f.cpuset_cpus = flag_text(value);
+      else if (key == "cpu_time") f.cpu_time = flag_text(value);
       else if (key == "tmpfs_size") f.tmpfs_size = flag_text(value);
       else if (key == "output_cap") f.output_cap = flag_text(value);
       else if (key == "env") f.env = value.get<std::vector<std::string>>();

@@ -18,6 +18,7 @@ struct RunFlags {
   std::string command;
   bool command_given = false;  // -c "" is an empty script, not a missing one
   std::string timeout, grace, memory, cpus, pids, tmpfs_size, output_cap;
+  std::string cpuset_cpus, cpu_time;
   std::vector<std::string> env;
   std::string env_file;            // podman's --env-file
   std::vector<std::string> ulimit;  // podman's --ulimit NAME=SOFT[:HARD], one per flag

@@ -98,6 +98,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
                   "memory limit, swap included (e.g. 256m, unlimited)");
   cmd->add_option("--cpus", flags->cpus, "CPU limit (e.g. 0.5, unlimited)");
   cmd->add_option("--pids-limit", flags->pids, "maximum processes and threads (or unlimited)");
+  cmd->add_option("--cpuset-cpus", flags->cpuset_cpus, "CPUs the job may run on (e.g. 0-3,8)");
+  cmd->add_option("--cpu-time", flags->cpu_time,
+                  "kill the job once its processes used this much CPU time (e.g. 10s); exit 152");
   cmd->add_option("--tmpfs-size", flags->tmpfs_size,
                   "size of /tmp and of the work dir (default 64m)");
   cmd->add_option("--output-cap", flags->output_cap, "bytes kept per stream (default 10m)");

@@ -99,6 +99,12 @@ const std::map<std::string, Setter>& setters() {
       {"memory", limit_setter(&Limits::memory_bytes, parse_size)},
       {"cpus", limit_setter(&Limits::cpus, parse_cpus)},
       {"pids_limit", limit_setter(&Limits::pids, parse_count)},
+      // Checked against the host's CPUs when a job runs (core/validate.cc).
+      {"cpuset_cpus",
+       limit_setter(&Limits::cpuset_cpus, [](std::string_view v) -> Expected<std::string> {
+         return std::string(v);
+       })},
+      {"cpu_time", limit_setter(&Limits::cpu_time, parse_duration)},
       {"tmpfs_size",
        [](Config& c, const std::string& v) {
          return assign(parse_size(v), c.job.limits.tmpfs_bytes);

@@ -202,6 +202,9 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
   in.output_cap = plan.limits.output_cap;
   in.signal_fd = plan.signal_fd;
   in.kill_wait = plan.kill_wait;
+  in.cpu_time_limit = plan.cpu_time_limit;
+  in.cpu_time_used = [this] { return cgroup_.cpu_time(); };
+  in.cpu_parallelism = plan.cpu_parallelism;
   const sys::Pidfd& init_pidfd = init_.pidfd();
   in.signal_job = [this, &init_pidfd, with_init = plan.init](int sig) {
     // ociexec-init passes every signal on to the rest of the job itself.

@@ -73,6 +73,10 @@ struct JobPlan {
   // by the runtime from the spec (root), into the cgroup we make (rootless), or into a
   // pooled container's cgroup where its profile's differ.
   cgroup::ResourceLimits cgroup_limits;
+  // The CPU-time limit the supervisor enforces (none where the cgroup does not account CPU
+  // time), and the most CPUs the job can use at once, which paces its reads of the cgroup.
+  std::optional<std::chrono::nanoseconds> cpu_time_limit;
+  unsigned cpu_parallelism = 1;
   // Each byte read from it is a signal for every process of the job (the caller's, borrowed;
   // none: none).
   sys::FdRef signal_fd;

@@ -16,10 +16,16 @@ Expected<HostFacts> HostFacts::detect(const std::string& cgroup_parent) {
   HostFacts facts;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
     facts.cpus = static_cast<unsigned>(CPU_COUNT(&set));
-  else
+    facts.allowed_cpus.clear();
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) facts.allowed_cpus.push_back(cpu);
+  } else {
     facts.cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+    facts.allowed_cpus.clear();
+    for (unsigned cpu = 0; cpu < facts.cpus; ++cpu) facts.allowed_cpus.push_back(cpu);
+  }
   facts.memory_bytes = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
                        static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   auto layout = cgroup::detect_layout();

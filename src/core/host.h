@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cgroup/cgroup.h"
 #include "ociexec/error.h"
@@ -18,6 +19,7 @@ namespace ociexec::core {
 struct HostFacts {
   unsigned cpus = 1;
   std::uint64_t memory_bytes = 0;
+  std::vector<unsigned> allowed_cpus = {0};  // this process's affinity: what a cpuset may name
   cgroup::Layout layout;  // the host's
   // Where job cgroups are made: the host's layout, or rootless the part of it delegated to
   // this user under the cgroup parent (none at all: runc and crun then make none, and memory,

@@ -4,6 +4,7 @@
 // rootless: its user namespace and own cgroup -> probe crun's seccomp cache once -> its
 // profile. Every value is checked here once and held once, in the plan.
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -28,13 +29,27 @@ std::vector<std::string> command_for(std::string_view script, const JobOptions& 
   return argv;
 }
 
+bool is_enforced(const EffectiveLimits& l, std::string_view name) {
+  return std::find(l.unenforced.begin(), l.unenforced.end(), name) == l.unenforced.end();
+}
+
 // The limits the job's cgroup enforces: all but those rootless cannot.
 cgroup::ResourceLimits enforced_limits(const EffectiveLimits& l, bool swap_limit_supported) {
-  auto enforced = [&l](const char* name) {
-    return std::find(l.unenforced.begin(), l.unenforced.end(), name) == l.unenforced.end();
-  };
+  auto enforced = [&l](const char* name) { return is_enforced(l, name); };
   return {enforced("memory") ? l.memory_bytes : std::nullopt, swap_limit_supported,
-          enforced("cpus") ? l.cpus : std::nullopt, enforced("pids") ? l.pids : std::nullopt};
+          enforced("cpus") ? l.cpus : std::nullopt, enforced("pids") ? l.pids : std::nullopt,
+          enforced("cpuset_cpus") ? l.cpuset_cpus : std::nullopt};
+}
+
+// The most CPUs the job's processes can run on at once: its quota rounded up, its cpuset's
+// size, the host's.
+unsigned cpu_parallelism(const cgroup::ResourceLimits& l, unsigned host_cpus) {
+  unsigned n = host_cpus;
+  if (l.cpus) n = std::min(n, static_cast<unsigned>(std::ceil(*l.cpus)));
+  if (l.cpuset_cpus)
+    if (auto cpus = cgroup::parse_cpu_list(*l.cpuset_cpus))
+      n = std::min(n, static_cast<unsigned>(cpus->size()));
+  return std::max(n, 1U);
 }
 
 spec::SpecInput spec_input(const core::HostFacts& host, const JobOptions& job,
@@ -51,6 +66,7 @@ spec::SpecInput spec_input(const core::HostFacts& host, const JobOptions& job,
     in.memory_bytes = plan.cgroup_limits.memory_bytes;
     in.cpus = plan.cgroup_limits.cpus;
     in.pids = plan.cgroup_limits.pids;
+    in.cpuset_cpus = plan.cgroup_limits.cpuset_cpus;
   }
   if (auto nofile = host.hard_rlimits.find("nofile");
       nofile != host.hard_rlimits.end() && nofile->second != kUnlimitedRlimit)
@@ -118,6 +134,9 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     plan.limits.unenforced = std::move(*unenforced);
   }
   plan.cgroup_limits = enforced_limits(plan.limits, host.swap_limit_supported);
+  if (plan.limits.cpu_time && is_enforced(plan.limits, "cpu_time"))
+    plan.cpu_time_limit = *plan.limits.cpu_time;
+  plan.cpu_parallelism = cpu_parallelism(plan.cgroup_limits, host.cpus);
   plan.script = script;
   plan.stdin_data = job.stdin_data;
   plan.signal_fd = sys::FdRef(job.signal_fd);

@@ -149,18 +149,24 @@ Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job,
   const auto& l = job.limits;
   std::vector<std::string> unenforced;
   std::string asked;
-  auto consider = [&](const char* name, bool set, bool is_default, const std::string& value) {
-    const std::string controller = std::string(name) == "cpus" ? "cpu" : name;
-    if (!set || cgroup::has_controller(job_layout, controller)) return;
+  auto consider = [&](const char* name, bool set, bool enforceable, bool is_default,
+                      const std::string& value) {
+    if (!set || enforceable) return;
     unenforced.emplace_back(name);
     if (!is_default && asked.empty()) asked = fmt::format("{} {}", name, value);
   };
-  consider("memory", l.memory_bytes.has_value(), l.memory_bytes == defaults.memory_bytes,
+  auto has = [&job_layout](std::string_view c) { return cgroup::has_controller(job_layout, c); };
+  consider("memory", l.memory_bytes.has_value(), has("memory"),
+           l.memory_bytes == defaults.memory_bytes,
            l.memory_bytes ? format_bytes(*l.memory_bytes) : "");
-  consider("cpus", l.cpus.has_value(), l.cpus == defaults.cpus,
+  consider("cpus", l.cpus.has_value(), has("cpu"), l.cpus == defaults.cpus,
            l.cpus ? fmt::format("{}", *l.cpus) : "");
-  consider("pids", l.pids.has_value(), l.pids == defaults.pids,
+  consider("pids", l.pids.has_value(), has("pids"), l.pids == defaults.pids,
            l.pids ? fmt::format("{}", *l.pids) : "");
+  consider("cpuset_cpus", l.cpuset_cpus.has_value(), has("cpuset"), false,
+           l.cpuset_cpus.value_or(""));
+  consider("cpu_time", l.cpu_time.has_value(), cgroup::accounts_cpu_time(job_layout), false,
+           l.cpu_time ? format_seconds(*l.cpu_time) : "");
   if (!asked.empty() && !job.allow_unenforced_limits)
     return tl::unexpected(Error{
         ErrorKind::kLimitNotEnforced,

@@ -41,8 +41,8 @@ Expected<void> check_private_dir(const std::filesystem::path& dir,
                                  std::string_view option = "state_dir (--state-dir)",
                                  bool others_may_read = false);
 
-// The job's memory, CPU and pids limits that `job_layout` (the host's, a delegated subtree,
-// or nothing) cannot enforce. An error if the job set one of them to other than its default
+// The job's memory, CPU, pids, cpuset and CPU-time limits that `job_layout` (the host's, a
+// delegated subtree, or nothing) cannot enforce. An error if the job set one of them to other than its default
 // and did not allow unenforced limits.
 Expected<std::vector<std::string>> unenforceable_limits(const JobOptions& job,
                                                         const cgroup::Layout& job_layout);

@@ -20,6 +20,22 @@ std::string timeout_note(bool mid_line, std::chrono::milliseconds timeout) {
                      mid_line ? "\n" : "", core::format_seconds(timeout));
 }
 
+// A job killed at its CPU-time limit: the same kind of line, with that limit.
+std::string cpu_time_note(bool mid_line, std::chrono::milliseconds limit) {
+  return fmt::format(
+      "{}CPU time limit exceeded ({}): the job used more CPU time than its limit and was "
+      "killed\n",
+      mid_line ? "\n" : "", core::format_seconds(limit));
+}
+
+// The line a job killed by the executor ends its stderr with; none for one that ended itself.
+std::optional<std::string> kill_note(const supervise::Output& sup, bool mid_line,
+                                     const EffectiveLimits& limits) {
+  if (sup.timed_out) return timeout_note(mid_line, limits.timeout);
+  if (sup.cpu_time_exceeded && limits.cpu_time) return cpu_time_note(mid_line, *limits.cpu_time);
+  return std::nullopt;
+}
+
 Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
                       supervise::Clock::time_point started, const EffectiveLimits& limits,
                       const RuntimeInfo& rt, std::string id) {
@@ -37,11 +53,14 @@ Result compose_result(supervise::Output&& sup, const cgroup::Stats& stats,
   r.container_id = std::move(id);
   r.limits = limits;
   r.signal = sup.status.signaled ? sup.status.signal : 0;
+  const bool mid_line = !r.stderr_data.empty() && r.stderr_data.back() != '\n';
+  if (auto note = kill_note(sup, mid_line, limits)) r.stderr_data += *note;
   if (sup.timed_out) {
     r.outcome = Outcome::kTimedOut;
     r.exit_code = -1;
-    const bool mid_line = !r.stderr_data.empty() && r.stderr_data.back() != '\n';
-    r.stderr_data += timeout_note(mid_line, limits.timeout);
+  } else if (sup.cpu_time_exceeded) {
+    r.outcome = Outcome::kCpuTimeExceeded;
+    r.exit_code = -1;
   } else if (stats.oom_kills > 0) {
     r.outcome = Outcome::kOomKilled;
     r.exit_code = sup.status.shell_code();
@@ -135,9 +154,8 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   // The container is gone; what live output is still queued goes to the callback now, and a
   // timed-out job's stream ends with the same line as its result's stderr.
   if (relay) {
-    if (sup->timed_out)
-      relay->push(OutputStream::kStderr,
-                  timeout_note(relay->stderr_mid_line(), plan.limits.timeout));
+    if (auto note = kill_note(*sup, relay->stderr_mid_line(), plan.limits))
+      relay->push(OutputStream::kStderr, *note);
     if (auto problem = relay->finish()) warnings.push_back(std::move(*problem));
   }
   if (report.exec_failed) return tl::unexpected(*report.exec_failed);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cgroup/parsers.h"
 #include "sys/rlimit.h"
 
 namespace ociexec::core {
@@ -49,6 +50,24 @@ Expected<std::vector<Ulimit>> effective_ulimits(const std::vector<Ulimit>& given
   std::vector<Ulimit> out;
   for (auto& [name, u] : by_name) out.push_back(std::move(u));
   return out;
+}
+
+// The CPU list, normalized ("1,0-1" -> "0-1"), where each CPU is one this process may run on:
+// a cpuset naming others would fail in the runtime after the container was made (v1) or
+// leave the job without a CPU.
+Expected<std::string> effective_cpuset(const std::string& given, const HostFacts& host) {
+  auto cpus = cgroup::parse_cpu_list(given);
+  const std::string allowed = cgroup::format_cpu_list(host.allowed_cpus);
+  if (!cpus)
+    return invalid(fmt::format("cpuset-cpus {:?}: expected a CPU list such as 0-3,8; this host "
+                               "has {}",
+                               given, allowed));
+  for (unsigned cpu : *cpus)
+    if (!std::binary_search(host.allowed_cpus.begin(), host.allowed_cpus.end(), cpu))
+      return invalid(fmt::format("cpuset-cpus {:?}: CPU {} is not one this host lets jobs use "
+                                 "({})",
+                                 given, cpu, allowed));
+  return cgroup::format_cpu_list(*cpus);
 }
 
 }  // namespace
@@ -107,6 +126,17 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
     return invalid(fmt::format("tmpfs size {}: the range is 1m to the host's RAM",
                                format_bytes(lim.tmpfs_bytes)));
   eff.tmpfs_bytes = lim.tmpfs_bytes;
+  if (lim.cpuset_cpus) {
+    auto cpus = effective_cpuset(*lim.cpuset_cpus, host);
+    if (!cpus) return tl::unexpected(cpus.error());
+    eff.cpuset_cpus = std::move(*cpus);
+  }
+  if (lim.cpu_time) {
+    if (lim.cpu_time->count() <= 0 || *lim.cpu_time > kMaxDuration)
+      return invalid(fmt::format("cpu time {}: must be positive and at most 365 days, e.g. 10s",
+                                 format_seconds(*lim.cpu_time)));
+    eff.cpu_time = lim.cpu_time;
+  }
   eff.output_cap = job.output_cap;
   auto ulimit = effective_ulimits(job.ulimit, host);
   if (!ulimit) return tl::unexpected(ulimit.error());

@@ -48,8 +48,15 @@ WarmPool::~WarmPool() {
 WarmPool::Entry& WarmPool::register_profile(const JobPlan& plan) {
   auto [it, inserted] = entries_.try_emplace(plan.profile);
   if (inserted) {
-    it->second.request = template_for(plan, settings_.init);
-    it->second.limits = plan.cgroup_limits;
+    // Made with the first job's limits but never its cpuset: nothing could undo one for a
+    // later job without (cgroup/limits.h), so pooled containers run on every CPU until a job
+    // names some.
+    auto& entry = it->second;
+    entry.request = template_for(plan, settings_.init);
+    entry.request.spec.cpuset_cpus.reset();
+    if (entry.request.own_cgroup) entry.request.own_cgroup->cpuset_cpus.reset();
+    entry.limits = plan.cgroup_limits;
+    entry.limits.cpuset_cpus.reset();
   }
   it->second.last_used = Clock::now();
   it->second.evicted = false;

@@ -147,6 +147,7 @@ Expected<json> build_spec(const SpecInput& in) {
     resources["cpu"] = {{"quota", cgroup::cpu_quota_us(*in.cpus)},
                         {"period", cgroup::kCpuPeriodUs}};
   }
+  if (in.cpuset_cpus) resources["cpu"]["cpus"] = *in.cpuset_cpus;
   if (in.pids) resources["pids"] = {{"limit", *in.pids}};
   if (!resources.empty()) linux["resources"] = resources;
   linux["seccomp"]["architectures"] = seccomp_architectures(in.machine);

@@ -54,6 +54,7 @@ struct SpecInput {
   bool swap_limit_supported = true;
   std::optional<double> cpus;
   std::optional<std::int64_t> pids;
+  std::optional<std::string> cpuset_cpus;  // linux.resources.cpu.cpus
   std::string cgroups_path;  // empty: no cgroup (rootless without a delegated one)
   std::optional<UserNamespace> user_namespace;  // set: uid and gid must be 0
   // The host's hard RLIMIT_NOFILE: a spec that asks for more fails without CAP_SYS_RESOURCE.

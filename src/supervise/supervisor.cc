@@ -107,6 +107,12 @@ int poll_wait_ms(Clock::time_point now, std::optional<Clock::time_point> wake) {
   return static_cast<int>(std::min<std::int64_t>((us + 999) / 1000, kMaxPollWaitMs));
 }
 
+Clock::time_point next_cpu_check(Clock::time_point now, std::chrono::nanoseconds left,
+                                 unsigned parallelism) {
+  const auto spend = left / std::max(parallelism, 1U);
+  return now + std::clamp<std::chrono::nanoseconds>(spend, kMinCpuCheck, kMaxCpuCheck);
+}
+
 Expected<Output> supervise(sys::ChildProcess& init, Input in) {
   Output out;
   std::optional<Clock::time_point> term_at;
@@ -119,6 +125,14 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
   std::string buffer(kReadChunk, '\0');
   Tap out_tap{in.stdout_fd, out.out, OutputStream::kStdout};
   Tap err_tap{in.stderr_fd, out.err, OutputStream::kStderr};
+  // The CPU time at the start, and when to read it next (none: no limit, or not accounted).
+  std::optional<Clock::time_point> cpu_check_at;
+  std::chrono::nanoseconds cpu_base{0};
+  if (in.cpu_time_limit && in.cpu_time_used)
+    if (auto used = in.cpu_time_used()) {
+      cpu_base = *used;
+      cpu_check_at = next_cpu_check(Clock::now(), *in.cpu_time_limit, in.cpu_parallelism);
+    }
 
   auto reap = [&]() -> Expected<bool> {
     auto st = init.try_wait();
@@ -151,6 +165,23 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
           in.signal_job(SIGKILL);
         }
       }
+      if (!exited && !kill_sent && cpu_check_at && now >= *cpu_check_at) {
+        const auto used = in.cpu_time_used().value_or(cpu_base) - cpu_base;
+        if (used < *in.cpu_time_limit) {
+          cpu_check_at = next_cpu_check(now, *in.cpu_time_limit - used, in.cpu_parallelism);
+        } else {
+          cpu_check_at.reset();
+          // As at the deadline: an init that exited before the limit was seen was not killed.
+          auto done = reap();
+          if (!done) return tl::unexpected(done.error());
+          if (!*done) {
+            kill_sent = true;
+            give_up_at = now + in.kill_wait;
+            out.cpu_time_exceeded = !out.timed_out;  // a grace SIGTERM came first
+            in.signal_job(SIGKILL);
+          }
+        }
+      }
       if (kill_sent && now >= give_up_at) {
         auto done = reap();
         if (!done) return tl::unexpected(done.error());
@@ -170,6 +201,7 @@ Expected<Output> supervise(sys::ChildProcess& init, Input in) {
     if (!exited) {
       if (term_at && !term_sent) wake = *term_at;
       if (!kill_sent) wake = wake ? std::min(*wake, in.deadline) : in.deadline;
+      if (!kill_sent && cpu_check_at) wake = std::min(*wake, *cpu_check_at);
       if (kill_sent) wake = give_up_at;
     } else {
       wake = drain_until;

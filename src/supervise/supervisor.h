@@ -1,6 +1,7 @@
 // Supervision of a started container: one poll loop over the init's pidfd, both output pipes
 // and the absolute deadline. No sleeps, no busy loop: the loop wakes only for output, for the
-// init's exit, or for the next deadline (SIGTERM at deadline - grace, SIGKILL at deadline).
+// init's exit, for the next deadline (SIGTERM at deadline - grace, SIGKILL at deadline), or
+// with a CPU-time limit, for its next read of the cgroup's CPU time.
 #pragma once
 
 #include <chrono>
@@ -37,7 +38,22 @@ struct Input {
   std::chrono::milliseconds kill_wait{10'000};
   // Live output, borrowed: each piece read is also pushed there (none: not at all).
   OutputRelay* relay = nullptr;
+  // A CPU-time limit: the job is SIGKILLed once cpu_time_used() (its cgroup's CPU time) is
+  // `cpu_time_limit` past what it read when supervision began. It is read on a schedule paced
+  // by how fast the job can spend what is left on `cpu_parallelism` CPUs (see
+  // next_cpu_check), so a long job costs a read every kMaxCpuCheck at most.
+  std::optional<std::chrono::nanoseconds> cpu_time_limit;
+  std::function<std::optional<std::chrono::nanoseconds>()> cpu_time_used;
+  unsigned cpu_parallelism = 1;
 };
+
+// The pacing of CPU-time reads: never more often than kMinCpuCheck (a job killed up to
+// kMinCpuCheck x its CPUs past its limit), never less than kMaxCpuCheck.
+inline constexpr std::chrono::milliseconds kMinCpuCheck{10};
+inline constexpr std::chrono::milliseconds kMaxCpuCheck{250};
+// When to read again: when the job, on all its CPUs at once, could have spent what is left.
+Clock::time_point next_cpu_check(Clock::time_point now, std::chrono::nanoseconds left,
+                                 unsigned parallelism);
 
 struct Captured {
   std::string data;
@@ -47,6 +63,7 @@ struct Captured {
 struct Output {
   sys::ExitStatus status;
   bool timed_out = false;  // the deadline (or its grace SIGTERM) ended the job
+  bool cpu_time_exceeded = false;  // killed at its CPU-time limit (before any deadline)
   // The init had not exited kill_wait after the SIGKILL: it is not reaped, status is unknown.
   bool abandoned = false;
   Clock::time_point exited_at;

@@ -40,6 +40,7 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::kSignaled: return "signaled";
     case Outcome::kTimedOut: return "timed_out";
     case Outcome::kOomKilled: return "oom_killed";
+    case Outcome::kCpuTimeExceeded: return "cpu_time_exceeded";
   }
   return "unknown";
 }

@@ -66,6 +66,22 @@ TEST_CASE("cli: timeout exits 124 with the message; --json reports exit_code -1"
   leaks.check();
 }
 
+TEST_CASE("cli: a job past its CPU time exits 152 with the message; --json says cpu_time_exceeded") {
+  LeakCheck leaks;
+  auto r = cli(run_args({"--cpu-time", "300ms", "-c", "echo spinning; while :; do :; done"}));
+  CHECK(r.code == 152);  // 128 + SIGXCPU, as a shell reports ulimit -t
+  CHECK(r.output.find("spinning\n") != std::string::npos);
+  CHECK(r.output.find("CPU time limit exceeded (0.3s)") != std::string::npos);
+  auto j = cli(run_args({"--json", "--cpu-time", "0.2", "-c", "while :; do :; done"}));
+  CHECK(j.code == 152);
+  auto doc = nlohmann::json::parse(j.output);
+  CHECK(doc["exit_code"] == -1);
+  CHECK(doc["outcome"] == "cpu_time_exceeded");
+  CHECK(doc["limits"]["cpu_time_ms"] == 200);
+  CHECK(doc["cpu_time_ms"].get<double>() >= 200);
+  leaks.check();
+}
+
 TEST_CASE("cli: killed by signal N exits 128+N") {
   LeakCheck leaks;
   auto r = cli(run_args({"--interpreter", "/bin/payload segv", "-c", ""}));
@@ -105,6 +121,10 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--ulimit", "nofile=ten", "-c", "true"}), "--ulimit: \"nofile=ten\""},
       {run_args({"--ulimit", "files=10", "-c", "true"}), "unknown limit \"files\""},
       {run_args({"--ulimit", "nofile=10:5", "-c", "true"}), "soft limit is above the hard"},
+      {run_args({"--cpu-time", "lots", "-c", "true"}), "--cpu-time: invalid duration"},
+      {run_args({"--cpu-time", "0", "-c", "true"}), "cpu time 0s: must be positive"},
+      {run_args({"--cpuset-cpus", "0-", "-c", "true"}), "cpuset-cpus \"0-\": expected a CPU list"},
+      {run_args({"--cpuset-cpus", "4095", "-c", "true"}), "CPU 4095 is not one this host"},
   };
   for (const auto& c : cases) {
     auto r = cli(c.args);
@@ -206,6 +226,13 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
                         {"init", true},
                         {"rootfs", rootfs}}
              .dump()
+      << "\n"
+      << nlohmann::json{{"id", "cpu"},
+                        {"script", "grep Cpus_allowed_list /proc/self/status; while :; do :; done"},
+                        {"cpuset_cpus", "0"},
+                        {"cpu_time", 0.2},
+                        {"rootfs", rootfs}}
+             .dump()
       << "\n";
   }
   auto r = cli({"batch", "--pool", "1", "-j", "2", input.string()});
@@ -218,7 +245,11 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
     REQUIRE_MESSAGE(j.is_object(), line);
     by_id[j["id"].dump()] = j;
   }
-  REQUIRE(by_id.size() == 6);
+  REQUIRE(by_id.size() == 7);
+  CHECK(by_id["\"cpu\""]["outcome"] == "cpu_time_exceeded");
+  CHECK(by_id["\"cpu\""]["stdout"] == "Cpus_allowed_list:\t0\n");
+  CHECK(by_id["\"cpu\""]["limits"]["cpuset_cpus"] == "0");
+  CHECK(by_id["\"cpu\""]["limits"]["cpu_time_ms"] == 200);
   CHECK(by_id["\"args\""]["stdout"] == "ba\n");
   CHECK(by_id["\"args\""]["exit_code"] == 128 + SIGKILL);  // under its init, the kill took
   CHECK(by_id["\"first\""]["stdout"] == "one\n");

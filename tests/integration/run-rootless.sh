@@ -34,6 +34,7 @@ cases+=',a missing rootfs*,a missing or non-executable interpreter*'
 cases+=',SIGKILL of the CLI mid-job*,SIGTERM twice to the CLI*,cli: timeout exits 124*'
 cases+=",cli: the script's output passes through*,images: each job gets a fresh writable*"
 cases+=',init:*,args:*,live output:*,cli: run passes*,cli: a reader that goes away*,cli: batch --stream*'
+cases+=',cpu time:*,cpuset:*,cpu limits:*'
 run_as() {
   local who=$1
   shift
@@ -65,4 +66,4 @@ else
 fi
 echo "== rootless, cgroup $parent delegated (memory, pids)"
 run_as "$user" OCIEXEC_TEST_DELEGATED=1 OCIEXEC_TEST_CGROUP_PARENT="$parent" "$bin" \
-  --test-case="rootless with a delegated cgroup*,a quick script completes*,sleep 60 under a 2 s timeout*"
+  --test-case="rootless with a delegated cgroup*,a quick script completes*,sleep 60 under a 2 s timeout*,cpu time:*,cpuset:*"

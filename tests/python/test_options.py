@@ -24,7 +24,8 @@ def test_the_result_is_complete_and_unpacks_as_a_triple(executor):
     assert result.container_id.startswith("ociexec-")
     assert result.limits == {"timeout": 10.0, "grace": 0.0, "memory": 1 << 30, "cpus": None,
                              "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20,
-                             "ulimit": {}, "unenforced": []}
+                             "ulimit": {}, "cpuset_cpus": None, "cpu_time": None,
+                             "unenforced": []}
 
 
 def test_a_memory_hog_is_oom_killed(executor):
@@ -119,7 +120,7 @@ def test_executor_failures_raise_executor_error_with_a_kind(executor):
 
 
 def test_bad_values_raise_invalid_option_error_which_is_a_value_error(executor):
-    for bad in ({"memory": "12q"}, {"memory": "1k"}, {"cpus": 0}, {"pids": 0},
+    for bad in ({"memory": "12q"}, {"memory": "1k"}, {"cpus": 0}, {"pids_limit": 0}, {"pids": 0},
                 {"timeout_seconds": 0}, {"env": ["NOEQUALS"]}, {"workdir": "/usr"}):
         with pytest.raises(ociexec.InvalidOptionError) as err:
             executor.run("true", **bad)
@@ -281,3 +282,24 @@ def test_ulimit_as_a_dict_or_podman_strings(executor):
         executor.run("true", ulimit={"files": 1})
     with pytest.raises(TypeError, match="ulimit: expected ints"):
         executor.run("true", ulimit={"nofile": "many"})
+
+
+def test_cpu_time_seconds_kills_a_busy_job_and_cpuset_cpus_confines_it(executor):
+    busy = executor.run("echo spinning; while :; do :; done", cpu_time_seconds=0.3)
+    assert busy.outcome == "cpu_time_exceeded"
+    assert busy.exit_code == -1
+    assert busy.stdout == "spinning\n"
+    assert "CPU time limit exceeded (0.3s)" in busy.stderr
+    assert busy.cpu_time >= 0.3
+    assert busy.limits["cpu_time"] == 0.3
+    idle = executor.run("sleep 0.5; echo rested", cpu_time_seconds=0.1)
+    assert (idle.outcome, idle.stdout) == ("exited", "rested\n")
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    pinned = executor.run("grep Cpus_allowed_list /proc/self/status", cpuset_cpus=f"{cpu},{cpu}")
+    assert pinned.stdout == f"Cpus_allowed_list:\t{cpu}\n"
+    assert pinned.limits["cpuset_cpus"] == str(cpu)
+    assert executor.run("true").limits["cpuset_cpus"] is None
+    with pytest.raises(ociexec.InvalidOptionError, match="expected a CPU list"):
+        executor.run("true", cpuset_cpus="0-")
+    with pytest.raises(ociexec.InvalidOptionError, match="cpu time 0s: must be positive"):
+        executor.run("true", cpu_time_seconds=0)

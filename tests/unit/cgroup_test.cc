@@ -51,3 +51,18 @@ TEST_CASE("a pure v2 host is detected") {
 TEST_CASE("cgroup.procs lists pids and ignores junk") {
   CHECK(parse_pid_list("12\n34\n\nx\n-5\n") == std::vector<int>{12, 34});
 }
+
+TEST_CASE("CPU lists parse as cpuset.cpus writes them, and print in their shortest form") {
+  using ociexec::cgroup::format_cpu_list;
+  using ociexec::cgroup::parse_cpu_list;
+  CHECK(parse_cpu_list("0") == std::vector<unsigned>{0});
+  CHECK(parse_cpu_list("0-3,8\n") == std::vector<unsigned>{0, 1, 2, 3, 8});
+  CHECK(parse_cpu_list("5,1-2,2") == std::vector<unsigned>{1, 2, 5});  // sorted, each once
+  CHECK(parse_cpu_list("8191") == std::vector<unsigned>{8191});
+  for (const char* bad : {"", ",", "1,", "-1", "1-", "3-1", "1-2-3", " 1", "a", "8192", "0-9999"})
+    CHECK_MESSAGE(!parse_cpu_list(bad), bad);
+  CHECK(format_cpu_list({0, 1, 2, 3, 8}) == "0-3,8");
+  CHECK(format_cpu_list({1, 3, 4}) == "1,3-4");
+  CHECK(format_cpu_list({7}) == "7");
+  CHECK(format_cpu_list(*parse_cpu_list("2,0,1,5-6")) == "0-2,5-6");
+}

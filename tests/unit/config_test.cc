@@ -178,3 +178,16 @@ TEST_CASE("a YAML config takes ulimit as blank-separated NAME=SOFT[:HARD] words"
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("t.yaml:1:9: ulimit:") == 0);
 }
+
+TEST_CASE("a YAML config takes cpuset_cpus and cpu_time; unlimited clears the CPU time") {
+  auto c = ociexec::config::parse_config("cpuset_cpus: 0-1\ncpu_time: 2.5s\n", "t.yaml");
+  REQUIRE(c);
+  CHECK(c->job.limits.cpuset_cpus == "0-1");
+  CHECK(c->job.limits.cpu_time == std::chrono::milliseconds(2500));
+  auto off = ociexec::config::parse_config("cpu_time: unlimited\n", "t.yaml");
+  REQUIRE(off);
+  CHECK_FALSE(off->job.limits.cpu_time);
+  auto bad = ociexec::config::parse_config("cpu_time: lots\n", "t.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("t.yaml:1:11: cpu_time:") == 0);
+}

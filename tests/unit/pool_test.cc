@@ -81,4 +81,15 @@ TEST_CASE("limits: the cgroup files written for a pooled job, v1 and v2") {
   CHECK(u2[0].value == "max");
   CHECK(u2[1].value == "max 100000");
   CHECK(u2[2].value == "max");
+  CHECK(u2.size() == 3);  // no cpuset: the cgroup keeps what it was made with
+
+  none.cpuset_cpus = "0-1,3";
+  auto c1 = cgroup::limit_writes(false, none);
+  CHECK(c1.back().controller == "cpuset");
+  CHECK(c1.back().file == "cpuset.cpus");
+  CHECK(c1.back().value == "0-1,3");
+  auto c2 = cgroup::limit_writes(true, none);
+  CHECK(c2.back().controller.empty());
+  CHECK(c2.back().file == "cpuset.cpus");
+  CHECK(c2.back().value == "0-1,3");
 }

@@ -57,6 +57,41 @@ TEST_CASE("rootless limits: a delegated controller enforces its limit; the other
   CHECK(all->empty());
 }
 
+TEST_CASE("rootless limits: CPU time needs a cgroup that accounts it, a cpuset the cpuset one") {
+  JobOptions job;
+  job.limits.pids.reset();
+  job.limits.memory_bytes.reset();
+  job.limits.cpu_time = std::chrono::milliseconds(1500);
+  auto none = core::unenforceable_limits(job, cgroup::Layout{});
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message.rfind("cpu_time 1.5s: cannot be enforced rootless", 0) == 0);
+  // v1: cpuacct, which hosts mount with cpu ("cpu,cpuacct").
+  CHECK_FALSE(core::unenforceable_limits(job, v1_with({"memory", "pids"})));
+  auto v1 = v1_with({"memory"});
+  v1.hierarchies.push_back({"/sys/fs/cgroup/cpu,cpuacct", false, {"cpu", "cpuacct"}});
+  auto acct = core::unenforceable_limits(job, v1);
+  REQUIRE(acct);
+  CHECK(acct->empty());
+  // v2: cpu.stat is in every cgroup, whatever the controllers.
+  cgroup::Layout v2;
+  v2.mode = cgroup::Mode::kV2;
+  v2.hierarchies.push_back({"/sys/fs/cgroup", true, {}});
+  v2.unified_controllers = {"memory", "pids"};
+  auto stat = core::unenforceable_limits(job, v2);
+  REQUIRE(stat);
+  CHECK(stat->empty());
+  job.limits.cpuset_cpus = "0-1";
+  auto cpuset = core::unenforceable_limits(job, v2);
+  REQUIRE_FALSE(cpuset);
+  CHECK(cpuset.error().message.rfind("cpuset_cpus 0-1: cannot be enforced", 0) == 0);
+  v2.unified_controllers.push_back("cpuset");
+  CHECK(core::unenforceable_limits(job, v2));
+  job.allow_unenforced_limits = true;
+  auto allowed = core::unenforceable_limits(job, cgroup::Layout{});
+  REQUIRE(allowed);
+  CHECK(*allowed == std::vector<std::string>{"cpuset_cpus", "cpu_time"});
+}
+
 TEST_CASE("rootless: subordinate id ranges are read from /etc/subuid text, by name or uid") {
   const std::string text =
       "alice:100000:65536\nbob:165536:1000\n1003:300000:65536\nbad line\ncarol:x:65536\n";

@@ -156,3 +156,18 @@ TEST_CASE("ulimits replace the base profile's rlimit of the same type and add th
   CHECK(got["RLIMIT_FSIZE"] == std::pair<std::uint64_t, std::uint64_t>{4096, 8192});
   CHECK(got["RLIMIT_CORE"] == std::pair<std::uint64_t, std::uint64_t>{0, 0});
 }
+
+TEST_CASE("a cpuset goes to linux.resources.cpu.cpus, beside the quota") {
+  auto in = sample_input();
+  in.cpus = 0.5;
+  in.cpuset_cpus = "0-1,3";
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  const auto& cpu = (*spec)["linux"]["resources"]["cpu"];
+  CHECK(cpu["cpus"] == "0-1,3");
+  CHECK(cpu["quota"] == 50000);
+  in.cpus.reset();
+  auto only = spec::build_spec(in);
+  REQUIRE(only);
+  CHECK((*only)["linux"]["resources"]["cpu"] == nlohmann::json{{"cpus", "0-1,3"}});
+}

@@ -230,3 +230,59 @@ TEST_CASE("a writer that never lets the pipe run dry is still killed at the dead
   CHECK(r->timed_out);
   CHECK(supervise::Clock::now() - t0 < 1500ms);
 }
+
+TEST_CASE("cpu time: reads are paced by what is left, between 10 and 250 ms apart") {
+  const auto now = supervise::Clock::now();
+  CHECK(supervise::next_cpu_check(now, 10s, 1) == now + 250ms);
+  CHECK(supervise::next_cpu_check(now, 100ms, 1) == now + 100ms);
+  CHECK(supervise::next_cpu_check(now, 100ms, 4) == now + 25ms);
+  CHECK(supervise::next_cpu_check(now, 1ms, 1) == now + 10ms);
+  CHECK(supervise::next_cpu_check(now, 100ms, 0) == now + 100ms);  // taken as one CPU
+}
+
+TEST_CASE("cpu time: the job is SIGKILLed once it used its limit since supervision began") {
+  auto s = spawn_sh("echo started; exec sleep 30");
+  auto in = input(s, 10s);
+  // Two CPUs busy from the start, after 5 s spent before it (a pooled container's runtime
+  // work, say), which does not count.
+  const auto t0 = supervise::Clock::now();
+  std::atomic<int> reads{0};
+  in.cpu_time_limit = 300ms;
+  in.cpu_parallelism = 2;
+  in.cpu_time_used = [&]() -> std::optional<std::chrono::nanoseconds> {
+    ++reads;
+    return 5s + 2 * (supervise::Clock::now() - t0);
+  };
+  auto r = supervise::supervise(s.child, std::move(in));
+  const auto took = supervise::Clock::now() - t0;
+  REQUIRE(r);
+  CHECK(r->cpu_time_exceeded);
+  CHECK_FALSE(r->timed_out);
+  CHECK(r->status.signaled);
+  CHECK(r->status.signal == SIGKILL);
+  CHECK(r->out.data == "started\n");
+  CHECK(took >= 150ms);   // 300 ms of CPU on two CPUs
+  CHECK(took < 2s);
+  CHECK(reads.load() >= 2);
+  CHECK(reads.load() < 40);  // paced, not a busy loop
+}
+
+TEST_CASE("cpu time: a job under its limit ends by itself; unaccounted CPU time is no kill") {
+  auto s = spawn_sh("echo done; exit 3");
+  auto in = input(s, 10s);
+  in.cpu_time_limit = 10ms;
+  in.cpu_time_used = [] { return std::optional<std::chrono::nanoseconds>(1ms); };
+  auto r = supervise::supervise(s.child, std::move(in));
+  REQUIRE(r);
+  CHECK_FALSE(r->cpu_time_exceeded);
+  CHECK(r->status.code == 3);
+  // No cgroup to read: the limit is not enforced (prepare refuses such a job rootless).
+  auto t = spawn_sh("sleep 0.3; echo slept");
+  auto none = input(t, 10s);
+  none.cpu_time_limit = 1ms;
+  none.cpu_time_used = [] { return std::optional<std::chrono::nanoseconds>(); };
+  auto r2 = supervise::supervise(t.child, std::move(none));
+  REQUIRE(r2);
+  CHECK_FALSE(r2->cpu_time_exceeded);
+  CHECK(r2->out.data == "slept\n");
+}

@@ -103,3 +103,33 @@ TEST_CASE("ulimits: one per name, the last winning; a hard limit past the host's
   auto unknown = core::validate_job(j, h);
   REQUIRE_FALSE(unknown);
 }
+
+TEST_CASE("cpusets name CPUs this process may use, normalized; CPU time is a positive duration") {
+  auto h = host();
+  h.allowed_cpus = {0, 1, 2, 3, 6};
+  JobOptions j;
+  j.limits.cpuset_cpus = "3,0-2,2";
+  auto eff = core::validate_job(j, h);
+  REQUIRE(eff);
+  CHECK(eff->cpuset_cpus == "0-3");
+  CHECK_FALSE(eff->cpu_time);
+  j.limits.cpuset_cpus = "4-6";
+  auto outside = core::validate_job(j, h);
+  REQUIRE_FALSE(outside);
+  CHECK(outside.error().message ==
+        "cpuset-cpus \"4-6\": CPU 4 is not one this host lets jobs use (0-3,6)");
+  j.limits.cpuset_cpus = "0;1";
+  auto syntax = core::validate_job(j, h);
+  REQUIRE_FALSE(syntax);
+  CHECK(syntax.error().message ==
+        "cpuset-cpus \"0;1\": expected a CPU list such as 0-3,8; this host has 0-3,6");
+  j.limits.cpuset_cpus.reset();
+  j.limits.cpu_time = 1500ms;
+  auto timed = core::validate_job(j, h);
+  REQUIRE(timed);
+  CHECK(timed->cpu_time == 1500ms);
+  j.limits.cpu_time = 0ms;
+  CHECK(error_of(j) == "cpu time 0s: must be positive and at most 365 days, e.g. 10s");
+  j.limits.cpu_time = kMaxDuration + 1ms;
+  CHECK(error_of(j).find("at most 365 days") != std::string::npos);
+}

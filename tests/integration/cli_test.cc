@@ -5,6 +5,7 @@
 #include <csignal>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -276,7 +277,7 @@ TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting
   {
     std::ofstream f(input);
     for (int i = 0; i < 3; ++i)
-      f << nlohmann::json{{"id", i}, {"script", "sleep 30"}, {"rootfs", env.rootfs.string()}}.dump()
+      f << nlohmann::json{{"id", i}, {"script", "sleep 31"}, {"rootfs", env.rootfs.string()}}.dump()
         << "\n";
   }
   std::string text;
@@ -288,6 +289,14 @@ TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting
         {{}, *out, *out});
     REQUIRE(cli);
     REQUIRE(wait_for_running_container(cli->pidfd().pid()));
+    // Until the job's sleep runs: a SIGTERM that came while sh (pid 1, which the kernel
+    // shields from signals it has no handler for) was alone in the job would be dropped, as
+    // under docker without --init, and the job would run its 31 s (seen under the VM's
+    // emulation, where a fork takes long enough to lose that race).
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (host_processes_with("sleep 31") == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(20ms);
+    REQUIRE(host_processes_with("sleep 31") > 0);
     REQUIRE(cli->pidfd().send_signal(SIGTERM));
     auto status = cli->wait_for(20s);
     REQUIRE(status);

@@ -49,6 +49,22 @@ struct Ulimit {
   auto operator<=>(const Ulimit&) const = default;
 };
 
+// A mount the job gets over its root, as podman's -v, --mount and --tmpfs make them. Checked
+// before anything is made: targets are normalized absolute paths, never over /, /.ociexec,
+// /proc, /sys or /dev, each once; a bind's source is an absolute path that exists (rootless:
+// that the caller may read). Binds are always nosuid and nodev.
+struct Mount {
+  enum class Type { kBind, kTmpfs };
+  Type type = Type::kBind;
+  std::string source;  // kBind: a host file or directory
+  std::string target;  // where the job sees it
+  bool readonly = false;
+  // kTmpfs: its size (nullopt: limits.tmpfs_bytes) and mode.
+  std::optional<std::uint64_t> tmpfs_bytes;
+  std::uint32_t tmpfs_mode = 01777;
+  auto operator<=>(const Mount&) const = default;
+};
+
 // Which of the job's streams a piece of live output (JobOptions::on_output) came from.
 enum class OutputStream { kStdout, kStderr };
 std::string_view to_string(OutputStream stream) noexcept;  // "stdout", "stderr"
@@ -69,6 +85,9 @@ struct JobOptions {
   // are the base profile's (nofile 1024, core 0) or the host's. Note that nproc counts every
   // process of the job's uid, across jobs that share it: limits.pids is the per-job limit.
   std::vector<Ulimit> ulimit;
+  // Binds and tmpfs mounts over the job's root, in order (a later one may mount inside an
+  // earlier one).
+  std::vector<Mount> mounts;
   // "KEY=VALUE" entries added to (or replacing) the default environment.
   std::vector<std::string> env;
   // Run the script under a minimal init (ociexec-init, as `docker run --init`): it is pid 1,

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "config/mount_specs.h"
 #include "config/units.h"
 #include "util/text.h"
 #include "ociexec/ociexec.h"
@@ -244,6 +245,18 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
       job.allow_unenforced_limits = !none && value.cast<bool>();
     } else if (key == "init") {
       job.init = !none && value.cast<bool>();
+    } else if (key == "volume" || key == "mount" || key == "tmpfs") {
+      // podman's texts, one (a str) or a list: "/srv:/data:ro", "type=tmpfs,target=/t".
+      const auto parse = key == "volume"  ? &ociexec::config::parse_volume
+                         : key == "mount" ? &ociexec::config::parse_mount
+                                          : &ociexec::config::parse_tmpfs;
+      if (!none) {
+        const auto texts = py::isinstance<py::str>(value)
+                               ? std::vector<std::string>{value.cast<std::string>()}
+                               : strings_of(value, key.c_str());
+        if (auto r = ociexec::config::parse_mounts(texts, parse, job.mounts); !r)
+          raise_error(r.error().with_context(key));
+      }
     } else if (key == "ulimit") {
       job.ulimit = none ? std::vector<ociexec::Ulimit>{} : ulimits_of(value);
     } else if (key == "on_output") {
@@ -265,10 +278,11 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         job.user = py::str(value).cast<std::string>();
     } else {
       throw py::type_error("unknown option '" + key +
-                           "'; known: timeout_seconds, grace_seconds, memory, cpus, pids_limit, "
-                           "cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, env, env_file, args, stdin, interpreter, "
-                           "rootfs, image, pull, user, runtime, workdir, init, "
-                           "ulimit, on_output, allow_unenforced_limits");
+                           "'; known: timeout_seconds, grace_seconds, memory, cpus, "
+                           "pids_limit, cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, "
+                           "env, env_file, args, stdin, interpreter, rootfs, image, pull, user, "
+                           "runtime, workdir, init, volume, mount, tmpfs, ulimit, on_output, "
+                           "allow_unenforced_limits");
     }
   }
   // podman's order: the env file first, then the env entries over it.

@@ -1,11 +1,13 @@
 #include "cli/job_flags.h"
 
 #include <cstdlib>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "util/text.h"
 #include "cli/common.h"
+#include "config/mount_specs.h"
 #include "config/units.h"
 #include "sys/fs.h"
 
@@ -44,6 +46,11 @@ std::string flag_text(const nlohmann::json& v) {
   return v.dump();
 }
 
+// A key that takes its flag's text once or more: one string, or a list of them.
+std::vector<std::string> one_or_list(const nlohmann::json& v) {
+  return v.is_string() ? std::vector{v.get<std::string>()} : v.get<std::vector<std::string>>();
+}
+
 }  // namespace
 
 Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
@@ -72,6 +79,11 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   auto ulimit = config::parse_ulimits(f.ulimit);
   if (!ulimit) return tl::unexpected(ulimit.error().with_context("--ulimit"));
   job.ulimit.insert(job.ulimit.end(), ulimit->begin(), ulimit->end());
+  for (auto [flag, texts, parse] : {std::tuple{"--volume", &f.volume, &config::parse_volume},
+                                    std::tuple{"--mount", &f.mount, &config::parse_mount},
+                                    std::tuple{"--tmpfs", &f.tmpfs, &config::parse_tmpfs}})
+    if (auto r = config::parse_mounts(*texts, parse, job.mounts); !r)
+      return tl::unexpected(r.error().with_context(flag));
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
       job.env.push_back(e);
@@ -217,9 +229,10 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "env") f.env = value.get<std::vector<std::string>>();
       else if (key == "env_file") f.env_file = value.get<std::string>();
       else if (key == "args") f.args = value.get<std::vector<std::string>>();
-      else if (key == "ulimit")
-        f.ulimit = value.is_string() ? std::vector{value.get<std::string>()}
-                                     : value.get<std::vector<std::string>>();
+      else if (key == "ulimit") f.ulimit = one_or_list(value);
+      else if (key == "volume") f.volume = one_or_list(value);
+      else if (key == "mount") f.mount = one_or_list(value);
+      else if (key == "tmpfs") f.tmpfs = one_or_list(value);
       else if (key == "runtime") f.runtime = value.get<std::string>();
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "image") f.image = value.get<std::string>();

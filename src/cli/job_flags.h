@@ -22,6 +22,8 @@ struct RunFlags {
   std::vector<std::string> env;
   std::string env_file;            // podman's --env-file
   std::vector<std::string> ulimit;  // podman's --ulimit NAME=SOFT[:HARD], one per flag
+  // podman's -v SRC:DST[:ro|rw], --mount type=...,... and --tmpfs DST[:OPTS], one per flag
+  std::vector<std::string> volume, mount, tmpfs;
   std::vector<std::string> args;  // the script's arguments
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
   std::string image, pull, user;

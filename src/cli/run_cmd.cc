@@ -111,6 +111,16 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
                   "NAME=SOFT[:HARD] resource limit of the job's processes (nofile, nproc, fsize, "
                   "core, stack, cpu, ...; -1: unlimited), once per limit")
       ->allow_extra_args(false);
+  cmd->add_option("-v,--volume", flags->volume,
+                  "SRC:DST[:ro|rw] bind mount of a host path (absolute), once per mount")
+      ->allow_extra_args(false);
+  cmd->add_option("--mount", flags->mount,
+                  "type=bind,source=SRC,target=DST[,readonly] or "
+                  "type=tmpfs,target=DST[,tmpfs-size=SIZE,tmpfs-mode=OCTAL], once per mount")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", flags->tmpfs,
+                  "DST[:size=SIZE,mode=OCTAL] tmpfs mount (size default: --tmpfs-size)")
+      ->allow_extra_args(false);
   cmd->add_option("--env-file", flags->env_file,
                   "file of KEY=VALUE lines (podman's format), before each --env");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");

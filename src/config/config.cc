@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "util/text.h"
+#include "config/mount_specs.h"
 #include "config/units.h"
 #include "sys/fs.h"
 
@@ -37,6 +38,13 @@ Setter limit_setter(std::optional<T> Limits::*field, Parse parse) {
     if (!parsed) return tl::unexpected(parsed.error());
     c.job.limits.*field = static_cast<T>(*parsed);
     return {};
+  };
+}
+
+// Blank-separated mount texts (-v, --mount, --tmpfs), added to the job's mounts.
+Setter mounts_setter(Expected<Mount> (*parse)(std::string_view)) {
+  return [parse](Config& c, const std::string& v) {
+    return parse_mounts(text::words(v), parse, c.job.mounts);
   };
 }
 
@@ -198,6 +206,9 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_ulimits(text::words(v)), c.job.ulimit);
        }},
+      {"volume", mounts_setter(&parse_volume)},
+      {"mount", mounts_setter(&parse_mount)},
+      {"tmpfs", mounts_setter(&parse_tmpfs)},
   };
   return table;
 }

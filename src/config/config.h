@@ -15,6 +15,7 @@
 //   cpus: 1.5                # or unlimited
 //   pids_limit: 1024         # or unlimited
 //   cpuset_cpus: 0-3,8       # the CPUs jobs may run on; omit for all
+//   volume: /srv/data:/data:ro   # blank-separated, each as -v; also mount: and tmpfs:
 //   cpu_time: 10s            # CPU time after which a job is killed; omit (or unlimited) for none
 //   tmpfs_size: 64m
 //   output_cap: 10m

@@ -58,6 +58,7 @@ struct Profile {
   std::uint32_t uid = 65534;  // the process user is fixed at create
   std::uint32_t gid = 65534;
   std::vector<Ulimit> ulimit;  // the process's rlimits are fixed at create too
+  std::vector<Mount> mounts;   // and its mounts
   auto operator<=>(const Profile&) const = default;
 };
 

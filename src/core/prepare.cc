@@ -10,6 +10,7 @@
 
 #include "bundle/bundle.h"
 #include "core/executor_impl.h"
+#include "core/mounts.h"
 #include "core/rootless.h"
 #include "core/seccomp_probe.h"
 #include "core/validate.h"
@@ -150,12 +151,17 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   if (!rootfs) return tl::unexpected(rootfs.error());
   if (auto r = hold_cgroup_parent(); !r) return tl::unexpected(r.error());
 
+  // An image's overlay is the job's own root, where the runtime may make mount points.
+  auto mounts = core::checked_mounts(job, host, *rootfs, !rootfs->layers.empty());
+  if (!mounts) return tl::unexpected(mounts.error());
+
   auto& request = plan.container;
   request.client = *client;
   request.layout = &host.job_layout;
   request.cgroup_parent = options.cgroup_parent;
   request.bundles_dir = bundles_dir;
   request.spec = spec_input(host, job, plan, *rootfs);
+  request.spec.mounts = *mounts;
   use_image(*rootfs, job, request);
   if (auto r = use_user(*rootfs, job, host, request.spec); !r) return tl::unexpected(r.error());
   if (host.rootless) make_rootless(host.user_ns, plan);
@@ -167,7 +173,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   }
   plan.profile = {request.client->info().path, rootfs->identity, job.workdir,
                   plan.limits.tmpfs_bytes,      request.spec.uid, request.spec.gid,
-                  plan.limits.ulimit};
+                  plan.limits.ulimit,           std::move(*mounts)};
   return plan;
 }
 

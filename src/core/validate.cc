@@ -72,6 +72,16 @@ Expected<std::string> effective_cpuset(const std::string& given, const HostFacts
 
 }  // namespace
 
+bool is_normalized_absolute(std::string_view path) {
+  if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos)
+    return false;
+  if (path == "/") return true;
+  if (path.back() == '/') return false;
+  const std::string p = std::string(path) + "/";
+  return p.find("//") == std::string::npos && p.find("/../") == std::string::npos &&
+         p.find("/./") == std::string::npos;
+}
+
 std::string format_seconds(std::chrono::milliseconds ms) {
   if (ms.count() % 1000 == 0) return fmt::format("{}s", ms.count() / 1000);
   return fmt::format("{}s", static_cast<double>(ms.count()) / 1000.0);
@@ -143,8 +153,7 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   eff.ulimit = std::move(*ulimit);
 
   const std::string& wd = job.workdir;
-  if (wd.empty() || wd.front() != '/' || wd.find("/..") != std::string::npos ||
-      wd.find("//") != std::string::npos || (wd.size() > 1 && wd.back() == '/'))
+  if (!is_normalized_absolute(wd))
     return invalid(
         fmt::format("workdir {:?}: must be a normalized absolute path, e.g. /work", wd));
   for (auto reserved : kReservedDirs)

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/host.h"
 #include "ociexec/error.h"
@@ -17,6 +18,9 @@ inline constexpr std::uint64_t kMinMemoryBytes = 6 * kMiB;  // as docker: below,
 Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& host);
 // The executor's own options: the cgroup parent's name, and each duration.
 Expected<void> validate_executor(const ExecutorOptions& options);
+
+// "/work", "/a/b": absolute, without "//", "." or ".." components or a trailing "/".
+bool is_normalized_absolute(std::string_view path);
 
 // "300s", "1.5s", "0.25s"
 std::string format_seconds(std::chrono::milliseconds ms);

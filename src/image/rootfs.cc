@@ -23,13 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kHostViewDir = "hostview-2";
+constexpr const char* kHostViewDir = "hostview-3";
 // Top-level host directories that make up the view; each is mirrored as a symlink when it
 // is one on the host (merged /usr), bound read-only when it is a real directory.
 constexpr const char* kHostDirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 // Mount points the skeleton must already hold: its root is read-only for the runtime too.
-constexpr const char* kMountPoints[] = {"usr",  "etc", "tmp", "work",
-                                        "proc", "dev", "sys", ".ociexec"};
+// /mnt, /srv and /data are free for a job's own mounts (-v), which cannot make one there.
+constexpr const char* kMountPoints[] = {"usr", "etc", "tmp",      "work", "proc", "dev",
+                                        "sys", "mnt", ".ociexec", "srv",  "data"};
 
 std::string read_link(const fs::path& p) {
   std::error_code ec;

@@ -122,6 +122,20 @@ Expected<json> build_spec(const SpecInput& in) {
                               : std::optional{std::pair{in.uid, in.gid}};
   const std::string& work = in.work_mount.empty() ? in.cwd : in.work_mount;
   if (work != "/tmp") mounts.push_back(tmpfs_mount(work, in.tmpfs_bytes, "0755", work_owner));
+  // The job's own, over those: binds never carry setuid bits or devices into the job.
+  for (const auto& m : in.mounts) {
+    if (m.type == Mount::Type::kBind) {
+      mounts.push_back({{"destination", m.target},
+                        {"type", "bind"},
+                        {"source", m.source},
+                        {"options", {"rbind", m.readonly ? "ro" : "rw", "nosuid", "nodev"}}});
+      continue;
+    }
+    json tmpfs = tmpfs_mount(m.target, m.tmpfs_bytes.value_or(in.tmpfs_bytes),
+                             fmt::format("{:o}", m.tmpfs_mode), std::nullopt);
+    if (m.readonly) tmpfs["options"].push_back("ro");
+    mounts.push_back(std::move(tmpfs));
+  }
 
   auto& linux = spec["linux"];
   if (in.user_namespace) {

@@ -50,6 +50,7 @@ struct SpecInput {
   std::string rootfs_path = "rootfs";
   std::vector<BindMount> readonly_binds;  // host view, synthetic /etc, the job's script dir
   std::uint64_t tmpfs_bytes = 0;          // /tmp and the work dir, each
+  std::vector<Mount> mounts;  // the job's own (checked; each tmpfs with its size), last
   std::optional<std::uint64_t> memory_bytes;
   bool swap_limit_supported = true;
   std::optional<double> cpus;

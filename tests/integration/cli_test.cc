@@ -1,8 +1,10 @@
 // The CLI's exit-code contract, tested from outside: the script's code, 124 timeout, 125
 // executor or usage error (one line), 126/127 cannot execute / not found, 128+N signal.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -83,6 +85,27 @@ TEST_CASE("cli: a job past its CPU time exits 152 with the message; --json says 
   leaks.check();
 }
 
+TEST_CASE("cli: -v, --mount and --tmpfs mount as podman's do") {
+  LeakCheck leaks;
+  // Under /tmp, where the job's user (65534) may reach it; the state dir is private.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("ociexec-cli-volume-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);
+  std::ofstream(dir / "in.txt") << "host file\n";
+  auto r = cli(run_args({"-v", dir.string() + ":/mnt:ro", "--mount",
+                         "type=bind,source=" + dir.string() + "/in.txt,target=/work/copy,readonly",
+                         "--tmpfs", "/tmp/small:size=1m", "-c",
+                         "cat /mnt/in.txt /work/copy; touch /mnt/x 2>/dev/null || echo ro; "
+                         "/bin/payload write /tmp/small/big 2097152 | tail -1"}));
+  CHECK(r.code == 0);
+  CHECK(r.output.find("host file\nhost file\nro\n") == 0);
+  CHECK(r.output.find("No space left on device") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "x"));
+  std::filesystem::remove_all(dir);
+  leaks.check();
+}
+
 TEST_CASE("cli: killed by signal N exits 128+N") {
   LeakCheck leaks;
   auto r = cli(run_args({"--interpreter", "/bin/payload segv", "-c", ""}));
@@ -122,6 +145,11 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--ulimit", "nofile=ten", "-c", "true"}), "--ulimit: \"nofile=ten\""},
       {run_args({"--ulimit", "files=10", "-c", "true"}), "unknown limit \"files\""},
       {run_args({"--ulimit", "nofile=10:5", "-c", "true"}), "soft limit is above the hard"},
+      {run_args({"-v", "data:/x", "-c", "true"}), "--volume: \"data:/x\": \"data\" is not an absolute"},
+      {run_args({"-v", "/nonexistent:/mnt", "-c", "true"}), "the source /nonexistent: No such file"},
+      {run_args({"--mount", "type=volume,target=/x", "-c", "true"}), "--mount: \"type=volume"},
+      {run_args({"--tmpfs", "/tmp/t:noexec", "-c", "true"}), "option \"noexec\" is not supported"},
+      {run_args({"--tmpfs", "/proc/t", "-c", "true"}), "/proc is the executor's"},
       {run_args({"--cpu-time", "lots", "-c", "true"}), "--cpu-time: invalid duration"},
       {run_args({"--cpu-time", "0", "-c", "true"}), "cpu time 0s: must be positive"},
       {run_args({"--cpuset-cpus", "0-", "-c", "true"}), "cpuset-cpus \"0-\": expected a CPU list"},
@@ -228,6 +256,13 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
                         {"rootfs", rootfs}}
              .dump()
       << "\n"
+      << nlohmann::json{{"id", "tmpfs"},
+                        {"script", "df -k /work/t | tail -1"},
+                        {"tmpfs", "/work/t:size=2m"},
+                        {"volume", {rootfs + ":/mnt:ro"}},
+                        {"rootfs", rootfs}}
+             .dump()
+      << "\n"
       << nlohmann::json{{"id", "cpu"},
                         {"script", "grep Cpus_allowed_list /proc/self/status; while :; do :; done"},
                         {"cpuset_cpus", "0"},
@@ -246,7 +281,8 @@ TEST_CASE("cli: batch runs JSON lines and prints one result line per job, with i
     REQUIRE_MESSAGE(j.is_object(), line);
     by_id[j["id"].dump()] = j;
   }
-  REQUIRE(by_id.size() == 7);
+  REQUIRE(by_id.size() == 8);
+  CHECK(by_id["\"tmpfs\""]["stdout"].get<std::string>().find(" 2048 ") != std::string::npos);
   CHECK(by_id["\"cpu\""]["outcome"] == "cpu_time_exceeded");
   CHECK(by_id["\"cpu\""]["stdout"] == "Cpus_allowed_list:\t0\n");
   CHECK(by_id["\"cpu\""]["limits"]["cpuset_cpus"] == "0");

@@ -6,7 +6,7 @@ out=$1 payload=$2
 busybox=/bin/busybox  # from busybox-static: no libraries needed in the rootfs
 [[ -x $busybox ]] || { echo "make-test-rootfs: busybox not found; run scripts/install-deps.sh" >&2; exit 1; }
 rm -rf "$out.tmp"
-mkdir -p "$out.tmp"/{bin,etc,tmp,work,proc,dev,sys,.ociexec}
+mkdir -p "$out.tmp"/{bin,etc,tmp,work,proc,dev,sys,mnt,.ociexec}
 chmod 1777 "$out.tmp/tmp"
 cp "$busybox" "$out.tmp/bin/busybox"
 for applet in sh cat echo env id ls sleep true false hostname printf kill ps; do

@@ -303,3 +303,23 @@ def test_cpu_time_seconds_kills_a_busy_job_and_cpuset_cpus_confines_it(executor)
         executor.run("true", cpuset_cpus="0-")
     with pytest.raises(ociexec.InvalidOptionError, match="cpu time 0s: must be positive"):
         executor.run("true", cpu_time_seconds=0)
+
+
+def test_volume_mount_and_tmpfs_take_podmans_texts(executor, tmp_path):
+    tmp_path.chmod(0o755)
+    (tmp_path / "in.txt").write_text("host\n")
+    result = executor.run("cat /mnt/in.txt; df -k /work/t | tail -1; touch /mnt/x || true",
+                          volume=f"{tmp_path}:/mnt:ro", tmpfs=["/work/t:size=2m"])
+    assert result.stdout.startswith("host\n")
+    assert " 2048 " in result.stdout
+    assert "Read-only file system" in result.stderr
+    assert not (tmp_path / "x").exists()
+    tmp_path.chmod(0o777)  # the job writes as 65534
+    out = executor.run("echo made > /work/out/made.txt",
+                       mount=[f"type=bind,source={tmp_path},target=/work/out"])
+    assert out.exit_code == 0
+    assert (tmp_path / "made.txt").read_text() == "made\n"
+    with pytest.raises(ociexec.InvalidOptionError, match="no named volumes"):
+        executor.run("true", volume="data:/data")
+    with pytest.raises(ociexec.InvalidOptionError, match="is the executor's"):
+        executor.run("true", tmpfs="/proc/x")

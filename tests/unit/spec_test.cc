@@ -171,3 +171,23 @@ TEST_CASE("a cpuset goes to linux.resources.cpu.cpus, beside the quota") {
   REQUIRE(only);
   CHECK((*only)["linux"]["resources"]["cpu"] == nlohmann::json{{"cpus", "0-1,3"}});
 }
+
+TEST_CASE("the job's mounts come last: binds nosuid and nodev, tmpfs with its size and mode") {
+  auto in = sample_input();
+  in.mounts = {{Mount::Type::kBind, "/srv/data", "/data", true, std::nullopt, 01777},
+               {Mount::Type::kBind, "/srv/out", "/out", false, std::nullopt, 01777},
+               {Mount::Type::kTmpfs, "", "/cache", false, 2 * kMiB, 0700}};
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  const auto& mounts = (*spec)["mounts"];
+  REQUIRE(mounts.size() >= 3);
+  const auto& ro = mounts[mounts.size() - 3];
+  CHECK(ro["destination"] == "/data");
+  CHECK(ro["source"] == "/srv/data");
+  CHECK(ro["options"] == nlohmann::json{"rbind", "ro", "nosuid", "nodev"});
+  CHECK(mounts[mounts.size() - 2]["options"] == nlohmann::json{"rbind", "rw", "nosuid", "nodev"});
+  const auto& t = mounts.back();
+  CHECK(t["type"] == "tmpfs");
+  CHECK(t["destination"] == "/cache");
+  CHECK(t["options"] == nlohmann::json{"nosuid", "nodev", "mode=700", "size=2097152"});
+}

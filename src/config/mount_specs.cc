@@ -1,0 +1,165 @@
+#include "config/mount_specs.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "config/units.h"
+#include "util/text.h"
+
+namespace ociexec::config {
+
+namespace {
+
+tl::unexpected<Error> bad(std::string message) {
+  return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
+}
+
+// The comma-separated pieces of `text` ("" -> none).
+std::vector<std::string_view> pieces(std::string_view text) {
+  std::vector<std::string_view> out;
+  if (text.empty()) return out;
+  for (std::size_t start = 0;;) {
+    const auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma - start));
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+Expected<std::uint32_t> parse_mode(std::string_view text, std::string_view option) {
+  std::uint32_t mode = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || mode > 07777)
+    return bad(fmt::format("{} {:?}: expected an octal mode such as 1777", option, text));
+  return mode;
+}
+
+Expected<bool> parse_flag(std::string_view key, std::string_view value, bool has_value) {
+  if (!has_value) return true;
+  auto b = parse_bool(value);
+  if (!b) return bad(fmt::format("{}={}: expected true or false", key, value));
+  return *b;
+}
+
+}  // namespace
+
+Expected<Mount> parse_volume(std::string_view text) {
+  const auto t = text::trim(text);
+  Mount m;
+  const auto first = t.find(':');
+  if (first == std::string_view::npos || first == 0)
+    return bad(fmt::format("{:?}: expected SRC:DST[:ro|rw], SRC an absolute host path", text));
+  m.source = std::string(t.substr(0, first));
+  if (m.source.front() != '/')
+    return bad(fmt::format("{:?}: {:?} is not an absolute path (ociexec has no named volumes); "
+                           "give the host directory, e.g. /srv/data:/data",
+                           text, m.source));
+  const auto rest = t.substr(first + 1);
+  const auto second = rest.find(':');
+  m.target = std::string(rest.substr(0, second));
+  if (second != std::string_view::npos) {
+    for (auto opt : pieces(rest.substr(second + 1))) {
+      if (opt == "ro")
+        m.readonly = true;
+      else if (opt == "rw")
+        m.readonly = false;
+      else
+        return bad(fmt::format("{:?}: option {:?} is not supported; give ro or rw", text, opt));
+    }
+  }
+  return m;
+}
+
+Expected<Mount> parse_mount(std::string_view text) {
+  Mount m;
+  bool typed = false;
+  for (auto piece : pieces(text::trim(text))) {
+    const auto eq = piece.find('=');
+    const auto key = piece.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
+    const bool has_value = eq != std::string_view::npos;
+    if (key == "type") {
+      if (value == "bind") m.type = Mount::Type::kBind;
+      else if (value == "tmpfs") m.type = Mount::Type::kTmpfs;
+      else
+        return bad(fmt::format("{:?}: type {:?} is not supported; give type=bind or type=tmpfs",
+                               text, value));
+      typed = true;
+    } else if (key == "source" || key == "src") {
+      m.source = std::string(value);
+    } else if (key == "target" || key == "destination" || key == "dst") {
+      m.target = std::string(value);
+    } else if (key == "readonly" || key == "ro") {
+      auto ro = parse_flag(key, value, has_value);
+      if (!ro) return tl::unexpected(ro.error().with_context(fmt::format("{:?}", text)));
+      m.readonly = *ro;
+    } else if (key == "tmpfs-size") {
+      auto size = parse_size(value);
+      if (!size) return tl::unexpected(size.error().with_context("tmpfs-size"));
+      m.tmpfs_bytes = *size;
+    } else if (key == "tmpfs-mode") {
+      auto mode = parse_mode(value, "tmpfs-mode");
+      if (!mode) return tl::unexpected(mode.error());
+      m.tmpfs_mode = *mode;
+    } else {
+      return bad(fmt::format("{:?}: {:?} is not supported; give type, source, target, readonly, "
+                             "tmpfs-size or tmpfs-mode",
+                             text, key));
+    }
+  }
+  if (!typed) return bad(fmt::format("{:?}: expected type=bind or type=tmpfs first", text));
+  if (m.target.empty()) return bad(fmt::format("{:?}: target= is missing", text));
+  if (m.type == Mount::Type::kBind && m.source.empty())
+    return bad(fmt::format("{:?}: source= is missing", text));
+  if (m.type == Mount::Type::kTmpfs && !m.source.empty())
+    return bad(fmt::format("{:?}: a tmpfs takes no source", text));
+  if (m.type == Mount::Type::kBind && (m.tmpfs_bytes || m.tmpfs_mode != Mount{}.tmpfs_mode))
+    return bad(fmt::format("{:?}: tmpfs-size and tmpfs-mode are for type=tmpfs", text));
+  return m;
+}
+
+Expected<Mount> parse_tmpfs(std::string_view text) {
+  const auto t = text::trim(text);
+  Mount m;
+  m.type = Mount::Type::kTmpfs;
+  const auto colon = t.find(':');
+  m.target = std::string(t.substr(0, colon));
+  if (m.target.empty()) return bad(fmt::format("{:?}: expected DST[:size=SIZE,mode=OCTAL]", text));
+  if (colon == std::string_view::npos) return m;
+  for (auto opt : pieces(t.substr(colon + 1))) {
+    const auto eq = opt.find('=');
+    const auto key = opt.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
+    if (key == "size") {
+      auto size = parse_size(value);
+      if (!size) return tl::unexpected(size.error().with_context("size"));
+      m.tmpfs_bytes = *size;
+    } else if (key == "mode") {
+      auto mode = parse_mode(value, "mode");
+      if (!mode) return tl::unexpected(mode.error());
+      m.tmpfs_mode = *mode;
+    } else if (key == "ro") {
+      m.readonly = true;
+    } else if (key == "rw") {
+      m.readonly = false;
+    } else {
+      return bad(fmt::format("{:?}: option {:?} is not supported; give size=SIZE, mode=OCTAL, "
+                             "ro or rw",
+                             text, opt));
+    }
+  }
+  return m;
+}
+
+Expected<void> parse_mounts(const std::vector<std::string>& texts,
+                            Expected<Mount> (*parse)(std::string_view), std::vector<Mount>& out) {
+  for (const auto& text : texts) {
+    auto m = parse(text);
+    if (!m) return tl::unexpected(m.error());
+    out.push_back(std::move(*m));
+  }
+  return {};
+}
+
+}  // namespace ociexec::config

@@ -65,6 +65,14 @@ struct Mount {
   auto operator<=>(const Mount&) const = default;
 };
 
+// The job's network, as podman's --network names it.
+enum class Network {
+  kNone,  // a network namespace of its own with loopback only (the default; Docker's is a
+          // bridge, so a script that fetches a URL needs kHost here)
+  kHost,  // the host's network stack: no network isolation at all (root only)
+};
+std::string_view to_string(Network network) noexcept;  // "none", "host"
+
 // Which of the job's streams a piece of live output (JobOptions::on_output) came from.
 enum class OutputStream { kStdout, kStderr };
 std::string_view to_string(OutputStream stream) noexcept;  // "stdout", "stderr"
@@ -88,6 +96,7 @@ struct JobOptions {
   // Binds and tmpfs mounts over the job's root, in order (a later one may mount inside an
   // earlier one).
   std::vector<Mount> mounts;
+  Network network = Network::kNone;
   // "KEY=VALUE" entries added to (or replacing) the default environment.
   std::vector<std::string> env;
   // Run the script under a minimal init (ociexec-init, as `docker run --init`): it is pid 1,

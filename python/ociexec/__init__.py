@@ -34,6 +34,10 @@ Keyword options, accepted by every function that runs a job:
 - ``user``: "UID[:GID]" or "NAME[:GROUP]"; default: the image's User, else 65534
 - ``runtime``: "runc", "crun", "auto" or a path
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
+- ``network``: "none" (loopback only, the default) or "host" (the host's network, with no
+  isolation; root only)
+- ``volume``, ``mount``, ``tmpfs``: podman's -v, --mount and --tmpfs texts, one (a str) or a
+  list: ``volume="/srv/data:/data:ro"``, ``tmpfs=["/work/cache:size=256m"]``
 - ``args``: a list of the script's arguments ($1... in a shell script, sys.argv[1:])
 - ``env_file``: a path to KEY=VALUE lines (podman's --env-file format), applied before ``env``
 - ``init``: run the script under a minimal init that reaps orphans and passes signals on, so

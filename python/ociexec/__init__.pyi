@@ -91,6 +91,10 @@ class _JobOptions(TypedDict, total=False):
     pull: str  # "missing" | "always" | "never"
     user: Optional[str]
     workdir: str
+    network: str  # "none" | "host"
+    volume: Union[str, Sequence[str]]
+    mount: Union[str, Sequence[str]]
+    tmpfs: Union[str, Sequence[str]]
     args: Sequence[str]
     env_file: Union[str, PathLike[str], None]
     init: bool

@@ -271,6 +271,10 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                          : ociexec::config::parse_pull_policy(value.cast<std::string>());
       if (!policy) raise_error(policy.error().with_context("pull"));
       job.pull = *policy;
+    } else if (key == "network") {
+      job.network =
+          none ? ociexec::Network::kNone
+               : value_or_raise(ociexec::config::parse_network(value.cast<std::string>()));
     } else if (key == "user") {
       if (none)
         job.user.reset();
@@ -281,8 +285,8 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, "
                            "pids_limit, cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, "
                            "env, env_file, args, stdin, interpreter, rootfs, image, pull, user, "
-                           "runtime, workdir, init, volume, mount, tmpfs, ulimit, on_output, "
-                           "allow_unenforced_limits");
+                           "runtime, workdir, init, network, volume, mount, tmpfs, ulimit, "
+                           "on_output, allow_unenforced_limits");
     }
   }
   // podman's order: the env file first, then the env entries over it.

@@ -141,6 +141,19 @@ Finding check_state_dir(const ExecutorOptions& options) {
           {}};
 }
 
+// What network a job gets: none by default, unlike Docker's bridge; --network host as root.
+Finding check_network() {
+  const std::string host = ::geteuid() == 0
+                               ? "--network host gives a job the host's network, with no "
+                                 "network isolation"
+                               : "--network host is for root only";
+  return {"network", true,
+          fmt::format("jobs get a network namespace with loopback only (--network none, the "
+                      "default; Docker's is a bridge); {}",
+                      host),
+          {}};
+}
+
 // Root, or rootless: what that means for jobs here.
 std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   if (!running_rootless())
@@ -264,6 +277,7 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   for (auto& f : check_privileges(options)) findings.push_back(std::move(f));
   findings.push_back(check_images(options));
   findings.push_back(check_state_dir(options));
+  findings.push_back(check_network());
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {

@@ -101,6 +101,10 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
                           [&](auto v) { job.pull = v; });
       !r)
     return r;
+  if (auto r = apply_flag("--network", f.network, config::parse_network,
+                          [&](auto v) { job.network = v; });
+      !r)
+    return r;
   if (!f.interpreter.empty()) job.interpreter = text::words(f.interpreter);
   if (!f.workdir.empty()) job.workdir = f.workdir;
   if (!f.stdin_file.empty()) {
@@ -237,6 +241,7 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "image") f.image = value.get<std::string>();
       else if (key == "pull") f.pull = value.get<std::string>();
+      else if (key == "network") f.network = value.get<std::string>();
       else if (key == "user") f.user = value.get<std::string>();
       else if (key == "interpreter") f.interpreter = value.get<std::string>();
       else if (key == "workdir") f.workdir = value.get<std::string>();

@@ -26,7 +26,7 @@ struct RunFlags {
   std::vector<std::string> volume, mount, tmpfs;
   std::vector<std::string> args;  // the script's arguments
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
-  std::string image, pull, user;
+  std::string image, pull, user, network;
   bool json = false;
   bool allow_unenforced_limits = false;
   bool init = false;  // podman's --init

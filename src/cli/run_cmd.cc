@@ -123,6 +123,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
       ->allow_extra_args(false);
   cmd->add_option("--env-file", flags->env_file,
                   "file of KEY=VALUE lines (podman's format), before each --env");
+  cmd->add_option("--network", flags->network,
+                  "none (default: loopback only) or host (the host's network, no isolation; "
+                  "root only)");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
   cmd->add_option("--image", flags->image,

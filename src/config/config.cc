@@ -136,6 +136,8 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"pull",
        [](Config& c, const std::string& v) { return assign(parse_pull_policy(v), c.job.pull); }},
+      {"network",
+       [](Config& c, const std::string& v) { return assign(parse_network(v), c.job.network); }},
       {"user",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.job.user = v;

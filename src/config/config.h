@@ -23,6 +23,7 @@
 //   interpreter: /bin/sh     # omit to use the script's #! line
 //   image: python:3.12-slim  # instead of rootfs (see images.h)
 //   pull: missing            # missing | always | never
+//   network: none            # none (loopback only) | host (root only: no isolation)
 //   user: 1000:1000          # or a name in the root's /etc/passwd; default the image's, else 65534
 //   image_store: /var/lib/ociexec
 //   tls_verify: true

@@ -165,6 +165,15 @@ Expected<bool> parse_bool(std::string_view text) {
   return bad(fmt::format("{:?}: expected true or false", text));
 }
 
+Expected<Network> parse_network(std::string_view text) {
+  const auto t = text::trim(text);
+  if (t == "none") return Network::kNone;
+  if (t == "host") return Network::kHost;
+  return bad(fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
+                         "network, root only)",
+                         text));
+}
+
 Expected<PullPolicy> parse_pull_policy(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "missing") return PullPolicy::kMissing;

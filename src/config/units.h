@@ -30,6 +30,8 @@ Expected<Ulimit> parse_ulimit(std::string_view text);
 Expected<std::vector<Ulimit>> parse_ulimits(const std::vector<std::string>& texts);
 // "true" or "false".
 Expected<bool> parse_bool(std::string_view text);
+// "none" or "host" (podman's --network).
+Expected<Network> parse_network(std::string_view text);
 // "missing", "always" or "never" (podman's --pull).
 Expected<PullPolicy> parse_pull_policy(std::string_view text);
 // An env file in podman's format (--env-file): a KEY=VALUE per line, leading blanks dropped,

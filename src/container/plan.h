@@ -59,6 +59,7 @@ struct Profile {
   std::uint32_t gid = 65534;
   std::vector<Ulimit> ulimit;  // the process's rlimits are fixed at create too
   std::vector<Mount> mounts;   // and its mounts
+  Network network = Network::kNone;  // and its namespaces
   auto operator<=>(const Profile&) const = default;
 };
 

@@ -5,6 +5,7 @@
 // profile. Every value is checked here once and held once, in the plan.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -112,6 +113,16 @@ Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job,
   return {};
 }
 
+// --network host: no network namespace, and the host's resolver config (following a
+// symlink, as systemd-resolved's stub is) so that names resolve as on the host.
+void use_network(Network network, spec::SpecInput& spec) {
+  if (network != Network::kHost) return;
+  spec.host_network = true;
+  std::error_code ec;
+  const auto resolv = std::filesystem::canonical("/etc/resolv.conf", ec);
+  if (!ec && std::filesystem::is_regular_file(resolv, ec)) spec.host_resolv_conf = resolv.string();
+}
+
 // Rootless: the job's user namespace, and no cgroup from the runtime: the container joins the
 // delegated one we make (if any), with the limits it can enforce.
 void make_rootless(const spec::UserNamespace& user_ns, container::JobPlan& plan) {
@@ -162,6 +173,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   request.bundles_dir = bundles_dir;
   request.spec = spec_input(host, job, plan, *rootfs);
   request.spec.mounts = *mounts;
+  use_network(job.network, request.spec);
   use_image(*rootfs, job, request);
   if (auto r = use_user(*rootfs, job, host, request.spec); !r) return tl::unexpected(r.error());
   if (host.rootless) make_rootless(host.user_ns, plan);
@@ -173,7 +185,8 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   }
   plan.profile = {request.client->info().path, rootfs->identity, job.workdir,
                   plan.limits.tmpfs_bytes,      request.spec.uid, request.spec.gid,
-                  plan.limits.ulimit,           std::move(*mounts)};
+                  plan.limits.ulimit,           std::move(*mounts),
+                  job.network};
   return plan;
 }
 

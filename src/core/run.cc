@@ -138,6 +138,9 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   }
   // The job has a result now: a removal that cannot finish does not take it away.
   std::vector<std::string> warnings;
+  if (plan.profile.network == Network::kHost)
+    warnings.emplace_back(
+        "network host: the job shared the host's network stack, with no network isolation");
   if (sup->abandoned) {
     warnings.push_back(fmt::format(
         "the job's processes did not exit within {} of SIGKILL (uninterruptible sleep?); its "

@@ -165,6 +165,9 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
     if (eq == std::string::npos || eq == 0 || e.find('\0') != std::string::npos)
       return invalid(fmt::format("env {:?}: expected KEY=VALUE", e));
   }
+  if (job.network == Network::kHost && host.rootless)
+    return invalid("network host: root only (a rootless job cannot join the host's network "
+                   "namespace); run as root, or drop --network host");
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid("interpreter: empty command");
   for (const auto& a : job.args)

@@ -122,6 +122,11 @@ Expected<json> build_spec(const SpecInput& in) {
                               : std::optional{std::pair{in.uid, in.gid}};
   const std::string& work = in.work_mount.empty() ? in.cwd : in.work_mount;
   if (work != "/tmp") mounts.push_back(tmpfs_mount(work, in.tmpfs_bytes, "0755", work_owner));
+  if (in.host_network && !in.host_resolv_conf.empty())
+    mounts.push_back({{"destination", "/etc/resolv.conf"},
+                      {"type", "bind"},
+                      {"source", in.host_resolv_conf},
+                      {"options", {"rbind", "ro", "nosuid", "nodev"}}});
   // The job's own, over those: binds never carry setuid bits or devices into the job.
   for (const auto& m : in.mounts) {
     if (m.type == Mount::Type::kBind) {
@@ -138,6 +143,12 @@ Expected<json> build_spec(const SpecInput& in) {
   }
 
   auto& linux = spec["linux"];
+  if (in.host_network) {
+    auto& ns = linux["namespaces"];
+    ns.erase(std::remove_if(ns.begin(), ns.end(),
+                            [](const json& n) { return n["type"] == "network"; }),
+             ns.end());
+  }
   if (in.user_namespace) {
     linux["namespaces"].push_back({{"type", "user"}});
     const auto& ns = *in.user_namespace;

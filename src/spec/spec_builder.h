@@ -51,6 +51,10 @@ struct SpecInput {
   std::vector<BindMount> readonly_binds;  // host view, synthetic /etc, the job's script dir
   std::uint64_t tmpfs_bytes = 0;          // /tmp and the work dir, each
   std::vector<Mount> mounts;  // the job's own (checked; each tmpfs with its size), last
+  // The host's network namespace (no network one of the job's), and the host's resolver
+  // config bound read-only at /etc/resolv.conf (empty: none to bind).
+  bool host_network = false;
+  std::string host_resolv_conf;
   std::optional<std::uint64_t> memory_bytes;
   bool swap_limit_supported = true;
   std::optional<double> cpus;

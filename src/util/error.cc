@@ -34,6 +34,10 @@ std::string_view to_string(OutputStream stream) noexcept {
   return stream == OutputStream::kStdout ? "stdout" : "stderr";
 }
 
+std::string_view to_string(Network network) noexcept {
+  return network == Network::kHost ? "host" : "none";
+}
+
 std::string_view to_string(Outcome outcome) noexcept {
   switch (outcome) {
     case Outcome::kExited: return "exited";

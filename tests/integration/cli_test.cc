@@ -150,6 +150,7 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--mount", "type=volume,target=/x", "-c", "true"}), "--mount: \"type=volume"},
       {run_args({"--tmpfs", "/tmp/t:noexec", "-c", "true"}), "option \"noexec\" is not supported"},
       {run_args({"--tmpfs", "/proc/t", "-c", "true"}), "/proc is the executor's"},
+      {run_args({"--network", "bridge", "-c", "true"}), "--network: \"bridge\": expected none"},
       {run_args({"--cpu-time", "lots", "-c", "true"}), "--cpu-time: invalid duration"},
       {run_args({"--cpu-time", "0", "-c", "true"}), "cpu time 0s: must be positive"},
       {run_args({"--cpuset-cpus", "0-", "-c", "true"}), "cpuset-cpus \"0-\": expected a CPU list"},

@@ -323,3 +323,19 @@ def test_volume_mount_and_tmpfs_take_podmans_texts(executor, tmp_path):
         executor.run("true", volume="data:/data")
     with pytest.raises(ociexec.InvalidOptionError, match="is the executor's"):
         executor.run("true", tmpfs="/proc/x")
+
+
+def test_network_host_reaches_the_hosts_loopback_and_warns(executor):
+    import socket
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        script = f"/bin/payload connect 127.0.0.1 {port}"
+        host = executor.run(script, network="host")
+        assert (host.exit_code, host.stdout) == (0, "connected\n")
+        assert any("no network isolation" in w for w in host.warnings)
+        none = executor.run(script, network="none")
+        assert none.exit_code == 1
+    with pytest.raises(ociexec.InvalidOptionError, match="expected none"):
+        executor.run("true", network="bridge")

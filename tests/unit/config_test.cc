@@ -191,3 +191,14 @@ TEST_CASE("a YAML config takes cpuset_cpus and cpu_time; unlimited clears the CP
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("t.yaml:1:11: cpu_time:") == 0);
 }
+
+TEST_CASE("network: none or host, as podman names them") {
+  CHECK(ociexec::config::parse_network("none") == ociexec::Network::kNone);
+  CHECK(ociexec::config::parse_network(" host ") == ociexec::Network::kHost);
+  auto bad = ociexec::config::parse_network("bridge");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("\"bridge\": expected none") == 0);
+  auto c = ociexec::config::parse_config("network: host\n", "t.yaml");
+  REQUIRE(c);
+  CHECK(c->job.network == ociexec::Network::kHost);
+}

@@ -191,3 +191,29 @@ TEST_CASE("the job's mounts come last: binds nosuid and nodev, tmpfs with its si
   CHECK(t["destination"] == "/cache");
   CHECK(t["options"] == nlohmann::json{"nosuid", "nodev", "mode=700", "size=2097152"});
 }
+
+TEST_CASE("network host: no network namespace, and the host's resolv.conf bound read-only") {
+  auto in = sample_input();
+  auto plain = spec::build_spec(in);
+  REQUIRE(plain);
+  auto has_netns = [](const nlohmann::json& spec) {
+    for (const auto& ns : spec["linux"]["namespaces"])
+      if (ns["type"] == "network") return true;
+    return false;
+  };
+  CHECK(has_netns(*plain));
+  in.host_network = true;
+  in.host_resolv_conf = "/run/systemd/resolve/stub-resolv.conf";
+  auto host = spec::build_spec(in);
+  REQUIRE(host);
+  CHECK_FALSE(has_netns(*host));
+  CHECK((*host)["linux"]["namespaces"].size() == (*plain)["linux"]["namespaces"].size() - 1);
+  bool bound = false;
+  for (const auto& m : (*host)["mounts"])
+    if (m["destination"] == "/etc/resolv.conf") {
+      bound = true;
+      CHECK(m["source"] == "/run/systemd/resolve/stub-resolv.conf");
+      CHECK(m["options"] == nlohmann::json{"rbind", "ro", "nosuid", "nodev"});
+    }
+  CHECK(bound);
+}

@@ -133,3 +133,14 @@ TEST_CASE("cpusets name CPUs this process may use, normalized; CPU time is a pos
   j.limits.cpu_time = kMaxDuration + 1ms;
   CHECK(error_of(j).find("at most 365 days") != std::string::npos);
 }
+
+TEST_CASE("network host is refused rootless") {
+  JobOptions j;
+  j.network = Network::kHost;
+  CHECK(core::validate_job(j, host()));
+  auto h = host();
+  h.rootless = true;
+  auto r = core::validate_job(j, h);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("network host: root only") == 0);
+}

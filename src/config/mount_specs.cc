@@ -5,15 +5,12 @@
 #include <fmt/format.h>
 
 #include "config/units.h"
+#include "util/invalid.h"
 #include "util/text.h"
 
 namespace ociexec::config {
 
 namespace {
-
-tl::unexpected<Error> bad(std::string message) {
-  return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
-}
 
 // The comma-separated pieces of `text` ("" -> none).
 std::vector<std::string_view> pieces(std::string_view text) {
@@ -31,14 +28,14 @@ Expected<std::uint32_t> parse_mode(std::string_view text, std::string_view optio
   std::uint32_t mode = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
   if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || mode > 07777)
-    return bad(fmt::format("{} {:?}: expected an octal mode such as 1777", option, text));
+    return invalid_argument(fmt::format("{} {:?}: expected an octal mode such as 1777", option, text));
   return mode;
 }
 
 Expected<bool> parse_flag(std::string_view key, std::string_view value, bool has_value) {
   if (!has_value) return true;
   auto b = parse_bool(value);
-  if (!b) return bad(fmt::format("{}={}: expected true or false", key, value));
+  if (!b) return invalid_argument(fmt::format("{}={}: expected true or false", key, value));
   return *b;
 }
 
@@ -49,10 +46,10 @@ Expected<Mount> parse_volume(std::string_view text) {
   Mount m;
   const auto first = t.find(':');
   if (first == std::string_view::npos || first == 0)
-    return bad(fmt::format("{:?}: expected SRC:DST[:ro|rw], SRC an absolute host path", text));
+    return invalid_argument(fmt::format("{:?}: expected SRC:DST[:ro|rw], SRC an absolute host path", text));
   m.source = std::string(t.substr(0, first));
   if (m.source.front() != '/')
-    return bad(fmt::format("{:?}: {:?} is not an absolute path (ociexec has no named volumes); "
+    return invalid_argument(fmt::format("{:?}: {:?} is not an absolute path (ociexec has no named volumes); "
                            "give the host directory, e.g. /srv/data:/data",
                            text, m.source));
   const auto rest = t.substr(first + 1);
@@ -65,7 +62,7 @@ Expected<Mount> parse_volume(std::string_view text) {
       else if (opt == "rw")
         m.readonly = false;
       else
-        return bad(fmt::format("{:?}: option {:?} is not supported; give ro or rw", text, opt));
+        return invalid_argument(fmt::format("{:?}: option {:?} is not supported; give ro or rw", text, opt));
     }
   }
   return m;
@@ -83,7 +80,7 @@ Expected<Mount> parse_mount(std::string_view text) {
       if (value == "bind") m.type = Mount::Type::kBind;
       else if (value == "tmpfs") m.type = Mount::Type::kTmpfs;
       else
-        return bad(fmt::format("{:?}: type {:?} is not supported; give type=bind or type=tmpfs",
+        return invalid_argument(fmt::format("{:?}: type {:?} is not supported; give type=bind or type=tmpfs",
                                text, value));
       typed = true;
     } else if (key == "source" || key == "src") {
@@ -103,19 +100,19 @@ Expected<Mount> parse_mount(std::string_view text) {
       if (!mode) return tl::unexpected(mode.error());
       m.tmpfs_mode = *mode;
     } else {
-      return bad(fmt::format("{:?}: {:?} is not supported; give type, source, target, readonly, "
+      return invalid_argument(fmt::format("{:?}: {:?} is not supported; give type, source, target, readonly, "
                              "tmpfs-size or tmpfs-mode",
                              text, key));
     }
   }
-  if (!typed) return bad(fmt::format("{:?}: expected type=bind or type=tmpfs first", text));
-  if (m.target.empty()) return bad(fmt::format("{:?}: target= is missing", text));
+  if (!typed) return invalid_argument(fmt::format("{:?}: expected type=bind or type=tmpfs first", text));
+  if (m.target.empty()) return invalid_argument(fmt::format("{:?}: target= is missing", text));
   if (m.type == Mount::Type::kBind && m.source.empty())
-    return bad(fmt::format("{:?}: source= is missing", text));
+    return invalid_argument(fmt::format("{:?}: source= is missing", text));
   if (m.type == Mount::Type::kTmpfs && !m.source.empty())
-    return bad(fmt::format("{:?}: a tmpfs takes no source", text));
+    return invalid_argument(fmt::format("{:?}: a tmpfs takes no source", text));
   if (m.type == Mount::Type::kBind && (m.tmpfs_bytes || m.tmpfs_mode != Mount{}.tmpfs_mode))
-    return bad(fmt::format("{:?}: tmpfs-size and tmpfs-mode are for type=tmpfs", text));
+    return invalid_argument(fmt::format("{:?}: tmpfs-size and tmpfs-mode are for type=tmpfs", text));
   return m;
 }
 
@@ -125,7 +122,7 @@ Expected<Mount> parse_tmpfs(std::string_view text) {
   m.type = Mount::Type::kTmpfs;
   const auto colon = t.find(':');
   m.target = std::string(t.substr(0, colon));
-  if (m.target.empty()) return bad(fmt::format("{:?}: expected DST[:size=SIZE,mode=OCTAL]", text));
+  if (m.target.empty()) return invalid_argument(fmt::format("{:?}: expected DST[:size=SIZE,mode=OCTAL]", text));
   if (colon == std::string_view::npos) return m;
   for (auto opt : pieces(t.substr(colon + 1))) {
     const auto eq = opt.find('=');
@@ -144,7 +141,7 @@ Expected<Mount> parse_tmpfs(std::string_view text) {
     } else if (key == "rw") {
       m.readonly = false;
     } else {
-      return bad(fmt::format("{:?}: option {:?} is not supported; give size=SIZE, mode=OCTAL, "
+      return invalid_argument(fmt::format("{:?}: option {:?} is not supported; give size=SIZE, mode=OCTAL, "
                              "ro or rw",
                              text, opt));
     }

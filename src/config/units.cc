@@ -12,16 +12,13 @@
 
 #include "sys/fs.h"
 #include "sys/rlimit.h"
+#include "util/invalid.h"
 #include "util/text.h"
 #include "ociexec/options.h"
 
 namespace ociexec::config {
 
 namespace {
-
-tl::unexpected<Error> bad(std::string message) {
-  return tl::unexpected(Error{ErrorKind::kInvalidArgument, std::move(message)});
-}
 
 // A non-negative decimal number at the start of `s`; sets `rest` to what follows.
 std::optional<double> leading_number(std::string_view s, std::string_view& rest) {
@@ -60,13 +57,13 @@ Expected<std::uint64_t> parse_size(std::string_view text) {
   else if (u == "t" || u == "tb" || u == "tib")
     mult = 1ULL << 40;
   if (!value || mult == 0)
-    return bad(
+    return invalid_argument(
         fmt::format("invalid size {:?}: expected a number with an optional unit b, k, m, "
                     "g or t (e.g. 256m)",
                     text));
   double bytes = *value * static_cast<double>(mult);
   if (bytes >= static_cast<double>(std::numeric_limits<std::int64_t>::max()))
-    return bad(fmt::format("invalid size {:?}: too large", text));
+    return invalid_argument(fmt::format("invalid size {:?}: too large", text));
   return static_cast<std::uint64_t>(std::llround(bytes));
 }
 
@@ -84,13 +81,13 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
   else if (unit == "h")
     ms_per_unit = 3'600'000;
   if (!value || ms_per_unit == 0)
-    return bad(
+    return invalid_argument(
         fmt::format("invalid duration {:?}: expected a number of seconds or a number with "
                     "a unit ms, s, m or h (e.g. 30s)",
                     text));
   double ms = *value * ms_per_unit;
   if (ms > static_cast<double>(kMaxDuration.count()))
-    return bad(fmt::format("invalid duration {:?}: longer than 365 days, the most a duration "
+    return invalid_argument(fmt::format("invalid duration {:?}: longer than 365 days, the most a duration "
                            "may be",
                            text));
   return std::chrono::milliseconds(std::llround(ms));
@@ -101,7 +98,7 @@ Expected<double> parse_cpus(std::string_view text) {
   std::string_view rest;
   auto value = leading_number(t, rest);
   if (!value || !rest.empty())
-    return bad(
+    return invalid_argument(
         fmt::format("invalid cpus {:?}: expected a decimal number of CPUs (e.g. 0.5)", text));
   return *value;
 }
@@ -111,7 +108,7 @@ Expected<std::int64_t> parse_count(std::string_view text) {
   std::int64_t value = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
   if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
-    return bad(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
+    return invalid_argument(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
   return value;
 }
 
@@ -119,18 +116,18 @@ Expected<Ulimit> parse_ulimit(std::string_view text) {
   const auto t = text::trim(text);
   const auto eq = t.find('=');
   if (eq == std::string_view::npos)
-    return bad(fmt::format("{:?}: expected NAME=SOFT[:HARD] (e.g. nofile=1024:2048)", text));
+    return invalid_argument(fmt::format("{:?}: expected NAME=SOFT[:HARD] (e.g. nofile=1024:2048)", text));
   Ulimit u;
   u.name = std::string(t.substr(0, eq));
   if (!sys::rlimit_type(u.name))
-    return bad(fmt::format("unknown limit {:?}: expected one of {}", u.name,
+    return invalid_argument(fmt::format("unknown limit {:?}: expected one of {}", u.name,
                            fmt::join(sys::rlimit_names(), ", ")));
   auto value = [&](std::string_view v) -> Expected<std::uint64_t> {
     if (v == "-1" || v == "unlimited") return kUnlimitedRlimit;
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n == kUnlimitedRlimit)
-      return bad(fmt::format("{:?}: {:?} is not a whole number (or -1 for unlimited)", text, v));
+      return invalid_argument(fmt::format("{:?}: {:?} is not a whole number (or -1 for unlimited)", text, v));
     return n;
   };
   const auto values = t.substr(eq + 1);
@@ -140,7 +137,7 @@ Expected<Ulimit> parse_ulimit(std::string_view text) {
   auto hard = colon == std::string_view::npos ? soft : value(values.substr(colon + 1));
   if (!hard) return tl::unexpected(hard.error());
   if (*soft > *hard)
-    return bad(fmt::format("{:?}: the soft limit is above the hard one; give SOFT:HARD with "
+    return invalid_argument(fmt::format("{:?}: the soft limit is above the hard one; give SOFT:HARD with "
                            "SOFT <= HARD",
                            text));
   u.soft = *soft;
@@ -162,14 +159,14 @@ Expected<bool> parse_bool(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "true") return true;
   if (t == "false") return false;
-  return bad(fmt::format("{:?}: expected true or false", text));
+  return invalid_argument(fmt::format("{:?}: expected true or false", text));
 }
 
 Expected<Network> parse_network(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "none") return Network::kNone;
   if (t == "host") return Network::kHost;
-  return bad(fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
+  return invalid_argument(fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
                          "network, root only)",
                          text));
 }
@@ -179,7 +176,7 @@ Expected<PullPolicy> parse_pull_policy(std::string_view text) {
   if (t == "missing") return PullPolicy::kMissing;
   if (t == "always") return PullPolicy::kAlways;
   if (t == "never") return PullPolicy::kNever;
-  return bad(fmt::format("{:?}: expected missing, always or never", text));
+  return invalid_argument(fmt::format("{:?}: expected missing, always or never", text));
 }
 
 Expected<std::vector<std::string>> parse_env_file(std::string_view text,
@@ -196,11 +193,11 @@ Expected<std::vector<std::string>> parse_env_file(std::string_view text,
     line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
     if (line.empty() || line.front() == '#') continue;
     if (line.find('\0') != std::string_view::npos)
-      return bad(fmt::format("line {}: a NUL byte cannot be passed to a process", number));
+      return invalid_argument(fmt::format("line {}: a NUL byte cannot be passed to a process", number));
     const auto eq = line.find('=');
     const std::string key(line.substr(0, eq));
     if (key.empty() || key.find_first_of(" \t") != std::string::npos)
-      return bad(fmt::format("line {}: {:?} is not KEY=VALUE or KEY (no blanks in KEY)", number,
+      return invalid_argument(fmt::format("line {}: {:?} is not KEY=VALUE or KEY (no blanks in KEY)", number,
                              line));
     if (eq != std::string_view::npos) {
       env.push_back(key + "=" + std::string(line.substr(eq + 1)));

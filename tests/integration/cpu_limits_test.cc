@@ -17,7 +17,7 @@ using namespace ociexec::test;
 
 namespace {
 
-bool rootless() {
+bool as_rootless() {
   return ::geteuid() != 0;
 }
 
@@ -25,7 +25,7 @@ bool rootless() {
 // rootless, where the cgroup delegated to the user has it (run-rootless.sh's and the VM's
 // delegated runs).
 bool enforceable(std::string_view controller) {
-  if (!rootless()) return true;
+  if (!as_rootless()) return true;
   auto host = ociexec::core::HostFacts::detect(Env::get().cgroup_parent);
   REQUIRE(host);
   return controller.empty() ? ociexec::cgroup::accounts_cpu_time(host->job_layout)

@@ -108,7 +108,7 @@ struct Tree {
   [[nodiscard]] std::string data() const { return (dir / "data").string(); }
 };
 
-core::HostFacts host() {
+core::HostFacts mounts_host() {
   core::HostFacts h;
   h.memory_bytes = 24ULL << 30;
   return h;
@@ -122,8 +122,8 @@ Mount tmpfs_mount(std::string target, std::optional<std::uint64_t> bytes = std::
   return {Mount::Type::kTmpfs, "", std::move(target), false, bytes, 01777};
 }
 
-std::string error_of(const JobOptions& job, const Tree& t, bool root_writable = false) {
-  auto r = core::checked_mounts(job, host(), t.root, root_writable);
+std::string mount_error(const JobOptions& job, const Tree& t, bool root_writable = false) {
+  auto r = core::checked_mounts(job, mounts_host(), t.root, root_writable);
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::kInvalidArgument);
   return r.error().message;
@@ -139,15 +139,15 @@ TEST_CASE("mounts: targets that exist, or under the job's tmpfs, pass; a tmpfs g
                 tmpfs_mount("/mnt/sub/deeper/cache", 2 * kMiB)};
   // /mnt/sub exists in the bound host dir (data/sub), /mnt/sub/deeper/cache does not and is
   // not under a tmpfs: refused. Without that last one, every mount passes.
-  CHECK(error_of(job, t).find("the host directory mounted at /mnt/sub") != std::string::npos);
+  CHECK(mount_error(job, t).find("the host directory mounted at /mnt/sub") != std::string::npos);
   job.mounts.pop_back();
-  auto ok = core::checked_mounts(job, host(), t.root, false);
+  auto ok = core::checked_mounts(job, mounts_host(), t.root, false);
   REQUIRE(ok);
   REQUIRE(ok->size() == 5);
   CHECK((*ok)[2].tmpfs_bytes == job.limits.tmpfs_bytes);
   // Under a tmpfs of the job's, any depth is fine.
   job.mounts = {tmpfs_mount("/mnt"), tmpfs_mount("/mnt/a/b/c")};
-  CHECK(core::checked_mounts(job, host(), t.root, false));
+  CHECK(core::checked_mounts(job, mounts_host(), t.root, false));
 }
 
 TEST_CASE("mounts: bad targets and sources are refused with what to do instead") {
@@ -155,7 +155,7 @@ TEST_CASE("mounts: bad targets and sources are refused with what to do instead")
   JobOptions job;
   auto refused = [&](Mount m, bool root_writable = false) {
     job.mounts = {std::move(m)};
-    return error_of(job, t, root_writable);
+    return mount_error(job, t, root_writable);
   };
   CHECK(refused(bind_mount(t.data(), "data")).find("normalized absolute path") != std::string::npos);
   CHECK(refused(bind_mount(t.data(), "/mnt/../etc")).find("normalized absolute") != std::string::npos);
@@ -175,7 +175,7 @@ TEST_CASE("mounts: bad targets and sources are refused with what to do instead")
   CHECK(refused(bind_mount(t.data(), "/usr/local")).find("the host directory mounted at /usr") !=
         std::string::npos);
   job.mounts = {bind_mount(t.data(), "/srv")};
-  CHECK(core::checked_mounts(job, host(), t.root, true));
+  CHECK(core::checked_mounts(job, mounts_host(), t.root, true));
   job.mounts = {bind_mount(t.data(), "/mnt"), tmpfs_mount("/mnt")};
-  CHECK(error_of(job, t).find("/mnt is mounted twice") != std::string::npos);
+  CHECK(mount_error(job, t).find("/mnt is mounted twice") != std::string::npos);
 }

@@ -28,8 +28,24 @@ Expected<std::uint32_t> parse_mode(std::string_view text, std::string_view optio
   std::uint32_t mode = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
   if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || mode > 07777)
-    return invalid_argument(fmt::format("{} {:?}: expected an octal mode such as 1777", option, text));
+    return invalid_argument(
+        fmt::format("{} {:?}: expected an octal mode such as 1777", option, text));
   return mode;
+}
+
+// A tmpfs's size or mode: --tmpfs's size= and mode=, --mount's tmpfs-size= and tmpfs-mode=
+// (`option`, as the error names it).
+Expected<void> set_tmpfs_option(Mount& m, std::string_view option, std::string_view value) {
+  if (option.ends_with("size")) {
+    auto size = parse_size(value);
+    if (!size) return tl::unexpected(size.error().with_context(option));
+    m.tmpfs_bytes = *size;
+    return {};
+  }
+  auto mode = parse_mode(value, option);
+  if (!mode) return tl::unexpected(mode.error());
+  m.tmpfs_mode = *mode;
+  return {};
 }
 
 Expected<bool> parse_flag(std::string_view key, std::string_view value, bool has_value) {
@@ -46,12 +62,14 @@ Expected<Mount> parse_volume(std::string_view text) {
   Mount m;
   const auto first = t.find(':');
   if (first == std::string_view::npos || first == 0)
-    return invalid_argument(fmt::format("{:?}: expected SRC:DST[:ro|rw], SRC an absolute host path", text));
+    return invalid_argument(
+        fmt::format("{:?}: expected SRC:DST[:ro|rw], SRC an absolute host path", text));
   m.source = std::string(t.substr(0, first));
   if (m.source.front() != '/')
-    return invalid_argument(fmt::format("{:?}: {:?} is not an absolute path (ociexec has no named volumes); "
-                           "give the host directory, e.g. /srv/data:/data",
-                           text, m.source));
+    return invalid_argument(
+        fmt::format("{:?}: {:?} is not an absolute path (ociexec has no named volumes); "
+                    "give the host directory, e.g. /srv/data:/data",
+                    text, m.source));
   const auto rest = t.substr(first + 1);
   const auto second = rest.find(':');
   m.target = std::string(rest.substr(0, second));
@@ -62,7 +80,8 @@ Expected<Mount> parse_volume(std::string_view text) {
       else if (opt == "rw")
         m.readonly = false;
       else
-        return invalid_argument(fmt::format("{:?}: option {:?} is not supported; give ro or rw", text, opt));
+        return invalid_argument(
+            fmt::format("{:?}: option {:?} is not supported; give ro or rw", text, opt));
     }
   }
   return m;
@@ -77,11 +96,13 @@ Expected<Mount> parse_mount(std::string_view text) {
     const auto value = eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1);
     const bool has_value = eq != std::string_view::npos;
     if (key == "type") {
-      if (value == "bind") m.type = Mount::Type::kBind;
-      else if (value == "tmpfs") m.type = Mount::Type::kTmpfs;
+      if (value == "bind")
+        m.type = Mount::Type::kBind;
+      else if (value == "tmpfs")
+        m.type = Mount::Type::kTmpfs;
       else
-        return invalid_argument(fmt::format("{:?}: type {:?} is not supported; give type=bind or type=tmpfs",
-                               text, value));
+        return invalid_argument(fmt::format(
+            "{:?}: type {:?} is not supported; give type=bind or type=tmpfs", text, value));
       typed = true;
     } else if (key == "source" || key == "src") {
       m.source = std::string(value);
@@ -91,28 +112,25 @@ Expected<Mount> parse_mount(std::string_view text) {
       auto ro = parse_flag(key, value, has_value);
       if (!ro) return tl::unexpected(ro.error().with_context(fmt::format("{:?}", text)));
       m.readonly = *ro;
-    } else if (key == "tmpfs-size") {
-      auto size = parse_size(value);
-      if (!size) return tl::unexpected(size.error().with_context("tmpfs-size"));
-      m.tmpfs_bytes = *size;
-    } else if (key == "tmpfs-mode") {
-      auto mode = parse_mode(value, "tmpfs-mode");
-      if (!mode) return tl::unexpected(mode.error());
-      m.tmpfs_mode = *mode;
+    } else if (key == "tmpfs-size" || key == "tmpfs-mode") {
+      if (auto r = set_tmpfs_option(m, key, value); !r) return tl::unexpected(r.error());
     } else {
-      return invalid_argument(fmt::format("{:?}: {:?} is not supported; give type, source, target, readonly, "
-                             "tmpfs-size or tmpfs-mode",
-                             text, key));
+      return invalid_argument(
+          fmt::format("{:?}: {:?} is not supported; give type, source, target, readonly, "
+                      "tmpfs-size or tmpfs-mode",
+                      text, key));
     }
   }
-  if (!typed) return invalid_argument(fmt::format("{:?}: expected type=bind or type=tmpfs first", text));
+  if (!typed)
+    return invalid_argument(fmt::format("{:?}: expected type=bind or type=tmpfs first", text));
   if (m.target.empty()) return invalid_argument(fmt::format("{:?}: target= is missing", text));
   if (m.type == Mount::Type::kBind && m.source.empty())
     return invalid_argument(fmt::format("{:?}: source= is missing", text));
   if (m.type == Mount::Type::kTmpfs && !m.source.empty())
     return invalid_argument(fmt::format("{:?}: a tmpfs takes no source", text));
   if (m.type == Mount::Type::kBind && (m.tmpfs_bytes || m.tmpfs_mode != Mount{}.tmpfs_mode))
-    return invalid_argument(fmt::format("{:?}: tmpfs-size and tmpfs-mode are for type=tmpfs", text));
+    return invalid_argument(
+        fmt::format("{:?}: tmpfs-size and tmpfs-mode are for type=tmpfs", text));
   return m;
 }
 
@@ -122,28 +140,24 @@ Expected<Mount> parse_tmpfs(std::string_view text) {
   m.type = Mount::Type::kTmpfs;
   const auto colon = t.find(':');
   m.target = std::string(t.substr(0, colon));
-  if (m.target.empty()) return invalid_argument(fmt::format("{:?}: expected DST[:size=SIZE,mode=OCTAL]", text));
+  if (m.target.empty())
+    return invalid_argument(fmt::format("{:?}: expected DST[:size=SIZE,mode=OCTAL]", text));
   if (colon == std::string_view::npos) return m;
   for (auto opt : pieces(t.substr(colon + 1))) {
     const auto eq = opt.find('=');
     const auto key = opt.substr(0, eq);
     const auto value = eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
-    if (key == "size") {
-      auto size = parse_size(value);
-      if (!size) return tl::unexpected(size.error().with_context("size"));
-      m.tmpfs_bytes = *size;
-    } else if (key == "mode") {
-      auto mode = parse_mode(value, "mode");
-      if (!mode) return tl::unexpected(mode.error());
-      m.tmpfs_mode = *mode;
+    if (key == "size" || key == "mode") {
+      if (auto r = set_tmpfs_option(m, key, value); !r) return tl::unexpected(r.error());
     } else if (key == "ro") {
       m.readonly = true;
     } else if (key == "rw") {
       m.readonly = false;
     } else {
-      return invalid_argument(fmt::format("{:?}: option {:?} is not supported; give size=SIZE, mode=OCTAL, "
-                             "ro or rw",
-                             text, opt));
+      return invalid_argument(
+          fmt::format("{:?}: option {:?} is not supported; give size=SIZE, mode=OCTAL, "
+                      "ro or rw",
+                      text, opt));
     }
   }
   return m;

@@ -2,19 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "ociexec/options.h"
 #include "sys/fs.h"
 #include "sys/rlimit.h"
 #include "util/invalid.h"
 #include "util/text.h"
-#include "ociexec/options.h"
 
 namespace ociexec::config {
 
@@ -87,9 +87,10 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
                     text));
   double ms = *value * ms_per_unit;
   if (ms > static_cast<double>(kMaxDuration.count()))
-    return invalid_argument(fmt::format("invalid duration {:?}: longer than 365 days, the most a duration "
-                           "may be",
-                           text));
+    return invalid_argument(
+        fmt::format("invalid duration {:?}: longer than 365 days, the most a duration "
+                    "may be",
+                    text));
   return std::chrono::milliseconds(std::llround(ms));
 }
 
@@ -108,7 +109,8 @@ Expected<std::int64_t> parse_count(std::string_view text) {
   std::int64_t value = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
   if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
-    return invalid_argument(fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
+    return invalid_argument(
+        fmt::format("invalid number {:?}: expected a whole number (e.g. 256)", text));
   return value;
 }
 
@@ -116,18 +118,20 @@ Expected<Ulimit> parse_ulimit(std::string_view text) {
   const auto t = text::trim(text);
   const auto eq = t.find('=');
   if (eq == std::string_view::npos)
-    return invalid_argument(fmt::format("{:?}: expected NAME=SOFT[:HARD] (e.g. nofile=1024:2048)", text));
+    return invalid_argument(
+        fmt::format("{:?}: expected NAME=SOFT[:HARD] (e.g. nofile=1024:2048)", text));
   Ulimit u;
   u.name = std::string(t.substr(0, eq));
   if (!sys::rlimit_type(u.name))
     return invalid_argument(fmt::format("unknown limit {:?}: expected one of {}", u.name,
-                           fmt::join(sys::rlimit_names(), ", ")));
+                                        fmt::join(sys::rlimit_names(), ", ")));
   auto value = [&](std::string_view v) -> Expected<std::uint64_t> {
     if (v == "-1" || v == "unlimited") return kUnlimitedRlimit;
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n == kUnlimitedRlimit)
-      return invalid_argument(fmt::format("{:?}: {:?} is not a whole number (or -1 for unlimited)", text, v));
+      return invalid_argument(
+          fmt::format("{:?}: {:?} is not a whole number (or -1 for unlimited)", text, v));
     return n;
   };
   const auto values = t.substr(eq + 1);
@@ -137,9 +141,10 @@ Expected<Ulimit> parse_ulimit(std::string_view text) {
   auto hard = colon == std::string_view::npos ? soft : value(values.substr(colon + 1));
   if (!hard) return tl::unexpected(hard.error());
   if (*soft > *hard)
-    return invalid_argument(fmt::format("{:?}: the soft limit is above the hard one; give SOFT:HARD with "
-                           "SOFT <= HARD",
-                           text));
+    return invalid_argument(
+        fmt::format("{:?}: the soft limit is above the hard one; give SOFT:HARD with "
+                    "SOFT <= HARD",
+                    text));
   u.soft = *soft;
   u.hard = *hard;
   return u;
@@ -166,9 +171,10 @@ Expected<Network> parse_network(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "none") return Network::kNone;
   if (t == "host") return Network::kHost;
-  return invalid_argument(fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
-                         "network, root only)",
-                         text));
+  return invalid_argument(
+      fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
+                  "network, root only)",
+                  text));
 }
 
 Expected<PullPolicy> parse_pull_policy(std::string_view text) {
@@ -193,12 +199,13 @@ Expected<std::vector<std::string>> parse_env_file(std::string_view text,
     line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
     if (line.empty() || line.front() == '#') continue;
     if (line.find('\0') != std::string_view::npos)
-      return invalid_argument(fmt::format("line {}: a NUL byte cannot be passed to a process", number));
+      return invalid_argument(
+          fmt::format("line {}: a NUL byte cannot be passed to a process", number));
     const auto eq = line.find('=');
     const std::string key(line.substr(0, eq));
     if (key.empty() || key.find_first_of(" \t") != std::string::npos)
-      return invalid_argument(fmt::format("line {}: {:?} is not KEY=VALUE or KEY (no blanks in KEY)", number,
-                             line));
+      return invalid_argument(
+          fmt::format("line {}: {:?} is not KEY=VALUE or KEY (no blanks in KEY)", number, line));
     if (eq != std::string_view::npos) {
       env.push_back(key + "=" + std::string(line.substr(eq + 1)));
     } else if (auto value = host_value(key)) {

@@ -21,8 +21,8 @@ namespace {
 // `path` is `dir` or below it.
 bool within(std::string_view path, std::string_view dir) {
   if (dir == "/") return true;
-  return path == dir || (path.size() > dir.size() && path.substr(0, dir.size()) == dir &&
-                         path[dir.size()] == '/');
+  return path == dir ||
+         (path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/');
 }
 
 // What the job's own paths are made of: no mount may cover them.
@@ -35,40 +35,43 @@ std::string describe(const Mount& m) {
 
 Expected<void> check_target(const Mount& m, const std::vector<Mount>& before) {
   if (!is_normalized_absolute(m.target))
-    return invalid_argument(fmt::format("{}: the target must be a normalized absolute path, e.g. /data",
-                               describe(m)));
+    return invalid_argument(
+        fmt::format("{}: the target must be a normalized absolute path, e.g. /data", describe(m)));
   if (m.target == "/")
-    return invalid_argument(fmt::format("{}: a mount cannot cover the job's root; give a directory in "
-                               "it, e.g. /data",
-                               describe(m)));
+    return invalid_argument(
+        fmt::format("{}: a mount cannot cover the job's root; give a directory in "
+                    "it, e.g. /data",
+                    describe(m)));
   for (auto reserved : kReserved)
     if (within(m.target, reserved))
-      return invalid_argument(fmt::format("{}: {} is the executor's; choose a target outside it, e.g. "
-                                 "/data",
-                                 describe(m), reserved));
+      return invalid_argument(
+          fmt::format("{}: {} is the executor's; choose a target outside it, e.g. "
+                      "/data",
+                      describe(m), reserved));
   for (const auto& other : before)
     if (other.target == m.target)
-      return invalid_argument(fmt::format("{}: {} is mounted twice; give each target once", describe(m),
-                                 m.target));
+      return invalid_argument(
+          fmt::format("{}: {} is mounted twice; give each target once", describe(m), m.target));
   return {};
 }
 
 Expected<void> check_source(const Mount& m, const HostFacts& host) {
   if (!is_normalized_absolute(m.source))
-    return invalid_argument(fmt::format("{}: the source must be a normalized absolute host path",
-                               describe(m)));
+    return invalid_argument(
+        fmt::format("{}: the source must be a normalized absolute host path", describe(m)));
   struct stat st {};
   if (::stat(m.source.c_str(), &st) != 0)
-    return invalid_argument(fmt::format("{}: the source {}: {}; create it or fix the path", describe(m),
-                               m.source, std::strerror(errno)));
+    return invalid_argument(fmt::format("{}: the source {}: {}; create it or fix the path",
+                                        describe(m), m.source, std::strerror(errno)));
   if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-    return invalid_argument(fmt::format("{}: the source is neither a directory nor a regular file",
-                               describe(m)));
+    return invalid_argument(
+        fmt::format("{}: the source is neither a directory nor a regular file", describe(m)));
   const int need = S_ISDIR(st.st_mode) ? (R_OK | X_OK) : R_OK;
   if (host.rootless && ::access(m.source.c_str(), need) != 0)
-    return invalid_argument(fmt::format("{}: the source is not readable by uid {}, whom the job runs as "
-                               "outside its user namespace; give it read access or bind another",
-                               describe(m), ::getuid()));
+    return invalid_argument(
+        fmt::format("{}: the source is not readable by uid {}, whom the job runs as "
+                    "outside its user namespace; give it read access or bind another",
+                    describe(m), ::getuid()));
   return {};
 }
 
@@ -95,9 +98,9 @@ Expected<void> check_mount_point(const Mount& m, const std::vector<Covering>& co
   if (deepest && deepest->destination == m.target) return {};  // an existing mount point
   if (deepest && deepest->tmpfs) return {};
   if (!deepest && root_writable) return {};
-  const std::string host_path =
-      deepest ? deepest->source + m.target.substr(deepest->destination.size())
-              : root.root_path + m.target;
+  const std::string host_path = deepest
+                                    ? deepest->source + m.target.substr(deepest->destination.size())
+                                    : root.root_path + m.target;
   struct stat st {};
   if (::lstat(host_path.c_str(), &st) == 0 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
     return {};
@@ -105,8 +108,9 @@ Expected<void> check_mount_point(const Mount& m, const std::vector<Covering>& co
       "{}: the target does not exist in {}, where no mount point may be made; choose one that "
       "exists there (the built-in root has /mnt, /srv and /data), or one under the work dir or "
       "/tmp",
-      describe(m), deepest ? "the host directory mounted at " + deepest->destination
-                           : std::string("the job's read-only root")));
+      describe(m),
+      deepest ? "the host directory mounted at " + deepest->destination
+              : std::string("the job's read-only root")));
 }
 
 }  // namespace
@@ -123,11 +127,11 @@ Expected<std::vector<Mount>> checked_mounts(const JobOptions& job, const HostFac
     } else {
       if (!m.tmpfs_bytes) m.tmpfs_bytes = job.limits.tmpfs_bytes;
       if (*m.tmpfs_bytes < kMiB || (host.memory_bytes && *m.tmpfs_bytes > host.memory_bytes))
-        return invalid_argument(fmt::format("{}: size {}: the range is 1m to the host's RAM", describe(m),
-                                   format_bytes(*m.tmpfs_bytes)));
+        return invalid_argument(fmt::format("{}: size {}: the range is 1m to the host's RAM",
+                                            describe(m), format_bytes(*m.tmpfs_bytes)));
       if (m.tmpfs_mode > 07777)
-        return invalid_argument(fmt::format("{}: mode {:o}: expected at most 7777", describe(m),
-                                   m.tmpfs_mode));
+        return invalid_argument(
+            fmt::format("{}: mode {:o}: expected at most 7777", describe(m), m.tmpfs_mode));
     }
     if (auto r = check_mount_point(m, covering, root, root_writable); !r)
       return tl::unexpected(r.error());

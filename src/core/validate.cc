@@ -31,17 +31,17 @@ Expected<std::vector<Ulimit>> effective_ulimits(const std::vector<Ulimit>& given
   for (const auto& u : given) {
     if (u.soft > u.hard)
       return invalid_argument(fmt::format("ulimit {}: the soft limit {} is above the hard limit {}",
-                                 u.name, u.soft, u.hard));
+                                          u.name, u.soft, u.hard));
     const auto hard = host.hard_rlimits.find(u.name);
     if (hard == host.hard_rlimits.end())
       return invalid_argument(fmt::format("ulimit {:?}: unknown; expected one of {}", u.name,
-                                 fmt::join(sys::rlimit_names(), ", ")));
+                                          fmt::join(sys::rlimit_names(), ", ")));
     if (u.hard > hard->second && !host.can_raise_rlimits)
       return invalid_argument(fmt::format(
           "ulimit {}: the hard limit {} is above this host's {}, which only CAP_SYS_RESOURCE "
           "may raise; ask for at most {}",
-          u.name, u.hard == kUnlimitedRlimit ? "unlimited" : std::to_string(u.hard),
-          hard->second, hard->second));
+          u.name, u.hard == kUnlimitedRlimit ? "unlimited" : std::to_string(u.hard), hard->second,
+          hard->second));
     by_name[u.name] = u;
   }
   std::vector<Ulimit> out;
@@ -56,14 +56,16 @@ Expected<std::string> effective_cpuset(const std::string& given, const HostFacts
   auto cpus = cgroup::parse_cpu_list(given);
   const std::string allowed = cgroup::format_cpu_list(host.allowed_cpus);
   if (!cpus)
-    return invalid_argument(fmt::format("cpuset-cpus {:?}: expected a CPU list such as 0-3,8; this host "
-                               "has {}",
-                               given, allowed));
+    return invalid_argument(
+        fmt::format("cpuset-cpus {:?}: expected a CPU list such as 0-3,8; this host "
+                    "has {}",
+                    given, allowed));
   for (unsigned cpu : *cpus)
     if (!std::binary_search(host.allowed_cpus.begin(), host.allowed_cpus.end(), cpu))
-      return invalid_argument(fmt::format("cpuset-cpus {:?}: CPU {} is not one this host lets jobs use "
-                                 "({})",
-                                 given, cpu, allowed));
+      return invalid_argument(
+          fmt::format("cpuset-cpus {:?}: CPU {} is not one this host lets jobs use "
+                      "({})",
+                      given, cpu, allowed));
   return cgroup::format_cpu_list(*cpus);
 }
 
@@ -95,18 +97,21 @@ std::string format_bytes(std::uint64_t bytes) {
 Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& host) {
   EffectiveLimits eff;
   if (job.timeout.count() <= 0)
-    return invalid_argument(fmt::format("timeout {} ms: must be positive, e.g. 30s", job.timeout.count()));
+    return invalid_argument(
+        fmt::format("timeout {} ms: must be positive, e.g. 30s", job.timeout.count()));
   if (job.timeout > kMaxDuration)
     return invalid_argument(fmt::format("timeout {}: longer than the most a job may run, 365 days",
-                               format_seconds(job.timeout)));
+                                        format_seconds(job.timeout)));
   if (job.grace.count() < 0 || job.grace >= job.timeout)
     return invalid_argument(fmt::format("grace {}: must be at least 0 and less than the timeout {}",
-                               format_seconds(job.grace), format_seconds(job.timeout)));
+                                        format_seconds(job.grace), format_seconds(job.timeout)));
   eff.timeout = job.timeout;
   if (job.image && job.rootfs)
-    return invalid_argument("image and rootfs: give one of them (an image, or a prepared directory)");
+    return invalid_argument(
+        "image and rootfs: give one of them (an image, or a prepared directory)");
   if (job.image && job.image->empty())
-    return invalid_argument("image: empty; give a reference such as python:3.12-slim or oci:PATH:REF");
+    return invalid_argument(
+        "image: empty; give a reference such as python:3.12-slim or oci:PATH:REF");
   eff.grace = job.grace;
 
   const auto& lim = job.limits;
@@ -116,7 +121,8 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
           fmt::format("memory {}: below the minimum of 6m", format_bytes(*lim.memory_bytes)));
     if (host.memory_bytes && *lim.memory_bytes > host.memory_bytes)
       return invalid_argument(fmt::format("memory {}: above this host's {} of RAM",
-                                 format_bytes(*lim.memory_bytes), format_bytes(host.memory_bytes)));
+                                          format_bytes(*lim.memory_bytes),
+                                          format_bytes(host.memory_bytes)));
   }
   eff.memory_bytes = lim.memory_bytes;
   if (lim.cpus) {
@@ -131,7 +137,7 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   eff.pids = lim.pids;
   if (lim.tmpfs_bytes < kMiB || (host.memory_bytes && lim.tmpfs_bytes > host.memory_bytes))
     return invalid_argument(fmt::format("tmpfs size {}: the range is 1m to the host's RAM",
-                               format_bytes(lim.tmpfs_bytes)));
+                                        format_bytes(lim.tmpfs_bytes)));
   eff.tmpfs_bytes = lim.tmpfs_bytes;
   if (lim.cpuset_cpus) {
     auto cpus = effective_cpuset(*lim.cpuset_cpus, host);
@@ -140,8 +146,9 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
   }
   if (lim.cpu_time) {
     if (lim.cpu_time->count() <= 0 || *lim.cpu_time > kMaxDuration)
-      return invalid_argument(fmt::format("cpu time {}: must be positive and at most 365 days, e.g. 10s",
-                                 format_seconds(*lim.cpu_time)));
+      return invalid_argument(
+          fmt::format("cpu time {}: must be positive and at most 365 days, e.g. 10s",
+                      format_seconds(*lim.cpu_time)));
     eff.cpu_time = lim.cpu_time;
   }
   eff.output_cap = job.output_cap;
@@ -163,27 +170,29 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
       return invalid_argument(fmt::format("env {:?}: expected KEY=VALUE", e));
   }
   if (job.network == Network::kHost && host.rootless)
-    return invalid_argument("network host: root only (a rootless job cannot join the host's network "
-                   "namespace); run as root, or drop --network host");
+    return invalid_argument(
+        "network host: root only (a rootless job cannot join the host's network "
+        "namespace); run as root, or drop --network host");
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid_argument("interpreter: empty command");
   for (const auto& a : job.args)
     if (a.find('\0') != std::string::npos)
-      return invalid_argument(fmt::format("argument {:?}: a NUL byte cannot be passed to a process", a));
+      return invalid_argument(
+          fmt::format("argument {:?}: a NUL byte cannot be passed to a process", a));
   return eff;
 }
 
 Expected<void> validate_executor(const ExecutorOptions& o) {
   if (o.cgroup_parent.empty() || o.cgroup_parent.find("..") != std::string::npos ||
       o.cgroup_parent.front() == '/')
-    return invalid_argument(fmt::format("cgroup parent \"{}\": expected a relative name such as ociexec",
-                               o.cgroup_parent));
-  for (const auto& [name, value] : {std::pair{"runtime_timeout", o.runtime_timeout},
-                                    std::pair{"kill_wait", o.kill_wait},
-                                    std::pair{"pool_max_age", o.pool_max_age}})
+    return invalid_argument(fmt::format(
+        "cgroup parent \"{}\": expected a relative name such as ociexec", o.cgroup_parent));
+  for (const auto& [name, value] :
+       {std::pair{"runtime_timeout", o.runtime_timeout}, std::pair{"kill_wait", o.kill_wait},
+        std::pair{"pool_max_age", o.pool_max_age}})
     if (value.count() <= 0 || value > kMaxDuration)
-      return invalid_argument(fmt::format("{} {}: must be positive and at most 365 days, e.g. 30s", name,
-                                 format_seconds(value)));
+      return invalid_argument(fmt::format("{} {}: must be positive and at most 365 days, e.g. 30s",
+                                          name, format_seconds(value)));
   return {};
 }
 

@@ -14,6 +14,7 @@
 #include "sys/fs.h"
 #include "sys/mount_ns.h"
 #include "sys/process.h"
+#include "util/text.h"
 
 namespace ociexec::bench {
 
@@ -90,7 +91,7 @@ std::string crun_seccomp_program(const std::string& crun, const std::string& roo
 void use_cached_seccomp(const fs::path& bundle, const std::string& program) {
   auto spec = nlohmann::json::parse(*sys::read_file(bundle / "config.json"));
   spec["linux"].erase("seccomp");
-  spec["annotations"][runtime::kSeccompBpfAnnotation] = runtime::base64(program);
+  spec["annotations"][runtime::kSeccompBpfAnnotation] = text::base64_encode(program);
   (void)sys::remove_tree(bundle / "config.json");
   if (auto r = sys::write_new_file(bundle / "config.json", spec.dump()); !r)
     throw std::runtime_error(r.error().message);

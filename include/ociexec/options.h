@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,18 @@ struct Mount {
   auto operator<=>(const Mount&) const = default;
 };
 
+// A host file or directory copied into the job's work dir before it starts (podman cp's
+// direction in; go-judge's copyIn from a path). A directory comes with everything below it:
+// files, directories and symlinks (as links, never followed); setuid, setgid and sticky bits
+// are dropped. What is copied is owned by the job's user.
+struct CopyIn {
+  std::filesystem::path source;  // an absolute host path, read with the caller's rights
+  // Where it lands: relative to the work dir, or absolute under the work dir or /tmp; empty:
+  // in the work dir, under the source's own name.
+  std::string target;
+  auto operator<=>(const CopyIn&) const = default;
+};
+
 // The job's network, as podman's --network names it.
 enum class Network {
   kNone,  // a network namespace of its own with loopback only (the default; Docker's is a
@@ -97,6 +110,21 @@ struct JobOptions {
   // earlier one).
   std::vector<Mount> mounts;
   Network network = Network::kNone;
+  // Files put into the job before it starts, path -> bytes (go-judge's copyIn content): a
+  // path relative to the work dir, or absolute under the work dir or /tmp; its directories
+  // are made (0755). Mode 0644, owned by the job's user. Together with copy_in, what the
+  // files take counts against limits.tmpfs_bytes: more than fits is refused before the job
+  // runs.
+  std::map<std::string, std::string> files;
+  std::vector<CopyIn> copy_in;
+  // Read after the job ended, before anything of it is gone, into Result::files: paths or
+  // globs ('*', '?', '[...]' within one component; a leading '.' only explicitly) relative to
+  // the work dir, or absolute under the work dir or /tmp. A directory brings every regular
+  // file below it. Nothing is followed through a symlink or onto another mount, and only
+  // regular files are read: anything else is an entry with an error, never host data.
+  std::vector<std::string> copy_out;
+  std::uint64_t copy_out_file_cap = 64 * kMiB;  // bytes kept of each file
+  std::uint64_t copy_out_cap = 256 * kMiB;      // bytes kept of all of them together
   // "KEY=VALUE" entries added to (or replacing) the default environment.
   std::vector<std::string> env;
   // Run the script under a minimal init (ociexec-init, as `docker run --init`): it is pid 1,

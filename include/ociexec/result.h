@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -41,6 +42,16 @@ struct EffectiveLimits {
   std::vector<std::string> unenforced;
 };
 
+// A file read from the job after it ended (JobOptions::copy_out).
+struct CopiedFile {
+  std::string data;
+  bool truncated = false;  // cut at copy_out_file_cap, or at what copy_out_cap had left
+  // Empty: read. Otherwise why it was not: "no such file or directory", "a symlink: not
+  // followed", "a fifo, not a regular file: not read", ...
+  std::string error;
+  std::uint32_t mode = 0;  // its permission bits
+};
+
 struct Result {
   int exit_code = 0;
   std::string stdout_data;
@@ -60,6 +71,9 @@ struct Result {
   std::string container_id;
   bool pooled = false;  // ran in a warm-pool container (created ahead, used by this job only)
   EffectiveLimits limits;
+  // JobOptions::copy_out's files, by path: relative to the work dir ("out/report.txt"), or
+  // absolute under /tmp ("/tmp/trace.log").
+  std::map<std::string, CopiedFile> files;
   // What went wrong around the job without changing its result, one line each: a cleanup
   // step that failed, an init that did not exit after SIGKILL. What was left is gc's to
   // remove (Executor::collect_garbage, or the next executor of a later process).

@@ -38,6 +38,17 @@ Keyword options, accepted by every function that runs a job:
   isolation; root only)
 - ``volume``, ``mount``, ``tmpfs``: podman's -v, --mount and --tmpfs texts, one (a str) or a
   list: ``volume="/srv/data:/data:ro"``, ``tmpfs=["/work/cache:size=256m"]``
+- ``files``: ``{"data.csv": b"...", "cfg/settings.ini": "text"}``, put into the work dir before
+  the job starts (paths relative to it, or absolute under it or /tmp; directories made), owned
+  by the job's user; with ``copy_in``, counted against ``tmpfs_size``
+- ``copy_in``: host files or directories copied in: ``"/host/dir"`` (into the work dir under
+  its own name), ``"/host/file:in/name"``, ``(path, "in/name")``, or a list of them
+- ``copy_out``: paths or globs (``"out/*.txt"``; relative to the work dir, or under it or
+  /tmp) read after the job ended into ``result.files``, a dict of path -> ``CopiedFile``
+  (``.data``, ``.truncated``, ``.error``, ``.mode``); a directory brings every file below it.
+  Symlinks are never followed and only regular files read: anything else has ``.error``.
+  ``copy_out_file_cap`` (default "64m") and ``copy_out_cap`` (default "256m") bound the bytes
+  kept of each file and of all of them
 - ``args``: a list of the script's arguments ($1... in a shell script, sys.argv[1:])
 - ``env_file``: a path to KEY=VALUE lines (podman's --env-file format), applied before ``env``
 - ``init``: run the script under a minimal init that reaps orphans and passes signals on, so
@@ -67,7 +78,7 @@ import concurrent.futures
 import os
 import threading
 
-from ._ociexec import ExecutorError, InvalidOptionError, Result
+from ._ociexec import CopiedFile, ExecutorError, InvalidOptionError, Result
 from ._ociexec import Executor as _CoreExecutor
 from ._ociexec import _check_options
 from ._ociexec import version as _version
@@ -83,6 +94,7 @@ __all__ = [
     "JobStream",
     "OutputEvent",
     "Result",
+    "CopiedFile",
     "ExecutorError",
     "InvalidOptionError",
     "DEFAULT_TIMEOUT_SECONDS",

@@ -35,6 +35,18 @@ class ExecutorError(RuntimeError):
 class InvalidOptionError(ExecutorError, ValueError):
     """A bad option value: a limit, timeout, env entry or interpreter."""
 
+class CopiedFile:
+    """A file read from the job after it ended (copy_out)."""
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def truncated(self) -> bool: ...  # cut at copy_out_file_cap, or at what copy_out_cap left
+    @property
+    def error(self) -> Optional[str]: ...  # why it was not read: a symlink, a fifo, missing
+    @property
+    def mode(self) -> int: ...
+    def __bytes__(self) -> bytes: ...
+
 class Result:
     @property
     def exit_code(self) -> int: ...
@@ -70,6 +82,8 @@ class Result:
     def warnings(self) -> list[str]: ...
     @property
     def limits(self) -> Limits: ...
+    @property
+    def files(self) -> dict[str, CopiedFile]: ...  # copy_out's, by path
     def __iter__(self) -> Iterator[Union[int, str]]: ...
 
 class _JobOptions(TypedDict, total=False):
@@ -100,6 +114,12 @@ class _JobOptions(TypedDict, total=False):
     init: bool
     ulimit: Union[Mapping[str, Union[Optional[int], Tuple[Optional[int], Optional[int]]]], Sequence[str]]
     on_output: Optional[Callable[[str, bytes], None]]  # ("stdout" | "stderr", data)
+    files: Mapping[str, _Text]  # path (relative to the work dir) -> content
+    # "HOST[:JOBPATH]", (host, job_path), or a list of them
+    copy_in: Union[str, PathLike[str], Tuple[Union[str, PathLike[str]], str], Sequence[Union[str, Tuple[Union[str, PathLike[str]], str]]]]
+    copy_out: Union[str, Sequence[str]]  # paths or globs, read after the job into result.files
+    copy_out_file_cap: _Size
+    copy_out_cap: _Size
     allow_unenforced_limits: bool
 
 class _ExecutorDefaults(_JobOptions, total=False):

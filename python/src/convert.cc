@@ -1,5 +1,8 @@
 #include "convert.h"
 
+#include <filesystem>
+#include <map>
+
 #include <pybind11/stl.h>
 
 #include <algorithm>
@@ -129,6 +132,39 @@ std::vector<ociexec::Ulimit> ulimits_of(const py::handle& obj) {
   return out;
 }
 
+// files={"data.csv": b"...", "notes.txt": "text"}.
+std::map<std::string, std::string> files_of(const py::handle& obj) {
+  if (!py::isinstance<py::dict>(obj)) throw py::type_error("files: expected a dict of path: bytes");
+  std::map<std::string, std::string> out;
+  for (auto [path, data] : obj.cast<py::dict>())
+    out[py::str(path).cast<std::string>()] = text_of(data, "files");
+  return out;
+}
+
+// copy_in="/host/dir", "/host/file:in/name", ("/host/file", "in/name"), or a list of them.
+std::vector<ociexec::CopyIn> copy_in_of(const py::handle& obj) {
+  auto one = [](const py::handle& item) -> ociexec::CopyIn {
+    if (py::isinstance<py::tuple>(item)) {
+      auto pair = item.cast<py::tuple>();
+      if (pair.size() != 2) throw py::type_error("copy_in: expected (host_path, job_path)");
+      return {std::filesystem::absolute(py::str(pair[0]).cast<std::string>()),
+              py::str(pair[1]).cast<std::string>()};
+    }
+    const auto text = py::str(item).cast<std::string>();
+    const auto colon = text.find(':');
+    return {std::filesystem::absolute(text.substr(0, colon)),
+            colon == std::string::npos ? "" : text.substr(colon + 1)};
+  };
+  std::vector<ociexec::CopyIn> out;
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::tuple>(obj) ||
+      py::hasattr(obj, "__fspath__")) {
+    out.push_back(one(obj));
+  } else {
+    for (auto item : obj) out.push_back(one(item));
+  }
+  return out;
+}
+
 }  // namespace
 
 void apply_options(ociexec::JobOptions& job, const py::dict& options) {
@@ -208,6 +244,18 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         if (auto r = ociexec::config::parse_mounts(texts, parse, job.mounts); !r)
           raise_error(r.error().with_context(key));
       }
+    } else if (key == "files") {
+      job.files = none ? std::map<std::string, std::string>{} : files_of(value);
+    } else if (key == "copy_in") {
+      job.copy_in = none ? std::vector<ociexec::CopyIn>{} : copy_in_of(value);
+    } else if (key == "copy_out") {
+      job.copy_out = none                             ? std::vector<std::string>{}
+                     : py::isinstance<py::str>(value) ? std::vector{value.cast<std::string>()}
+                                                      : strings_of(value, "copy_out");
+    } else if (key == "copy_out_file_cap") {
+      if (!none) job.copy_out_file_cap = size_of(value, "copy_out_file_cap");
+    } else if (key == "copy_out_cap") {
+      if (!none) job.copy_out_cap = size_of(value, "copy_out_cap");
     } else if (key == "ulimit") {
       job.ulimit = none ? std::vector<ociexec::Ulimit>{} : ulimits_of(value);
     } else if (key == "on_output") {
@@ -236,7 +284,8 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, "
                            "pids_limit, cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, "
                            "env, env_file, args, stdin, interpreter, rootfs, image, pull, user, "
-                           "runtime, workdir, init, network, volume, mount, tmpfs, ulimit, "
+                           "runtime, workdir, init, network, volume, mount, tmpfs, ulimit, files, "
+                           "copy_in, copy_out, copy_out_file_cap, copy_out_cap, "
                            "on_output, allow_unenforced_limits");
     }
   }

@@ -212,6 +212,21 @@ PYBIND11_MODULE(_ociexec, m) {
     }
   });
 
+  py::class_<ociexec::CopiedFile>(m, "CopiedFile")
+      .def_property_readonly("data", [](const ociexec::CopiedFile& f) { return py::bytes(f.data); })
+      .def_property_readonly("truncated", [](const ociexec::CopiedFile& f) { return f.truncated; })
+      .def_property_readonly("error",
+                             [](const ociexec::CopiedFile& f) {
+                               return f.error.empty() ? py::none() : py::cast(f.error);
+                             })
+      .def_property_readonly("mode", [](const ociexec::CopiedFile& f) { return f.mode; })
+      .def("__bytes__", [](const ociexec::CopiedFile& f) { return py::bytes(f.data); })
+      .def("__repr__", [](const ociexec::CopiedFile& f) {
+        return f.error.empty() ? "<ociexec.CopiedFile " + std::to_string(f.data.size()) + " bytes" +
+                                     (f.truncated ? ", truncated>" : ">")
+                               : "<ociexec.CopiedFile error=" + f.error + ">";
+      });
+
   py::class_<ociexec::Result>(m, "Result")
       .def_property_readonly("exit_code", [](const ociexec::Result& r) { return r.exit_code; })
       .def_property_readonly("stdout",
@@ -252,6 +267,13 @@ PYBIND11_MODULE(_ociexec, m) {
                              [](const ociexec::Result& r) {
                                py::list out;
                                for (const auto& w : r.warnings) out.append(decode(w));
+                               return out;
+                             })
+      .def_property_readonly("files",
+                             [](const ociexec::Result& r) {
+                               py::dict out;
+                               for (const auto& [path, f] : r.files)
+                                 out[py::str(decode(path))] = py::cast(f);
                                return out;
                              })
       .def_property_readonly("limits",

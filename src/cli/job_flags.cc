@@ -1,15 +1,17 @@
 #include "cli/job_flags.h"
 
 #include <cstdlib>
+#include <map>
 #include <tuple>
 
 #include <fmt/format.h>
 
-#include "util/text.h"
 #include "cli/common.h"
 #include "config/mount_specs.h"
 #include "config/units.h"
+#include "sys/confined.h"
 #include "sys/fs.h"
+#include "util/text.h"
 
 #include <filesystem>
 
@@ -76,6 +78,22 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
     job.env.insert(job.env.end(), entries->begin(), entries->end());
   }
   if (!f.args.empty()) job.args = f.args;
+  for (const auto& c : f.copy_in) {
+    // HOSTPATH[:JOBPATH]: the first ':' ends the host path, as podman's -v SRC:DST.
+    const auto colon = c.find(':');
+    const std::string host = c.substr(0, colon);
+    if (host.empty())
+      return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                  fmt::format("--copy-in {:?}: expected HOSTPATH[:JOBPATH]", c)});
+    job.copy_in.push_back(
+        {std::filesystem::absolute(host), colon == std::string::npos ? "" : c.substr(colon + 1)});
+  }
+  job.copy_out.insert(job.copy_out.end(), f.copy_out.begin(), f.copy_out.end());
+  for (auto r : {apply_flag("--copy-out-file-cap", f.copy_out_file_cap, config::parse_size,
+                            [&](auto v) { job.copy_out_file_cap = v; }),
+                 apply_flag("--copy-out-cap", f.copy_out_cap, config::parse_size,
+                            [&](auto v) { job.copy_out_cap = v; })})
+    if (!r) return r;
   auto ulimit = config::parse_ulimits(f.ulimit);
   if (!ulimit) return tl::unexpected(ulimit.error().with_context("--ulimit"));
   job.ulimit.insert(job.ulimit.end(), ulimit->begin(), ulimit->end());
@@ -163,11 +181,33 @@ nlohmann::json ulimit_json(const std::vector<Ulimit>& ulimit) {
 
 }  // namespace
 
-nlohmann::json result_json(const Result& r) {
+namespace {
+
+// {"out.txt": {"size": 3, "mode": "0644", "truncated": false, "base64": "..."}}, or with
+// "error" for a file that was not read.
+nlohmann::json files_json(const std::map<std::string, CopiedFile>& files, bool with_data) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [path, f] : files) {
+    if (!f.error.empty()) {
+      out[path] = {{"error", f.error}};
+      continue;
+    }
+    auto& j = out[path];
+    j = {{"size", f.data.size()},
+         {"mode", fmt::format("{:04o}", f.mode)},
+         {"truncated", f.truncated}};
+    if (with_data) j["base64"] = text::base64_encode(f.data);
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json result_json(const Result& r, bool file_data) {
   using nlohmann::json;
   auto opt = [](const auto& o) -> json { return o ? json(*o) : json(nullptr); };
   const auto& l = r.limits;
-  return {
+  json j = {
       {"exit_code", r.exit_code},
       {"stdout", r.stdout_data},
       {"stderr", r.stderr_data},
@@ -197,6 +237,30 @@ nlohmann::json result_json(const Result& r) {
         {"cpu_time_ms", l.cpu_time ? json(l.cpu_time->count()) : json(nullptr)},
         {"unenforced", l.unenforced}}},
   };
+  if (!r.files.empty()) j["files"] = files_json(r.files, file_data);
+  return j;
+}
+
+Expected<void> write_output_dir(const std::string& dir,
+                                const std::map<std::string, CopiedFile>& files) {
+  auto fail = [&](const std::string& what, const Error& e) {
+    return tl::unexpected(e.with_context(fmt::format("--output-dir {:?}: {}", dir, what)));
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  auto root = sys::open_dir(dir);
+  if (!root) return fail("open", root.error());
+  for (const auto& [path, f] : files) {
+    if (!f.error.empty()) continue;
+    // The job named these paths: each is resolved inside the output dir, whatever it holds.
+    const auto parts = sys::confined_components(path);
+    if (parts.empty()) continue;
+    auto parent = sys::make_dirs_in_root(root->get(), parts, parts.size() - 1);
+    if (!parent) return fail(path, parent.error());
+    if (auto r = sys::write_file_at(parent->get(), parts.back(), f.data, f.mode & 0777); !r)
+      return fail(path, r.error());
+  }
+  return {};
 }
 
 void print_json(const nlohmann::json& j) {
@@ -207,6 +271,32 @@ void print_json(const nlohmann::json& j) {
 nlohmann::json error_json(const Error& e) {
   return {{"error", {{"kind", to_string(e.kind)}, {"message", e.message}}}};
 }
+
+namespace {
+
+// "files": {"PATH": "text", "PATH": {"base64": "..."}}.
+Expected<std::map<std::string, std::string>> batch_files(const nlohmann::json& files) {
+  auto bad = [](const std::string& why) {
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument, fmt::format("\"files\": {}", why)});
+  };
+  if (!files.is_object())
+    return bad("expected an object of PATH: \"text\" or PATH: {\"base64\": \"...\"}");
+  std::map<std::string, std::string> out;
+  for (const auto& [path, v] : files.items()) {
+    if (v.is_string()) {
+      out[path] = v.get<std::string>();
+    } else if (v.is_object() && v.size() == 1 && v.contains("base64") && v["base64"].is_string()) {
+      auto bytes = text::base64_decode(v["base64"].get<std::string>());
+      if (!bytes) return bad(fmt::format("{:?}: \"base64\" is not base64", path));
+      out[path] = std::move(*bytes);
+    } else {
+      return bad(fmt::format("{:?}: expected \"text\" or {{\"base64\": \"...\"}}", path));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string& line,
                                                               const JobOptions& defaults) {
@@ -233,6 +323,14 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "env") f.env = value.get<std::vector<std::string>>();
       else if (key == "env_file") f.env_file = value.get<std::string>();
       else if (key == "args") f.args = value.get<std::vector<std::string>>();
+      else if (key == "copy_in")
+        f.copy_in = one_or_list(value);
+      else if (key == "copy_out")
+        f.copy_out = one_or_list(value);
+      else if (key == "copy_out_file_cap")
+        f.copy_out_file_cap = flag_text(value);
+      else if (key == "copy_out_cap")
+        f.copy_out_cap = flag_text(value);
       else if (key == "ulimit") f.ulimit = one_or_list(value);
       else if (key == "volume") f.volume = one_or_list(value);
       else if (key == "mount") f.mount = one_or_list(value);
@@ -247,7 +345,7 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "workdir") f.workdir = value.get<std::string>();
       else if (key == "allow_unenforced_limits") f.allow_unenforced_limits = value.get<bool>();
       else if (key == "init") f.init = value.get<bool>();
-      else if (key != "stdin")
+      else if (key != "stdin" && key != "files")
         return tl::unexpected(
             Error{ErrorKind::kInvalidArgument, fmt::format("unknown key {:?}", key)});
     }
@@ -260,6 +358,11 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
     if (!j["stdin"].is_string())
       return tl::unexpected(Error{ErrorKind::kInvalidArgument, "\"stdin\" must be a string"});
     job.stdin_data = j["stdin"].get<std::string>();
+  }
+  if (j.contains("files")) {
+    auto files = batch_files(j["files"]);
+    if (!files) return tl::unexpected(files.error());
+    job.files = std::move(*files);
   }
   return std::pair{j["script"].get<std::string>(), std::move(job)};
 }

@@ -2,6 +2,7 @@
 // applied with the same parsing and errors, and a result as JSON.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,10 @@ struct RunFlags {
   // podman's -v SRC:DST[:ro|rw], --mount type=...,... and --tmpfs DST[:OPTS], one per flag
   std::vector<std::string> volume, mount, tmpfs;
   std::vector<std::string> args;  // the script's arguments
+  // HOSTPATH[:JOBPATH] copied in; PATTERNs read back after the job; their caps
+  std::vector<std::string> copy_in, copy_out;
+  std::string copy_out_file_cap, copy_out_cap;
+  std::string output_dir;  // run only: where copied-out files are written
   std::string runtime, rootfs, interpreter, stdin_file, workdir;
   std::string image, pull, user, network;
   bool json = false;
@@ -55,8 +60,14 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job);
 Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string& line,
                                                               const JobOptions& defaults);
 
-// The whole result (`run --json`, and each line of `batch`).
-nlohmann::json result_json(const Result& r);
+// The whole result (`run --json`, and each line of `batch`); each copied-out file's bytes as
+// base64 unless `file_data` is false (run --output-dir wrote them to files).
+nlohmann::json result_json(const Result& r, bool file_data = true);
+// Writes each file of `files` under `dir` (made if missing) by its path, "/tmp/x" as
+// "tmp/x", never outside `dir` (no path component is followed as a symlink out of it).
+// Files with an error are skipped. An error names the first file that could not be written.
+Expected<void> write_output_dir(const std::string& dir,
+                                const std::map<std::string, CopiedFile>& files);
 nlohmann::json error_json(const Error& e);
 // One line on stdout; invalid UTF-8 from scripts is replaced, never fatal.
 void print_json(const nlohmann::json& j);

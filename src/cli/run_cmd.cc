@@ -62,6 +62,10 @@ int run(const Globals& globals, const RunFlags& flags, const ImageFlags& image_f
   if (auto r = apply_image_flags(image_flags, cfg->executor.images); !r) return fail(r.error());
   auto script = read_script(flags);
   if (!script) return fail(script.error());
+  if (!job.copy_out.empty() && flags.output_dir.empty() && !flags.json)
+    return fail(Error{ErrorKind::kInvalidArgument,
+                      "--copy-out: the files need somewhere to go; add --output-dir DIR (or "
+                      "--json, which carries them as base64)"});
   // The job's runtime is the executor's: it then never resolves (nor prepares) another one.
   if (job.runtime) cfg->executor.runtime = *job.runtime;
   cfg->executor.pool_size = 0;  // one job: containers made ahead would go unused
@@ -76,7 +80,17 @@ int run(const Globals& globals, const RunFlags& flags, const ImageFlags& image_f
   if (!flags.json) job.on_output = passthrough(*forwarder);
   auto result = exec->run(*script, job);
   if (!result) return fail(result.error());
-  if (flags.json) print_json(result_json(*result));
+  if (!flags.output_dir.empty()) {
+    if (auto r = write_output_dir(flags.output_dir, result->files); !r) {
+      report_error(r.error());
+      result->warnings.push_back(r.error().message);
+    }
+    // Without --json, what was not copied out is said here (with it, the JSON says it).
+    for (const auto& [path, f] : result->files)
+      if (!f.error.empty() && !flags.json)
+        std::fprintf(stderr, "ociexec: copy-out %s: %s\n", path.c_str(), f.error.c_str());
+  }
+  if (flags.json) print_json(result_json(*result, flags.output_dir.empty()));
   return exit_code_for(*result);
 }
 
@@ -121,6 +135,20 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--tmpfs", flags->tmpfs,
                   "DST[:size=SIZE,mode=OCTAL] tmpfs mount (size default: --tmpfs-size)")
       ->allow_extra_args(false);
+  cmd->add_option("--copy-in", flags->copy_in,
+                  "HOSTPATH[:JOBPATH] file or directory copied into the work dir before the job "
+                  "starts (JOBPATH: relative to it, or under it or /tmp), once per copy")
+      ->allow_extra_args(false);
+  cmd->add_option("--copy-out", flags->copy_out,
+                  "PATTERN (a path or glob relative to the work dir, or under it or /tmp) read "
+                  "after the job ends, into --output-dir or --json's \"files\"; once per pattern")
+      ->allow_extra_args(false);
+  cmd->add_option("--output-dir", flags->output_dir,
+                  "where --copy-out's files are written, by their paths (made if missing)");
+  cmd->add_option("--copy-out-file-cap", flags->copy_out_file_cap,
+                  "bytes kept of each copied-out file (default 64m)");
+  cmd->add_option("--copy-out-cap", flags->copy_out_cap,
+                  "bytes kept of all copied-out files together (default 256m)");
   cmd->add_option("--env-file", flags->env_file,
                   "file of KEY=VALUE lines (podman's format), before each --env");
   cmd->add_option("--network", flags->network,

@@ -124,6 +124,12 @@ const std::map<std::string, Setter>& setters() {
          c.job.output_cap = static_cast<std::size_t>(*size);
          return {};
        }},
+      {"copy_out_file_cap",
+       [](Config& c, const std::string& v) {
+         return assign(parse_size(v), c.job.copy_out_file_cap);
+       }},
+      {"copy_out_cap",
+       [](Config& c, const std::string& v) { return assign(parse_size(v), c.job.copy_out_cap); }},
       {"rootfs",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.job.rootfs = v;

@@ -1,6 +1,7 @@
 #include "container/container.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include "sys/fs.h"
 #include "sys/proc.h"
 #include "sys/reaper.h"
+#include "util/text.h"
 
 namespace ociexec::container {
 
@@ -84,7 +86,8 @@ Container::Container(std::string id, bundle::Bundle bundle, const Request& reque
       bundle_(std::move(bundle)),
       client_(request.client),
       cgroup_(*request.layout, request.cgroup_parent, id_),
-      created_at_(std::chrono::steady_clock::now()) {}
+      created_at_(std::chrono::steady_clock::now()),
+      user_ns_(request.spec.user_namespace.has_value()) {}
 
 Expected<std::unique_ptr<Container>> Container::create(const Request& request,
                                                       std::string_view script,
@@ -116,7 +119,7 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   std::optional<std::string> seccomp_to_learn;
   if (request.seccomp_program) {
     (*spec)["annotations"][runtime::kSeccompBpfAnnotation] =
-        runtime::base64(*request.seccomp_program);
+        text::base64_encode(*request.seccomp_program);
     (*spec)["linux"].erase("seccomp");
   } else {
     seccomp_to_learn = c->client_->prepare_spec(*spec);
@@ -180,6 +183,15 @@ Expected<void> Container::set_stdin(std::string_view data) const {
   if (auto r = sys::pwrite_all(stdin_, data); !r)
     return tl::unexpected(r.error().with_context("stdin"));
   return {};
+}
+
+tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> Container::open_trees(
+    sys::TreeWriteRequest request) const {
+  request.pidfd = init_.pidfd().fd();
+  // Rootless, the job's ids and its tmpfs belong to its user namespace: joined first, it
+  // gives the writer the right to make files there and hand them to the job's user.
+  request.ns_flags = CLONE_NEWNS | (user_ns_ ? CLONE_NEWUSER : 0);
+  return sys::write_tree(request);
 }
 
 Expected<supervise::Clock::time_point> Container::start() {

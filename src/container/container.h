@@ -14,6 +14,7 @@
 #include "container/plan.h"
 #include "runtime/runtime_client.h"
 #include "supervise/supervisor.h"
+#include "sys/job_tree.h"
 #include "sys/process.h"
 #include "sys/unique_fd.h"
 
@@ -40,6 +41,11 @@ class Container {
   // Replaces what the script reads on stdin (a pooled container gets its job's bytes).
   Expected<void> set_stdin(std::string_view data) const;
 
+  // Before start: opens `request.roots` (absolute in the job's root) inside the container's
+  // namespaces and writes `request.entries` there, owned by the job's user. The fds returned
+  // keep those trees readable after the container is gone (sys/job_tree.h).
+  tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> open_trees(
+      sys::TreeWriteRequest request) const;
   // Opens the exec fifo: the init runs from here. Returns the start time.
   Expected<supervise::Clock::time_point> start();
   // Until the init has exited and the output is drained or the plan's deadline has killed it
@@ -73,6 +79,7 @@ class Container {
   sys::UniqueFd exec_status_;
   std::chrono::steady_clock::time_point created_at_;
   bool removed_ = false;
+  bool user_ns_ = false;  // rootless: the job has a user namespace of its own
   image::RootfsHold rootfs_hold_;
 };
 

@@ -19,6 +19,7 @@
 #include "ociexec/result.h"
 #include "runtime/runtime_client.h"
 #include "spec/spec_builder.h"
+#include "sys/job_tree.h"
 
 namespace ociexec::container {
 
@@ -63,6 +64,22 @@ struct Profile {
   auto operator<=>(const Profile&) const = default;
 };
 
+// The job's files in and out (JobOptions::files, copy_in, copy_out), checked and read from
+// the host: what is written into its trees before it starts, what is read after it ended.
+struct JobFiles {
+  // The trees, absolute in the job's root: its work dir first, then /tmp where a path needs
+  // it. Empty: no files in or out.
+  std::vector<std::string> roots;
+  std::vector<sys::TreeEntry> copy_in;  // parents first
+  struct Pattern {
+    std::size_t root = 0;
+    std::vector<std::string> components;  // below the root; each a name or a glob
+  };
+  std::vector<Pattern> copy_out;
+  std::uint64_t file_cap = 0;
+  std::uint64_t total_cap = 0;
+};
+
 struct JobPlan {
   Request container;
   // The caller's script and stdin: views that outlive the run (run() holds the caller's
@@ -89,6 +106,7 @@ struct JobPlan {
   bool init = false;
   // Live output (JobOptions::on_output), through a supervise::OutputRelay.
   OutputCallback on_output;
+  JobFiles files;
   Profile profile;
 };
 

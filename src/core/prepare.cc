@@ -11,6 +11,7 @@
 
 #include "bundle/bundle.h"
 #include "core/executor_impl.h"
+#include "core/files.h"
 #include "core/mounts.h"
 #include "core/rootless.h"
 #include "core/seccomp_probe.h"
@@ -18,6 +19,7 @@
 #include "image/image_rootfs.h"
 #include "image/user.h"
 #include "spec/shebang.h"
+#include "util/invalid.h"
 
 namespace ociexec {
 
@@ -155,6 +157,16 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   plan.kill_wait = options.kill_wait;
   plan.init = job.init;
   plan.on_output = job.on_output;
+  auto files = core::plan_files(job, plan.limits.tmpfs_bytes);
+  if (!files) return tl::unexpected(files.error());
+  // The trees are reached through the init's namespaces before it starts. Rootless with
+  // subordinate ids its init has taken a uid the caller does not own, which makes it
+  // non-dumpable, and the kernel then lets only CAP_SYS_PTRACE on the host join them.
+  if (host.rootless && host.user_ns.full() && !files->roots.empty())
+    return invalid_argument(
+        "files, copy-in and copy-out: not available rootless with subordinate ids (the job's "
+        "init cannot be entered once it took its uid); run as root, or pass files on stdin");
+  plan.files = std::move(*files);
 
   auto client = client_for(job.runtime);
   if (!client) return tl::unexpected(client.error());

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/executor_impl.h"
+#include "core/files.h"
 #include "core/validate.h"
 #include "pool/assign.h"
 #include "sys/reaper.h"
@@ -125,6 +126,18 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
     if (!made) return tl::unexpected(made.error());
     relay = std::move(*made);
   }
+  // The job's files go in while its init waits at the fifo; the trees stay open for
+  // copy-out, past the container's removal.
+  std::vector<sys::UniqueFd> trees;
+  if (!plan.files.roots.empty()) {
+    auto opened = c.open_trees({.roots = plan.files.roots,
+                                .entries = plan.files.copy_in,
+                                .uid = plan.profile.uid,
+                                .gid = plan.profile.gid});
+    if (!opened)
+      return tl::unexpected(core::copy_in_error(opened.error(), plan.limits.tmpfs_bytes));
+    trees = std::move(*opened);
+  }
   auto started = c.start();
   if (!started) return tl::unexpected(started.error());
   auto sup = c.supervise(plan, *started, relay.get());
@@ -165,6 +178,7 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   auto result =
       compose_result(std::move(*sup), stats, *started, plan.limits, c.client().info(), c.id());
   result.warnings = std::move(warnings);
+  if (!plan.files.copy_out.empty()) result.files = core::read_copy_out(plan.files, trees);
   return result;
 }
 

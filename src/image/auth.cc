@@ -1,7 +1,5 @@
 #include "image/auth.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <cstdlib>
 #include <vector>
@@ -141,32 +139,6 @@ Expected<std::string> token_from_response(std::string_view text) {
   return tl::unexpected(Error{ErrorKind::kAuth,
                               "token server: the response holds no token (expected JSON with "
                               "\"token\" or \"access_token\")"});
-}
-
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  std::string in(text);
-  while (!in.empty() && (in.back() == '\n' || in.back() == ' ')) in.pop_back();
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * in.size() / 4 + 1, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t len = static_cast<std::size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  if (!in.empty() && in.back() == '=') --len;
-  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
 }
 
 }  // namespace ociexec::image

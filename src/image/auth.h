@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "ociexec/error.h"
+#include "util/text.h"
 
 namespace ociexec::image {
 
@@ -42,7 +43,7 @@ std::vector<std::string> default_auth_files();
 // The token of a token-server response ("token", else "access_token").
 Expected<std::string> token_from_response(std::string_view json);
 
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
+using text::base64_decode;
+using text::base64_encode;
 
 }  // namespace ociexec::image

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kHostViewDir = "hostview-3";
+constexpr const char* kHostViewDir = "hostview-4";
 // Top-level host directories that make up the view; each is mirrored as a symlink when it
 // is one on the host (merged /usr), bound read-only when it is a real directory.
 constexpr const char* kHostDirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
@@ -59,10 +59,11 @@ Expected<void> build_skeleton(const fs::path& dir) {
   const fs::path etc = dir / "etc";
   for (const auto& d : {dir, root, etc})
     if (auto r = sys::make_dir(d, 0755, false); !r) return r;
+  // runc gives a tmpfs the mode of the directory it covers, whatever mode= says: /tmp must be
+  // 1777 here, or runc's jobs get a /tmp only root may write (hostview-3's was 0755).
   for (const char* m : kMountPoints)
-    if (auto r = sys::make_dir(root / m, 0755, false); !r) return r;
-  // runc gives a tmpfs the mode of the directory it covers, whatever mode= says.
-  if (auto r = sys::make_dir(root / "tmp", 01777, true); !r) return r;
+    if (auto r = sys::make_dir(root / m, std::string_view(m) == "tmp" ? 01777 : 0755, false); !r)
+      return r;
   for (const char* name : kHostDirs) {
     fs::path host = fs::path("/") / name;
     std::error_code ec;

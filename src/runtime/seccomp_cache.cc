@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "sys/fs.h"
+#include "util/text.h"
 
 namespace ociexec::runtime {
 
@@ -20,23 +21,6 @@ constexpr std::size_t kInstruction = 8;
 constexpr std::size_t kMaxProgram = 4096 * kInstruction;
 
 }  // namespace
-
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  auto byte = [&](std::size_t i) -> std::uint32_t {
-    return i < data.size() ? static_cast<unsigned char>(data[i]) : 0U;
-  };
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    const std::uint32_t v = byte(i) << 16U | byte(i + 1) << 8U | byte(i + 2);
-    const std::size_t have = std::min<std::size_t>(3, data.size() - i);  // bytes in this group
-    for (std::size_t k = 0; k < 4; ++k)
-      out += k <= have ? kAlphabet[(v >> (18 - 6 * k)) & 63U] : '=';
-  }
-  return out;
-}
 
 std::optional<std::string> SeccompCache::apply(nlohmann::json& spec) const {
   auto linux = spec.find("linux");
@@ -58,7 +42,7 @@ void SeccompCache::learn(const std::string& section, const std::filesystem::path
       program->size() > kMaxProgram)
     return;
   std::lock_guard lock(mutex_);
-  programs_.emplace(section, base64(*program));
+  programs_.emplace(section, text::base64_encode(*program));
 }
 
 bool SeccompCache::probe_due() const {

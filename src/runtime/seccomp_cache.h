@@ -49,7 +49,4 @@ class SeccompCache {
 // domain"; one that ignores the annotation runs the command.
 std::string seccomp_probe_program();
 
-// Standard base64 (RFC 4648, with padding), as crun decodes the annotation.
-std::string base64(std::string_view data);
-
 }  // namespace ociexec::runtime

@@ -1,10 +1,14 @@
 #include "sys/clone_child.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -98,6 +102,112 @@ int make_namespace(void* arg) {
   if (failed(s, fd, "open /proc/self/ns/mnt")) return 1;
   s->ns_fd = static_cast<int>(fd);
   return 0;
+}
+
+namespace {
+
+bool tree_failed(TreeWrite* w, long rc, const char* step, int op) {
+  if (rc >= 0) return false;
+  w->err = static_cast<int>(-rc);
+  w->step = step;
+  w->failed_op = op;
+  return true;
+}
+
+// openat2 below `dir`: no symlink (the last component's either), no mount crossing, no "..".
+long open_beneath(int dir, const char* name, int flags) {
+  open_how how{};
+  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC | O_NOFOLLOW);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+  long rc;
+  do rc = raw(SYS_openat2, dir, ptr(name), ptr(&how), sizeof how);
+  while (rc == -EINTR || rc == -EAGAIN);
+  return rc;
+}
+
+long write_all(int fd, const char* data, unsigned long size) {
+  while (size > 0) {
+    const long n = raw(SYS_write, fd, ptr(data), static_cast<long>(size));
+    if (n == -EINTR) continue;
+    if (n < 0) return n;
+    data += n;
+    size -= static_cast<unsigned long>(n);
+  }
+  return 0;
+}
+
+// One op; returns 0 or -errno with w->step set.
+long run_op(TreeWrite* w, int i) {
+  const TreeOp& op = w->ops[i];
+  const int parent = op.parent < 0 ? w->root_fds[op.root] : w->dir_fds[op.parent];
+  const long uid = w->uid, gid = w->gid;
+  switch (op.kind) {
+    case TreeOp::kDir: {
+      const long made = raw(SYS_mkdirat, parent, ptr(op.name), op.mode);
+      if (made < 0 && made != -EEXIST) return w->step = "mkdir", made;
+      const long fd = open_beneath(parent, op.name, O_RDONLY | O_DIRECTORY);
+      if (fd < 0) return w->step = "open directory", fd;
+      w->dir_fds[i] = static_cast<int>(fd);
+      if (made < 0) return 0;  // an existing directory (a mount point) keeps its owner
+      if (long rc = raw(SYS_fchown, fd, uid, gid); rc < 0) return w->step = "chown", rc;
+      if (long rc = raw(SYS_fchmod, fd, op.mode); rc < 0) return w->step = "chmod", rc;
+      return 0;
+    }
+    case TreeOp::kFile: {
+      const long fd = raw(SYS_openat, parent, ptr(op.name),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op.mode);
+      if (fd < 0) return w->step = "create", fd;
+      long rc = write_all(static_cast<int>(fd), op.data, op.size);
+      if (rc < 0) w->step = "write";
+      if (rc >= 0 && (rc = raw(SYS_fchown, fd, uid, gid)) < 0) w->step = "chown";
+      if (rc >= 0 && (rc = raw(SYS_fchmod, fd, op.mode)) < 0) w->step = "chmod";
+      raw(SYS_close, fd);
+      return rc;
+    }
+    case TreeOp::kSymlink: {
+      if (long rc = raw(SYS_symlinkat, ptr(op.data), parent, ptr(op.name)); rc < 0)
+        return w->step = "symlink", rc;
+      if (long rc = raw(SYS_fchownat, parent, ptr(op.name), uid, gid, AT_SYMLINK_NOFOLLOW); rc < 0)
+        return w->step = "chown", rc;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+}  // namespace
+
+int write_tree(void* arg) {
+  auto* w = static_cast<TreeWrite*>(arg);
+  if (w->ns_flags != 0 &&
+      tree_failed(w, raw(SYS_setns, w->pidfd, w->ns_flags), "join the job's namespaces", -1000))
+    return 1;
+  for (int r = 0; r < w->root_count; ++r) {
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do fd = raw(SYS_openat2, AT_FDCWD, ptr(w->roots[r]), ptr(&how), sizeof how);
+    while (fd == -EINTR || fd == -EAGAIN);
+    if (tree_failed(w, fd, w->roots[r], -1 - r)) return 1;
+    w->root_fds[r] = static_cast<int>(fd);
+    struct statfs fs {};
+    if (tree_failed(w, raw(SYS_fstatfs, fd, ptr(&fs)), w->roots[r], -1 - r)) return 1;
+    if (w->require_tmpfs && fs.f_type != TMPFS_MAGIC) {
+      tree_failed(w, -ENOTSUP, w->roots[r], -1 - r);
+      return 1;
+    }
+  }
+  int rc = 0;
+  for (int i = 0; i < w->op_count && rc == 0; ++i)
+    if (long r = run_op(w, i); r < 0) {
+      w->err = static_cast<int>(-r);
+      w->failed_op = i;
+      rc = 1;
+    }
+  for (int i = 0; i < w->op_count; ++i)
+    if (w->dir_fds[i] >= 0) raw(SYS_close, w->dir_fds[i]);
+  return rc;
 }
 
 }  // namespace ociexec::sys::clone_child

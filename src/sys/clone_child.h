@@ -33,3 +33,44 @@ struct NamespaceSetup {
 int make_namespace(void* setup);
 
 }  // namespace ociexec::sys::clone_child
+
+namespace ociexec::sys::clone_child {
+
+// One step of writing a tree into a job's directory: a directory, a file or a symlink, named
+// `name` in its parent (`parent`: the index of an earlier kDir op; -1: root `root` itself).
+struct TreeOp {
+  enum Kind : int { kDir, kFile, kSymlink };
+  Kind kind;
+  int root;
+  int parent;
+  const char* name;
+  unsigned mode;
+  const char* data;  // a file's bytes; a symlink's target (NUL-terminated)
+  unsigned long size;
+};
+
+// Joins the namespaces of the process `pidfd` names (`ns_flags`, 0: none, so the roots are
+// this process' paths), opens each of `roots` (absolute, resolved in that root) into
+// `root_fds` in the caller's table (the clone shares it: CLONE_FILES), checks that each is a
+// tmpfs when `require_tmpfs`, then runs `ops` in order: nothing is followed through a
+// symlink, nothing is created over an existing file, and what is created is owned by
+// uid:gid. On failure, `err`, `step` and `failed_op` (-1: a root) say where.
+struct TreeWrite {
+  int pidfd;
+  int ns_flags;
+  const char* const* roots;
+  int root_count;
+  int* root_fds;  // out: -1 until opened
+  const TreeOp* ops;
+  int op_count;
+  int* dir_fds;  // scratch, one per op
+  unsigned uid;
+  unsigned gid;
+  bool require_tmpfs;
+  int err = 0;
+  int failed_op = -1;
+  const char* step = "";
+};
+int write_tree(void* write);
+
+}  // namespace ociexec::sys::clone_child

@@ -54,7 +54,7 @@ Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& pat
     const long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
     if (fd >= 0) return UniqueFd(static_cast<int>(fd));
     if (errno == EINTR || errno == EAGAIN) continue;
-    return tl::unexpected(errno_error(fmt::format("open {:?} inside the layer", rel), errno));
+    return tl::unexpected(errno_error(fmt::format("open {:?} inside its root", rel), errno));
   }
 }
 
@@ -71,15 +71,15 @@ Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>
       if (!parent) return parent;
       if (::mkdirat(parent->get(), path[i].c_str(), 0755) != 0) {
         if (errno != EEXIST)
-          return tl::unexpected(errno_error(
-              fmt::format("mkdir {:?} inside the layer", joined(path, i + 1)), errno));
+          return tl::unexpected(
+              errno_error(fmt::format("mkdir {:?} inside its root", joined(path, i + 1)), errno));
         // Something that is not a directory: a symlink leading nowhere in this root, or a
         // file. Nothing is created through it.
-        return tl::unexpected(Error{
-            ErrorKind::kImage,
-            fmt::format("{:?} is not a directory of the layer (a symlink to one missing in it, "
-                        "or a file): refused",
-                        joined(path, i + 1))});
+        return tl::unexpected(
+            Error{ErrorKind::kImage,
+                  fmt::format("{:?} is not a directory there (a symlink to one missing in it, "
+                              "or a file): refused",
+                              joined(path, i + 1))});
       }
       next = open_in_root(root_fd, path, i + 1, O_DIRECTORY | O_RDONLY);
       if (!next) return next;
@@ -87,6 +87,26 @@ Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>
     dir = std::move(*next);
   }
   return dir;
+}
+
+Expected<UniqueFd> open_dir(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected(errno_error(fmt::format("open {:?}", path), errno));
+  return UniqueFd(fd);
+}
+
+Expected<void> write_file_at(int dir_fd, const std::string& name, std::string_view data,
+                             unsigned mode) {
+  UniqueFd fd(
+      ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return tl::unexpected(errno_error(fmt::format("create {:?}", name), errno));
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return tl::unexpected(errno_error(fmt::format("write {:?}", name), errno));
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
 }
 
 Expected<void> remove_at(int dir_fd, const std::string& name) {

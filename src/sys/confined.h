@@ -1,6 +1,7 @@
 // Paths resolved inside a directory as if it were the root (openat2 RESOLVE_IN_ROOT): "..",
 // absolute symlinks and absolute names all stay inside it, and no magic link (/proc/self/..)
-// or mount crossing is followed. Used wherever untrusted input (an image layer) names files.
+// or mount crossing is followed. Used wherever untrusted input (an image layer, the paths of
+// a job's files) names files.
 #pragma once
 
 #include <string>
@@ -23,6 +24,14 @@ Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& pat
 // The directory made of the first `count` components, created (0755) where missing.
 Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>& path,
                                      std::size_t count);
+
+// The directory `path`, as the caller names it.
+Expected<UniqueFd> open_dir(const std::string& path);
+
+// Creates or truncates `name` in `dir_fd` (never through a symlink: a link there is an error)
+// with `mode`, and writes `data`.
+Expected<void> write_file_at(int dir_fd, const std::string& name, std::string_view data,
+                             unsigned mode);
 
 // Removes `name` in the directory `dir_fd` and, for a directory, everything below it,
 // never following a symlink. A missing name is not an error.

@@ -1,5 +1,7 @@
 #include "util/text.h"
 
+#include <cstdint>
+
 #include <algorithm>
 
 namespace ociexec::text {
@@ -40,6 +42,52 @@ std::size_t whole_utf8_prefix(std::string_view bytes) {
     return need > back ? n - back : n;
   }
   return n;
+}
+
+namespace {
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64_encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  auto byte = [&](std::size_t i) -> std::uint32_t {
+    return i < data.size() ? static_cast<unsigned char>(data[i]) : 0U;
+  };
+  for (std::size_t i = 0; i < data.size(); i += 3) {
+    const std::uint32_t v = byte(i) << 16U | byte(i + 1) << 8U | byte(i + 2);
+    const std::size_t have = std::min<std::size_t>(3, data.size() - i);  // bytes in this group
+    for (std::size_t k = 0; k < 4; ++k) out += k <= have ? kBase64[(v >> (18 - 6 * k)) & 63U] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r'))
+    text.remove_suffix(1);
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t v = 0;
+    int pad = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      std::uint32_t six = 0;
+      if (c == '=' && i + 4 == text.size() && k >= 2 && (k == 3 || text[i + 3] == '=')) {
+        ++pad;
+      } else if (const char* at = std::char_traits<char>::find(kBase64, 64, c); at && !pad) {
+        six = static_cast<std::uint32_t>(at - kBase64);
+      } else {
+        return std::nullopt;
+      }
+      v = v << 6U | six;
+    }
+    out += static_cast<char>((v >> 16U) & 255U);
+    if (pad < 2) out += static_cast<char>((v >> 8U) & 255U);
+    if (pad < 1) out += static_cast<char>(v & 255U);
+  }
+  return out;
 }
 
 }  // namespace ociexec::text

@@ -2,6 +2,7 @@
 // runtime output, cgroup and /proc files, registry headers): one of each, here.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,5 +20,11 @@ std::vector<std::string> words(std::string_view text);
 // start a multi-byte sequence that is not complete yet (a piece of output split inside a
 // character; the rest comes with the next piece). Invalid bytes count as whole.
 std::size_t whole_utf8_prefix(std::string_view bytes);
+
+// Standard base64 (RFC 4648, with padding): crun's seccomp annotation, registry auth, and
+// the bytes of files in JSON (batch input, results).
+std::string base64_encode(std::string_view data);
+// nullopt unless `text` (trailing blanks and newlines aside) is whole, padded base64.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace ociexec::text

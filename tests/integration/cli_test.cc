@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
+#include "sys/fs.h"
 
 using namespace std::chrono_literals;
 using namespace ociexec::test;
@@ -106,6 +107,63 @@ TEST_CASE("cli: -v, --mount and --tmpfs mount as podman's do") {
   leaks.check();
 }
 
+TEST_CASE("cli: --copy-in and --copy-out with --output-dir and --json, and batch's files") {
+  LeakCheck leaks;
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / fmt::format("ociexec-cli-files-{}", ::getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir / "in");
+  std::ofstream(dir / "in" / "data.txt") << "input\n";
+  const std::string script =
+      "cat data.txt; mkdir -p out/sub; echo a > out/a.txt; echo b > out/sub/b.txt; "
+      "echo t > /tmp/t.log; ln -s /etc/passwd out/link; exit 3";
+  auto r = cli(
+      run_args({"--copy-in", (dir / "in" / "data.txt").string(), "--copy-out", "out", "--copy-out",
+                "/tmp/t.log", "--output-dir", (dir / "got").string(), "-c", script}));
+  CHECK(r.code == 3);  // the job's own code, whatever was copied
+  CHECK(r.output.find("input\n") == 0);
+  CHECK(r.output.find("ociexec: copy-out out/link: a symlink: not followed\n") !=
+        std::string::npos);
+  CHECK(ociexec::sys::read_file(dir / "got" / "out" / "a.txt").value_or("") == "a\n");
+  CHECK(ociexec::sys::read_file(dir / "got" / "out" / "sub" / "b.txt").value_or("") == "b\n");
+  CHECK(ociexec::sys::read_file(dir / "got" / "tmp" / "t.log").value_or("") == "t\n");
+  CHECK_FALSE(fs::exists(dir / "got" / "out" / "link"));
+
+  auto j = cli(run_args({"--json", "--copy-in", (dir / "in").string() + ":input", "--copy-out",
+                         "input/*", "-c", "cat input/data.txt"}));
+  CHECK(j.code == 0);
+  auto doc = nlohmann::json::parse(j.output, nullptr, false);
+  REQUIRE(doc.is_object());
+  CHECK(doc["stdout"] == "input\n");
+  CHECK(doc["files"]["input/data.txt"]["base64"] == "aW5wdXQK");
+  CHECK(doc["files"]["input/data.txt"]["mode"] == "0644");
+  CHECK(doc["files"]["input/data.txt"]["truncated"] == false);
+
+  const auto lines = dir / "jobs.jsonl";
+  const std::string rootfs = Env::get().rootfs.string();
+  std::ofstream(lines)
+      << nlohmann::json{{"id", "f"},
+                        {"rootfs", rootfs},
+                        {"script", "cat a.txt b.bin | od -An -c; echo out > o.txt"},
+                        {"files", {{"a.txt", "text\n"}, {"b.bin", {{"base64", "AAEC"}}}}},
+                        {"copy_out", "o.txt"}}
+             .dump()
+      << "\n"
+      << nlohmann::json{{"id", "bad"},
+                        {"rootfs", rootfs},
+                        {"script", "true"},
+                        {"files", {{"x", {{"base64", "!!"}}}}}}
+             .dump()
+      << "\n";
+  auto b = cli({"batch", lines.string()});
+  CHECK(b.code == 125);  // a line was refused
+  CHECK(b.output.find(R"("files":{"o.txt":{"base64":"b3V0Cg==")") != std::string::npos);
+  CHECK(b.output.find(R"(\"x\": \"base64\" is not base64)") != std::string::npos);
+  CHECK(b.output.find(R"(t   e   x   t  \\n  \\0 001 002)") != std::string::npos);
+  fs::remove_all(dir);
+  leaks.check();
+}
+
 TEST_CASE("cli: killed by signal N exits 128+N") {
   LeakCheck leaks;
   auto r = cli(run_args({"--interpreter", "/bin/payload segv", "-c", ""}));
@@ -145,8 +203,10 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--ulimit", "nofile=ten", "-c", "true"}), "--ulimit: \"nofile=ten\""},
       {run_args({"--ulimit", "files=10", "-c", "true"}), "unknown limit \"files\""},
       {run_args({"--ulimit", "nofile=10:5", "-c", "true"}), "soft limit is above the hard"},
-      {run_args({"-v", "data:/x", "-c", "true"}), "--volume: \"data:/x\": \"data\" is not an absolute"},
-      {run_args({"-v", "/nonexistent:/mnt", "-c", "true"}), "the source /nonexistent: No such file"},
+      {run_args({"-v", "data:/x", "-c", "true"}),
+       "--volume: \"data:/x\": \"data\" is not an absolute"},
+      {run_args({"-v", "/nonexistent:/mnt", "-c", "true"}),
+       "the source /nonexistent: No such file"},
       {run_args({"--mount", "type=volume,target=/x", "-c", "true"}), "--mount: \"type=volume"},
       {run_args({"--tmpfs", "/tmp/t:noexec", "-c", "true"}), "option \"noexec\" is not supported"},
       {run_args({"--tmpfs", "/proc/t", "-c", "true"}), "/proc is the executor's"},
@@ -155,6 +215,12 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--cpu-time", "0", "-c", "true"}), "cpu time 0s: must be positive"},
       {run_args({"--cpuset-cpus", "0-", "-c", "true"}), "cpuset-cpus \"0-\": expected a CPU list"},
       {run_args({"--cpuset-cpus", "4095", "-c", "true"}), "CPU 4095 is not one this host"},
+      {run_args({"--copy-out", "x", "-c", "true"}), "--copy-out: the files need somewhere to go"},
+      {run_args({"--copy-in", ":x", "-c", "true"}), "--copy-in \":x\": expected HOSTPATH"},
+      {run_args({"--copy-in", "/nonexistent/in", "-c", "true"}), "No such file or directory"},
+      {run_args({"--copy-out", "../x", "--json", "-c", "true"}), "is refused: name a path below"},
+      {run_args({"--copy-out", "x", "--copy-out-cap", "0", "--json", "-c", "true"}),
+       "must be above 0"},
   };
   for (const auto& c : cases) {
     auto r = cli(c.args);

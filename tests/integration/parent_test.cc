@@ -119,7 +119,7 @@ TEST_CASE("the state dir lives as long as its executors; the last one out remove
   CHECK_MESSAGE(!fs::exists(state), "the last executor out left the state dir behind");
   // The caches stay for the next executor: the built-in rootfs skeleton and the runtime's
   // version, in the cache dir.
-  CHECK(fs::is_directory(cache / "hostview-3" / "rootfs"));
+  CHECK(fs::is_directory(cache / "hostview-4" / "rootfs"));
   CHECK(fs::exists(cache / (Env::get().runtime + ".version")));
   fs::remove_all(cache);
   leaks.check();

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include <filesystem>
+
 #include <fstream>
+#include "util/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -76,14 +78,14 @@ TEST_CASE("crun is refused on a hybrid host with controllers on the cgroup2 moun
 }
 
 TEST_CASE("base64 of the seccomp program: RFC 4648 vectors") {
-  CHECK(runtime::base64("").empty());
-  CHECK(runtime::base64("f") == "Zg==");
-  CHECK(runtime::base64("fo") == "Zm8=");
-  CHECK(runtime::base64("foo") == "Zm9v");
-  CHECK(runtime::base64("foob") == "Zm9vYg==");
-  CHECK(runtime::base64("fooba") == "Zm9vYmE=");
-  CHECK(runtime::base64("foobar") == "Zm9vYmFy");
-  CHECK(runtime::base64(std::string("\xff\x00\xfe", 3)) == "/wD+");
+  CHECK(text::base64_encode("").empty());
+  CHECK(text::base64_encode("f") == "Zg==");
+  CHECK(text::base64_encode("fo") == "Zm8=");
+  CHECK(text::base64_encode("foo") == "Zm9v");
+  CHECK(text::base64_encode("foob") == "Zm9vYg==");
+  CHECK(text::base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(text::base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(text::base64_encode(std::string("\xff\x00\xfe", 3)) == "/wD+");
 }
 
 TEST_CASE("seccomp cache: crun's program replaces the section it was compiled from") {
@@ -131,7 +133,7 @@ TEST_CASE("seccomp cache: crun's program replaces the section it was compiled fr
   CHECK_FALSE(cache.apply(second));
   CHECK_FALSE(second["linux"].contains("seccomp"));
   CHECK(second["annotations"]["a"] == "b");
-  CHECK(second["annotations"][runtime::kSeccompBpfAnnotation] == runtime::base64(program));
+  CHECK(second["annotations"][runtime::kSeccompBpfAnnotation] == text::base64_encode(program));
 
   // Another section (another errno) is not the same filter.
   auto other = spec_with("38");

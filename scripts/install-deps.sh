@@ -11,6 +11,7 @@ packages=(
   golang-github-opencontainers-specs-dev
   util-linux
   uidmap  # newuidmap/newgidmap: rootless jobs map subordinate ids (docs/rootless.md)
+  passt   # pasta: --network private (user-mode networking)
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
   # Images: the registry client, layer unpacking and digests
   libcurl4-openssl-dev libarchive-dev libssl-dev libzstd-dev

@@ -83,8 +83,15 @@ enum class Network {
   kNone,  // a network namespace of its own with loopback only (the default; Docker's is a
           // bridge, so a script that fetches a URL needs kHost here)
   kHost,  // the host's network stack: no network isolation at all (root only)
+  // A network namespace of its own with outbound access through pasta (user-mode networking,
+  // as podman's rootless default): connections leave from the host's sockets; nothing comes
+  // in. The host's loopback is reachable as host.ociexec.internal (the gateway, 169.254.1.1);
+  // DNS goes to the host's resolver through 169.254.1.3. Root only for now.
+  kPrivate,
+  kPrivateNoHostLoopback,  // the same without host.ociexec.internal: no way to the host's loopback
 };
-std::string_view to_string(Network network) noexcept;  // "none", "host"
+// "none", "host", "private", "private:no-host-loopback"
+std::string_view to_string(Network network) noexcept;
 
 // Which of the job's streams a piece of live output (JobOptions::on_output) came from.
 enum class OutputStream { kStdout, kStderr };

@@ -105,7 +105,7 @@ class _JobOptions(TypedDict, total=False):
     pull: str  # "missing" | "always" | "never"
     user: Optional[str]
     workdir: str
-    network: str  # "none" | "host"
+    network: str  # "none" | "private" | "private:no-host-loopback" | "host"
     volume: Union[str, Sequence[str]]
     mount: Union[str, Sequence[str]]
     tmpfs: Union[str, Sequence[str]]

@@ -60,7 +60,7 @@ Expected<void> Bundle::remove() {
   }
   auto known = sys::remove_known_tree(
       dir_, {"config.json", "init.pid", "runtime.log", "job/script", "job/job", "job/init", "job/",
-             "rootfs/", "rw/"});
+             "rootfs/", "rw/", "netns", "pasta.pid", "net/hosts", "net/resolv.conf", "net/"});
   auto r = known && *known ? Expected<void>{} : sys::remove_tree(dir_);
   if (r) dir_.clear();
   return r;

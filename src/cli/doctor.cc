@@ -154,6 +154,22 @@ Finding check_network() {
           {}};
 }
 
+// --network private: pasta, as root (rootless it is refused for now).
+Finding check_private_network() {
+  if (::geteuid() != 0)
+    return {"network private", true, "root only for now: rootless jobs get --network none", {}};
+  auto pasta = sys::find_executable("pasta");
+  if (!pasta)
+    return {"network private", false, "pasta not found on PATH: --network private cannot run here",
+            "apt-get install passt (the other network modes work without it)"};
+  return {"network private",
+          true,
+          fmt::format("{}: --network private gives a job outbound access from the host's "
+                      "sockets, and the host's loopback as host.ociexec.internal",
+                      *pasta),
+          {}};
+}
+
 // Root, or rootless: what that means for jobs here.
 std::vector<Finding> check_privileges(const ExecutorOptions& options) {
   if (!running_rootless())
@@ -278,6 +294,7 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   findings.push_back(check_images(options));
   findings.push_back(check_state_dir(options));
   findings.push_back(check_network());
+  findings.push_back(check_private_network());
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {

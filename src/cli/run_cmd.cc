@@ -152,8 +152,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--env-file", flags->env_file,
                   "file of KEY=VALUE lines (podman's format), before each --env");
   cmd->add_option("--network", flags->network,
-                  "none (default: loopback only) or host (the host's network, no isolation; "
-                  "root only)");
+                  "none (default: loopback only); private (outbound through pasta, the host's "
+                  "loopback as host.ociexec.internal; private:no-host-loopback without it; root "
+                  "only); host (the host's network, no isolation; root only)");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
   cmd->add_option("--image", flags->image,

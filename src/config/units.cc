@@ -171,9 +171,12 @@ Expected<Network> parse_network(std::string_view text) {
   const auto t = text::trim(text);
   if (t == "none") return Network::kNone;
   if (t == "host") return Network::kHost;
+  if (t == "private") return Network::kPrivate;
+  if (t == "private:no-host-loopback") return Network::kPrivateNoHostLoopback;
   return invalid_argument(
-      fmt::format("{:?}: expected none (loopback only, the default) or host (the host's "
-                  "network, root only)",
+      fmt::format("{:?}: expected none (loopback only, the default), private (outbound through "
+                  "pasta; private:no-host-loopback without the host's loopback) or host (the "
+                  "host's network)",
                   text));
 }
 

@@ -109,6 +109,11 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   }
   in.readonly_binds.push_back(
       {c->bundle_.script_dir().string(), std::string(bundle::kScriptDirInContainer)});
+  if (request.network) {
+    auto binds = write_network_files(c->bundle_.dir(), *request.network);
+    if (!binds) return tl::unexpected(binds.error().with_context("network private"));
+    in.readonly_binds.insert(in.readonly_binds.end(), binds->begin(), binds->end());
+  }
   if (!request.own_cgroup) in.cgroups_path = c->cgroup_.spec_path();
   const auto& owner = bundle::Owner::self();
   in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
@@ -161,6 +166,11 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   if (request.own_cgroup && !request.layout->hierarchies.empty())
     if (auto r = c->cgroup_.adopt(c->init_.pidfd().pid(), *request.own_cgroup); !r)
       return tl::unexpected(r.error().with_context("delegated cgroup"));
+  if (request.network) {
+    auto net = PrivateNetwork::start(*request.network, c->init_.pidfd().pid(), c->bundle_.dir());
+    if (!net) return tl::unexpected(net.error());
+    c->network_ = std::move(*net);
+  }
   return c;
 }
 
@@ -262,6 +272,7 @@ Expected<void> Container::remove() {
     return tl::unexpected(cgroup_removed.error().with_context("remove cgroup"));
   }
   if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
+  if (auto r = network_.stop(); !r) return tl::unexpected(r.error().with_context("network"));
   if (auto r = bundle_.remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
   return {};
 }

@@ -11,6 +11,7 @@
 
 #include "bundle/bundle.h"
 #include "cgroup/cgroup.h"
+#include "container/network.h"
 #include "container/plan.h"
 #include "runtime/runtime_client.h"
 #include "supervise/supervisor.h"
@@ -81,6 +82,8 @@ class Container {
   bool removed_ = false;
   bool user_ns_ = false;  // rootless: the job has a user namespace of its own
   image::RootfsHold rootfs_hold_;
+  // Declared after bundle_: stopped (pasta killed, its mount gone) before the bundle goes.
+  PrivateNetwork network_;
 };
 
 }  // namespace ociexec::container

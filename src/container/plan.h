@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cgroup/cgroup.h"
+#include "container/network.h"
 #include "image/rootfs.h"
 #include "ociexec/options.h"
 #include "ociexec/result.h"
@@ -44,6 +45,8 @@ struct Request {
   // `rootfs_hold` keeps them from being pruned while the container exists.
   std::vector<std::string> image_layers;
   image::RootfsHold rootfs_hold;
+  // --network private: pasta joins the container's network namespace once it exists.
+  std::optional<NetworkRequest> network;
   // crun only: a seccomp program (raw BPF) loaded through its annotation in place of the
   // spec's seccomp section; the seccomp probe's (core/seccomp_probe.h).
   std::optional<std::string> seccomp_program;

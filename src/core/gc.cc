@@ -9,6 +9,7 @@
 
 #include "bundle/bundle.h"
 #include "bundle/owner.h"
+#include "container/network.h"
 #include "core/executor_impl.h"
 #include "runtime/runtime.h"
 #include "sys/fs.h"
@@ -83,6 +84,7 @@ GcReport Executor::Impl::collect_garbage() const {
       if (cgroup_gone && client->forget(id)) continue;
       problems.push_back(deleted.error().message);
     }
+    container::stop_leftover_network(bundle_dir);  // its pasta; the mount goes with the dir
     if (auto r = bundle::remove_bundle_dir(bundle_dir); !r) problems.push_back(r.error().message);
     if (problems.empty()) {
       bundle::forget_abandoned(id);

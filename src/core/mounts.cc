@@ -115,11 +115,31 @@ Expected<void> check_mount_point(const Mount& m, const std::vector<Covering>& co
 
 }  // namespace
 
+namespace {
+
+std::vector<Covering> root_covering(const JobOptions& job, const image::RootfsPlan& root) {
+  std::vector<Covering> covering = {{"/tmp", true, ""}, {job.workdir, true, ""}};
+  for (const auto& b : root.readonly_binds) covering.push_back({b.destination, false, b.source});
+  return covering;
+}
+
+}  // namespace
+
+bool may_bind_over(const std::string& target, const JobOptions& job,
+                   const std::vector<Mount>& mounts, const image::RootfsPlan& root,
+                   bool root_writable) {
+  auto covering = root_covering(job, root);
+  for (const auto& m : mounts)
+    covering.push_back({m.target, m.type == Mount::Type::kTmpfs, m.source});
+  Mount probe;
+  probe.target = target;
+  return check_mount_point(probe, covering, root, root_writable).has_value();
+}
+
 Expected<std::vector<Mount>> checked_mounts(const JobOptions& job, const HostFacts& host,
                                             const image::RootfsPlan& root, bool root_writable) {
   std::vector<Mount> out;
-  std::vector<Covering> covering = {{"/tmp", true, ""}, {job.workdir, true, ""}};
-  for (const auto& b : root.readonly_binds) covering.push_back({b.destination, false, b.source});
+  std::vector<Covering> covering = root_covering(job, root);
   for (Mount m : job.mounts) {
     if (auto r = check_target(m, out); !r) return tl::unexpected(r.error());
     if (m.type == Mount::Type::kBind) {

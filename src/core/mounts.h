@@ -19,4 +19,10 @@ namespace ociexec::core {
 Expected<std::vector<Mount>> checked_mounts(const JobOptions& job, const HostFacts& host,
                                             const image::RootfsPlan& root, bool root_writable);
 
+// Whether a file of the executor's may be bound at `target` (/etc/hosts) without a mount
+// point being made where none may be: the same rule as for the job's own `mounts` (checked).
+bool may_bind_over(const std::string& target, const JobOptions& job,
+                   const std::vector<Mount>& mounts, const image::RootfsPlan& root,
+                   bool root_writable);
+
 }  // namespace ociexec::core

@@ -117,12 +117,38 @@ Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job,
 
 // --network host: no network namespace, and the host's resolver config (following a
 // symlink, as systemd-resolved's stub is) so that names resolve as on the host.
-void use_network(Network network, spec::SpecInput& spec) {
-  if (network != Network::kHost) return;
-  spec.host_network = true;
-  std::error_code ec;
-  const auto resolv = std::filesystem::canonical("/etc/resolv.conf", ec);
-  if (!ec && std::filesystem::is_regular_file(resolv, ec)) spec.host_resolv_conf = resolv.string();
+// The job's network: --network host shares the host's namespace and binds its resolver
+// config (following a symlink, as systemd-resolved's stub is); --network private has pasta
+// (found on PATH, its set-up bounded as a runtime call is) join the job's own, and binds the
+// job's /etc/hosts and /etc/resolv.conf. A file is bound only where the root lets it be,
+// never making a mount point in a root other jobs share.
+Expected<void> use_network(const JobOptions& job, const image::RootfsPlan& rootfs,
+                           std::chrono::milliseconds timeout, container::Request& request) {
+  auto& spec = request.spec;
+  const bool writable = !rootfs.layers.empty();
+  auto may_bind = [&](const char* target) {
+    return core::may_bind_over(target, job, spec.mounts, rootfs, writable);
+  };
+  if (job.network == Network::kHost) {
+    spec.host_network = true;
+    std::error_code ec;
+    const auto resolv = std::filesystem::canonical("/etc/resolv.conf", ec);
+    if (!ec && std::filesystem::is_regular_file(resolv, ec) && may_bind("/etc/resolv.conf"))
+      spec.host_resolv_conf = resolv.string();
+    return {};
+  }
+  if (job.network != Network::kPrivate && job.network != Network::kPrivateNoHostLoopback) return {};
+  auto pasta = sys::find_executable("pasta");
+  if (!pasta)
+    return tl::unexpected(
+        Error{ErrorKind::kRuntimeNotFound,
+              fmt::format("network {}: pasta not found on PATH; install it (Debian and Ubuntu: "
+                          "apt-get install passt), or use --network none",
+                          to_string(job.network))});
+  request.network =
+      container::NetworkRequest{*pasta, job.network == Network::kPrivate, may_bind("/etc/hosts"),
+                                may_bind("/etc/resolv.conf"), timeout};
+  return {};
 }
 
 // Rootless: the job's user namespace, and no cgroup from the runtime: the container joins the
@@ -185,7 +211,8 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   request.bundles_dir = bundles_dir;
   request.spec = spec_input(host, job, plan, *rootfs);
   request.spec.mounts = *mounts;
-  use_network(job.network, request.spec);
+  if (auto r = use_network(job, *rootfs, options.runtime_timeout, request); !r)
+    return tl::unexpected(r.error());
   use_image(*rootfs, job, request);
   if (auto r = use_user(*rootfs, job, host, request.spec); !r) return tl::unexpected(r.error());
   if (host.rootless) make_rootless(host.user_ns, plan);

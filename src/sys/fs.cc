@@ -250,6 +250,18 @@ std::optional<std::uint64_t> free_bytes(const fs::path& path) {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
+Expected<void> bind_mount(const fs::path& source, const fs::path& target) {
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return tl::unexpected(errno_error(fmt::format("bind {} to {}", source, target), errno));
+  return {};
+}
+
+Expected<void> detach_mount(const fs::path& target) {
+  if (::umount2(target.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    return tl::unexpected(errno_error(fmt::format("umount {}", target), errno));
+  return {};
+}
+
 Expected<void> unmount_below(const fs::path& path) {
   auto text = read_file("/proc/self/mountinfo");
   if (!text) return tl::unexpected(text.error());

@@ -47,6 +47,10 @@ std::optional<std::uint64_t> free_bytes(const fs::path& path);
 // Whether `path` is on a tmpfs; nullopt when its file system cannot be looked at.
 std::optional<bool> on_tmpfs(const fs::path& path);
 
+// Binds `source` (a file, e.g. /proc/PID/ns/net) onto the existing `target`.
+Expected<void> bind_mount(const fs::path& source, const fs::path& target);
+// Detaches the mount at `target` (lazily: open fds keep what they hold); none there is fine.
+Expected<void> detach_mount(const fs::path& target);
 // Detaches every mount at or below `path` (deepest first).
 Expected<void> unmount_below(const fs::path& path);
 

@@ -35,7 +35,13 @@ std::string_view to_string(OutputStream stream) noexcept {
 }
 
 std::string_view to_string(Network network) noexcept {
-  return network == Network::kHost ? "host" : "none";
+  switch (network) {
+    case Network::kHost: return "host";
+    case Network::kPrivate: return "private";
+    case Network::kPrivateNoHostLoopback: return "private:no-host-loopback";
+    case Network::kNone: break;
+  }
+  return "none";
 }
 
 std::string_view to_string(Outcome outcome) noexcept {

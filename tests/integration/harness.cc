@@ -6,10 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -172,8 +173,16 @@ std::vector<std::string> entries(const fs::path& dir) {
 }
 
 // Fds the executor holds per pooled container: stdin memfd, stdout and stderr read ends, the
-// exec status pipe, the init's pidfd.
+// exec status pipe, the init's pidfd; and with --network private, pasta's pidfd.
 constexpr std::size_t kFdsPerPooled = 5;
+
+std::optional<pid_t> read_pid_file(const fs::path& file) {
+  auto text = sys::read_file(file);
+  pid_t pid = 0;
+  if (!text || std::from_chars(text->data(), text->data() + text->size(), pid).ec != std::errc{})
+    return std::nullopt;
+  return pid;
+}
 
 // With the warm pool on, what may exist between jobs: containers created ahead that never
 // ran a job (their job dir has the init but no job file), each with its init, our child.
@@ -184,10 +193,11 @@ constexpr std::size_t kFdsPerPooled = 5;
 struct PoolView {
   std::set<std::string> ids;
   std::set<pid_t> inits;
+  std::set<pid_t> pastas;  // a pooled container's network, our child too
   std::size_t fds = 0;
   bool settled = false;
   bool operator==(const PoolView& o) const {
-    return ids == o.ids && inits == o.inits && fds == o.fds;
+    return ids == o.ids && inits == o.inits && pastas == o.pastas && fds == o.fds;
   }
 
   static PoolView settle() {
@@ -199,10 +209,8 @@ struct PoolView {
       bool busy = false;
       for (const auto& id : entries(env.state_dir / "bundles")) {
         const fs::path b = env.state_dir / "bundles" / id;
-        auto text = sys::read_file(b / "init.pid");
-        pid_t pid = 0;
-        if (!text || std::from_chars(text->data(), text->data() + text->size(), pid).ec !=
-                         std::errc{}) {
+        auto pid = read_pid_file(b / "init.pid");
+        if (!pid) {
           // Being created: its fds may be open already, its pid file not yet (or not whole).
           busy = true;
           continue;
@@ -210,10 +218,17 @@ struct PoolView {
         const bool pooled = fs::exists(b / "job/init") && !fs::exists(b / "job/job");
         if (!pooled) continue;  // a job's container: the leak checks report it
         v.ids.insert(id);
-        v.inits.insert(pid);
+        v.inits.insert(*pid);
+        if (fs::exists(b / "netns")) {
+          auto pasta = read_pid_file(b / "pasta.pid");
+          if (!pasta)
+            busy = true;  // its pasta being started
+          else
+            v.pastas.insert(*pasta);
+        }
       }
       for (const auto& c : sys::children_of(::getpid()))
-        if (!v.inits.count(c.pid)) busy = true;  // a runtime creating one
+        if (!v.inits.count(c.pid) && !v.pastas.count(c.pid)) busy = true;  // a runtime at work
       v.fds = sys::open_fd_count();
       if (!busy && v == last) {
         v.settled = true;
@@ -224,7 +239,9 @@ struct PoolView {
     }
     return last;
   }
-  [[nodiscard]] std::size_t own_fds() const { return fds - kFdsPerPooled * ids.size(); }
+  [[nodiscard]] std::size_t own_fds() const {
+    return fds - kFdsPerPooled * ids.size() - pastas.size();
+  }
 };
 
 }  // namespace
@@ -265,11 +282,18 @@ void LeakCheck::check() const {
   // last executor out removes it).
   auto mountinfo = sys::read_file("/proc/self/mountinfo");
   REQUIRE(mountinfo);
-  CHECK_MESSAGE(
-      sys::mount_points_below(sys::parse_mountinfo(*mountinfo), env.state_dir / "bundles").empty(),
-      "mounts left behind");
+  auto mounts =
+      sys::mount_points_below(sys::parse_mountinfo(*mountinfo), env.state_dir / "bundles");
+  std::erase_if(mounts, [&](const std::string& m) {  // a pooled container's network namespace
+    for (const auto& id : pool.ids)
+      if (m == (env.state_dir / "bundles" / id / "netns").string()) return true;
+    return false;
+  });
+  CHECK_MESSAGE(mounts.empty(), "mounts left behind: " << (mounts.empty() ? "" : mounts[0]));
   auto children = sys::children_of(::getpid());
-  std::erase_if(children, [&pool](const auto& c) { return pool.inits.count(c.pid) > 0; });
+  std::erase_if(children, [&pool](const auto& c) {
+    return pool.inits.count(c.pid) > 0 || pool.pastas.count(c.pid) > 0;
+  });
   CHECK_MESSAGE(children.empty(),
                 "child processes left behind: " << children.size()
                                                 << (children.empty()     ? ""

@@ -20,5 +20,8 @@ chmod 0644 "$out.tmp/not-executable"
 printf 'root:s3cret:1:0:99999:7:::\n' > "$out.tmp/etc/shadow"
 chmod 0600 "$out.tmp/etc/shadow"  # root-only: a rootless job must not read it
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/work:/bin/false\n' > "$out.tmp/etc/passwd"
+# What --network host and private bind over (a shared root without them gets no bind).
+printf '127.0.0.1\tlocalhost\n' > "$out.tmp/etc/hosts"
+: > "$out.tmp/etc/resolv.conf"
 rm -rf "$out"
 mv "$out.tmp" "$out"

@@ -1,8 +1,16 @@
-// --network (JobOptions::network): none (the default, loopback only: escape_test.cc) and host,
-// which gives the job the host's network stack and says so in the result; root only.
+// --network (JobOptions::network): none (the default, loopback only: escape_test.cc); host,
+// which gives the job the host's network stack and says so in the result; private, a
+// namespace of its own joined by pasta, with the host's loopback as host.ociexec.internal
+// (or not at all); host and private root only.
+#include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "harness.h"
+#include "sys/proc.h"
 
 using ociexec::ErrorKind;
 using ociexec::Network;
@@ -33,5 +41,115 @@ TEST_CASE("network host: the job reaches the host's loopback, and the result war
   auto none = run_ok(script, job());
   CHECK(none.exit_code == 1);
   CHECK(none.warnings.empty());
+  leaks.check();
+}
+
+namespace {
+
+// pasta processes on the namespaces of containers in our state dir (of `owner`'s only, if
+// given: the warm pool of this process has its own).
+int pasta_processes(pid_t owner = 0) {
+  return host_processes_with(Env::get().state_dir.string() + "/bundles/" +
+                             (owner ? fmt::format("ociexec-{}-", owner) : ""));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "network private: outbound through pasta, the host's loopback only as host.ociexec.internal") {
+  LoopbackListener listener;
+  LeakCheck leaks;
+  auto j = job();
+  j.network = Network::kPrivate;
+  // Connections go only to the gateway (mapped to the host's 127.0.0.1) and the job's own
+  // loopback: a test sends nothing off this machine.
+  const std::string script = fmt::format(
+      "cat /etc/hosts /etc/resolv.conf\n"
+      "/bin/payload connect 169.254.1.1 {0} && echo via-gateway\n"
+      "/bin/payload connect 127.0.0.1 {0} || echo own-loopback-refused\n",
+      listener.port());
+  if (::geteuid() != 0) {
+    auto refused = executor().run(script, j);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == ErrorKind::kInvalidArgument);
+    CHECK(refused.error().message.find("network private: root only") == 0);
+    leaks.check();
+    return;
+  }
+  for (int i = 0; i < 2; ++i) {  // with the warm pool, the second is a pooled container
+    CAPTURE(i);
+    auto r = run_ok(script, j);
+    CAPTURE(r.stderr_data);
+    CHECK(r.exit_code == 0);
+    CHECK(r.stdout_data.find("169.254.1.1\thost.ociexec.internal\n") != std::string::npos);
+    CHECK(r.stdout_data.find("nameserver 169.254.1.3\n") != std::string::npos);
+    CHECK(r.stdout_data.find("via-gateway\n") != std::string::npos);
+    CHECK(r.stdout_data.find("own-loopback-refused\n") != std::string::npos);
+    CHECK(r.warnings.empty());
+  }
+  // Without the mapping: no name for the host, and its own loopback is all there is of one.
+  auto off = j;
+  off.network = Network::kPrivateNoHostLoopback;
+  auto r = run_ok(fmt::format("cat /etc/hosts; /bin/payload connect 127.0.0.1 {} || echo "
+                              "refused\n",
+                              listener.port()),
+                  off);
+  CHECK(r.stdout_data.find("host.ociexec.internal") == std::string::npos);
+  CHECK(r.stdout_data.find("refused\n") != std::string::npos);
+  // Every pasta went with its job (a pooled container's waits with it, in the pool).
+  if (!Env::get().pool) CHECK(pasta_processes() == 0);
+  leaks.check();
+}
+
+TEST_CASE("network private: a CLI killed mid-job leaves pasta to gc, which removes it") {
+  if (::geteuid() != 0) return;  // root only (refused rootless, above)
+  LeakCheck leaks;
+  const auto& env = Env::get();
+  const std::string config = write_cli_config("net-gc-test.yaml");
+  std::ofstream(config, std::ios::app) << "network: private\n";
+  // The CLI under a subreaper of its own (the payload), as in errors_test.cc: the init and
+  // pasta it orphans go there, never to this process.
+  auto wrapper = ociexec::sys::ChildProcess::spawn(
+      {(env.rootfs / "bin/payload").string(), "subreaper", env.cli.string(), "--config", config,
+       "run", "--rootfs", env.rootfs.string(), "-c", "s=61; /bin/payload sleep $s"},
+      {});
+  REQUIRE(wrapper);
+  pid_t cli_pid = 0;
+  for (int i = 0; i < 200 && cli_pid == 0; ++i) {
+    for (const auto& c : ociexec::sys::children_of(wrapper->pidfd().pid())) cli_pid = c.pid;
+    if (cli_pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(cli_pid != 0);
+  REQUIRE(wait_for_running_container(cli_pid));
+  // Once the job itself runs, its network is up (a kill during pasta's set-up takes pasta
+  // with the CLI: it dies with its caller, as a runtime does).
+  for (int i = 0; i < 1500 && host_processes_with("payload sleep 61") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(host_processes_with("payload sleep 61") == 1);
+  CHECK(pasta_processes(cli_pid) >= 1);
+  {
+    auto cli = ociexec::sys::Pidfd::open(cli_pid);
+    REQUIRE(cli);
+    const auto started = ociexec::sys::process_start_time(cli_pid);
+    REQUIRE(started);
+    REQUIRE(cli->send_signal(SIGKILL));
+    for (int i = 0; i < 500 && ociexec::sys::process_alive(cli_pid, *started); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(pasta_processes(cli_pid) >= 1);  // pasta outlived it
+  auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"},
+                                      std::chrono::seconds(30));
+  REQUIRE(gc);
+  INFO("gc printed: " << gc->output);
+  CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
+  // The wrapper reaps what it was left (the CLI, the init, pasta), then exits as the CLI did.
+  auto status = wrapper->wait_for(std::chrono::seconds(10));
+  REQUIRE(status);
+  CHECK(status->code == 128 + SIGKILL);
+  *wrapper = ociexec::sys::ChildProcess{};
+  for (int i = 0; i < 100 && pasta_processes(cli_pid) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(pasta_processes(cli_pid) == 0);
+  std::filesystem::remove(config);
   leaks.check();
 }

@@ -339,3 +339,18 @@ def test_network_host_reaches_the_hosts_loopback_and_warns(executor):
         assert none.exit_code == 1
     with pytest.raises(ociexec.InvalidOptionError, match="expected none"):
         executor.run("true", network="bridge")
+
+
+def test_network_private_reaches_the_host_loopback_only_through_its_name(executor):
+    import socket
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        script = (f"grep -c host.ociexec.internal /etc/hosts; "
+                  f"/bin/payload connect 169.254.1.1 {port}; /bin/payload connect 127.0.0.1 {port}")
+        private = executor.run(script, network="private")
+        assert private.stdout.startswith("1\nconnected\n"), private.stderr
+        assert private.exit_code == 1  # its own 127.0.0.1 is not the host's
+        off = executor.run("grep -c host.ociexec.internal /etc/hosts", network="private:no-host-loopback")
+        assert off.stdout == "0\n"

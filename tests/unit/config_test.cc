@@ -192,9 +192,16 @@ TEST_CASE("a YAML config takes cpuset_cpus and cpu_time; unlimited clears the CP
   CHECK(bad.error().message.find("t.yaml:1:11: cpu_time:") == 0);
 }
 
-TEST_CASE("network: none or host, as podman names them") {
+TEST_CASE("network: none, private or host, as podman names them") {
   CHECK(ociexec::config::parse_network("none") == ociexec::Network::kNone);
   CHECK(ociexec::config::parse_network(" host ") == ociexec::Network::kHost);
+  CHECK(ociexec::config::parse_network("private") == ociexec::Network::kPrivate);
+  CHECK(ociexec::config::parse_network("private:no-host-loopback") ==
+        ociexec::Network::kPrivateNoHostLoopback);
+  CHECK_FALSE(ociexec::config::parse_network("private:no-loopback"));
+  for (auto n : {ociexec::Network::kNone, ociexec::Network::kHost, ociexec::Network::kPrivate,
+                 ociexec::Network::kPrivateNoHostLoopback})
+    CHECK(ociexec::config::parse_network(ociexec::to_string(n)) == n);  // round trip
   auto bad = ociexec::config::parse_network("bridge");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("\"bridge\": expected none") == 0);

@@ -1,0 +1,61 @@
+// A job's private network (--network private): the network namespace the runtime made for
+// it, joined by pasta (user-mode networking, as podman's rootless default: the job's
+// connections leave from the host's sockets, nothing comes in) through a bind mount of that
+// namespace in the bundle dir, and the job's own /etc/hosts and /etc/resolv.conf for it.
+// Stopping it kills pasta and removes the mount; gc does the same for a dead executor's.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ociexec/error.h"
+#include "spec/spec_builder.h"
+#include "sys/process.h"
+
+namespace ociexec::container {
+
+// The job's side of the link. 169.254.1.0/24 is link-local: it never hides a real network.
+inline constexpr const char* kJobAddress = "169.254.1.2";
+inline constexpr const char* kGateway = "169.254.1.1";     // host.ociexec.internal
+inline constexpr const char* kDnsAddress = "169.254.1.3";  // forwarded to the host's resolver
+inline constexpr const char* kHostName = "host.ociexec.internal";
+
+struct NetworkRequest {
+  std::string pasta;  // its path
+  // pasta maps the gateway's address to the host's loopback (host.ociexec.internal).
+  bool host_loopback = true;
+  // Whether the root has each file to bind over (a shared root without one gets none).
+  bool bind_hosts = true;
+  bool bind_resolv_conf = true;
+  std::chrono::milliseconds timeout{10000};  // pasta's set-up
+};
+
+// Writes <bundle>/net/hosts and resolv.conf; returns their read-only binds over /etc.
+Expected<std::vector<spec::BindMount>> write_network_files(const std::filesystem::path& bundle_dir,
+                                                           const NetworkRequest& request);
+
+class PrivateNetwork {
+ public:
+  PrivateNetwork() = default;
+  // pasta on the network namespace of `init` (a container's, not started yet): the
+  // namespace is configured when this returns.
+  static Expected<PrivateNetwork> start(const NetworkRequest& request, pid_t init,
+                                        const std::filesystem::path& bundle_dir);
+  PrivateNetwork(PrivateNetwork&&) noexcept = default;
+  PrivateNetwork& operator=(PrivateNetwork&&) noexcept = default;
+  ~PrivateNetwork() { (void)stop(); }
+  // Kills pasta and removes the namespace's mount; safe to repeat.
+  Expected<void> stop() noexcept;
+
+ private:
+  sys::ChildProcess pasta_;
+  std::filesystem::path ns_file_;
+};
+
+// gc, for a bundle dir whose owner is gone: kills every pasta on this bundle's namespace
+// file. The mount goes with the dir.
+void stop_leftover_network(const std::filesystem::path& bundle_dir);
+
+}  // namespace ociexec::container

@@ -34,14 +34,14 @@ struct HostTree {
   ~HostTree() { fs::remove_all(path); }
 };
 
-bool rootless() {
+bool caller_rootless() {
   return ::geteuid() != 0;
 }
 
 // Rootless with subordinate ids the job's trees cannot be reached (core/prepare.cc): such a
 // job is refused, before anything is made, with a message that says so.
 bool refused_here(const ociexec::JobOptions& j) {
-  if (!rootless() || job_uid() != 65534) return false;
+  if (!caller_rootless() || job_uid() != 65534) return false;
   auto r = executor().run("true\n", j);
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ErrorKind::kInvalidArgument);
@@ -162,7 +162,7 @@ TEST_CASE("files: bad copies are refused before anything is made") {
     j.copy_in = {{host.path / "missing", ""}};
   });
   add("\"..\" is refused", [](auto& j) { j.copy_out = {"../../etc/passwd"}; });
-  if (rootless()) add("Permission denied", [](auto& j) { j.copy_in = {{"/etc/shadow", ""}}; });
+  if (caller_rootless()) add("Permission denied", [](auto& j) { j.copy_in = {{"/etc/shadow", ""}}; });
   for (const auto& c : cases) {
     CAPTURE(c.names);
     auto r = executor().run("true\n", c.job);

@@ -34,7 +34,7 @@ struct ShmDir {
   ~ShmDir() { fs::remove_all(path); }
 };
 
-void write(const fs::path& p, const std::string& data) {
+void write_text(const fs::path& p, const std::string& data) {
   std::ofstream(p) << data;
 }
 
@@ -130,8 +130,8 @@ TEST_CASE("files plan: paths below the work dir or /tmp, parents made, '..' refu
 TEST_CASE("files plan: a host directory comes whole, symlinks as links, modes without setuid") {
   ShmDir src("src");
   fs::create_directories(src.path / "sub");
-  write(src.path / "a.txt", "alpha");
-  write(src.path / "sub" / "run.sh", "#!/bin/sh\n");
+  write_text(src.path / "a.txt", "alpha");
+  write_text(src.path / "sub" / "run.sh", "#!/bin/sh\n");
   ::chmod((src.path / "sub" / "run.sh").c_str(), 04755);
   fs::create_symlink("/etc/passwd", src.path / "link");
   JobOptions job;
@@ -213,10 +213,10 @@ TEST_CASE(
     "tree reader: globs, directories, caps; symlinks, fifos and '..' give errors, never data") {
   ShmDir root("read");
   fs::create_directories(root.path / "out" / "nested");
-  write(root.path / "out" / "a.txt", "aaaa");
-  write(root.path / "out" / "b.txt", "bbbbbbbb");
-  write(root.path / "out" / ".hidden.txt", "h");
-  write(root.path / "out" / "nested" / "c.log", "c");
+  write_text(root.path / "out" / "a.txt", "aaaa");
+  write_text(root.path / "out" / "b.txt", "bbbbbbbb");
+  write_text(root.path / "out" / ".hidden.txt", "h");
+  write_text(root.path / "out" / "nested" / "c.log", "c");
   fs::create_symlink("/etc/passwd", root.path / "out" / "passwd.txt");
   fs::create_symlink("/etc", root.path / "etc");
   ::mkfifo((root.path / "fifo").c_str(), 0644);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ociexec/error.h"
@@ -43,8 +44,17 @@ class PrivateNetwork {
   // namespace is configured when this returns.
   static Expected<PrivateNetwork> start(const NetworkRequest& request, pid_t init,
                                         const std::filesystem::path& bundle_dir);
-  PrivateNetwork(PrivateNetwork&&) noexcept = default;
-  PrivateNetwork& operator=(PrivateNetwork&&) noexcept = default;
+  // A moved-from one holds nothing: its stop() must not unmount what the other now owns.
+  PrivateNetwork(PrivateNetwork&& other) noexcept
+      : pasta_(std::move(other.pasta_)), ns_file_(std::exchange(other.ns_file_, {})) {}
+  PrivateNetwork& operator=(PrivateNetwork&& other) noexcept {
+    if (this != &other) {
+      (void)stop();
+      pasta_ = std::move(other.pasta_);
+      ns_file_ = std::exchange(other.ns_file_, {});
+    }
+    return *this;
+  }
   ~PrivateNetwork() { (void)stop(); }
   // Kills pasta and removes the namespace's mount; safe to repeat.
   Expected<void> stop() noexcept;

@@ -57,8 +57,11 @@ class Planner {
     }
     files_.file_cap = job_.copy_out_file_cap;
     files_.total_cap = job_.copy_out_cap;
-    if (job_.files.empty() && job_.copy_in.empty() && job_.copy_out.empty())
+    if (job_.files.empty() && job_.copy_in.empty() && job_.copy_out.empty()) {
       files_.roots.clear();  // nothing to open
+      return std::move(files_);
+    }
+    if (auto r = check_covering_mounts(); !r) return tl::unexpected(r.error());
     return std::move(files_);
   }
 
@@ -102,6 +105,24 @@ class Planner {
       start = slash + 1;
     }
     return out;
+  }
+
+  // The trees are the job's own tmpfs mounts: a mount of the job's over one (a host
+  // directory, even one on a tmpfs), or over a directory above one, would take its place.
+  Expected<void> check_covering_mounts() const {
+    for (const auto& m : job_.mounts)
+      for (const auto& root : files_.roots) {
+        const bool covers =
+            m.target == root || m.target == "/" ||
+            (root.size() > m.target.size() && root.compare(0, m.target.size(), m.target) == 0 &&
+             root[m.target.size()] == '/');
+        if (covers)
+          return invalid_argument(fmt::format(
+              "files, copy-in and copy-out: the mount at {} covers {}, the job's own tmpfs they "
+              "use; mount below it (e.g. {}/data), or copy without it",
+              m.target, root, root));
+      }
+    return {};
   }
 
   std::size_t tmp_root() {

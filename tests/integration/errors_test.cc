@@ -82,45 +82,20 @@ TEST_CASE("SIGKILL of the CLI mid-job followed by gc leaves nothing behind") {
   LeakCheck leaks;
   const auto& env = Env::get();
   const std::string config = write_cli_config("gc-test.yaml");
-  // The CLI runs under a subreaper of its own (the payload, on the host): the init it
-  // orphans goes there, never to this process, which reaps only what it started (as the
-  // README asks of every program that embeds an executor).
-  auto wrapper = ociexec::sys::ChildProcess::spawn(
-      {(env.rootfs / "bin/payload").string(), "subreaper", env.cli.string(), "--config", config,
-       "run", "--rootfs", env.rootfs.string(), "-c", "/bin/payload sleep 60"},
-      {});
-  REQUIRE(wrapper);
-  pid_t cli_pid = 0;
-  for (int i = 0; i < 200 && cli_pid == 0; ++i) {
-    for (const auto& c : ociexec::sys::children_of(wrapper->pidfd().pid())) cli_pid = c.pid;
-    if (cli_pid == 0) std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(cli_pid != 0);
-  REQUIRE(wait_for_running_container(cli_pid));
+  auto run = spawn_wrapped_cli(config, "/bin/payload sleep 60");
+  REQUIRE(wait_for_running_container(run.cli));
   std::this_thread::sleep_for(100ms);
-  {
-    auto cli = ociexec::sys::Pidfd::open(cli_pid);  // the wrapper's unreaped child: no reuse
-    REQUIRE(cli);
-    const auto started = ociexec::sys::process_start_time(cli_pid);
-    REQUIRE(started);
-    REQUIRE(cli->send_signal(SIGKILL));
-    // gc takes a container for a dead owner's once the owner is a zombie or gone; a SIGKILL
-    // sent is not yet a process ended (its threads are still being torn down, on a loaded host
-    // for a while), and a gc run in that window rightly leaves the container alone.
-    for (int i = 0; i < 500 && ociexec::sys::process_alive(cli_pid, *started); ++i)
-      std::this_thread::sleep_for(10ms);
-    REQUIRE_FALSE(ociexec::sys::process_alive(cli_pid, *started));
-  }
+  kill_wrapped_cli(run);
   auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"}, 30s);
   REQUIRE(gc);
   INFO("gc printed: " << gc->output);
   CHECK(gc->status.code == 0);
   CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
   // The wrapper reaps the CLI and the init gc killed, then exits as the CLI did.
-  auto status = wrapper->wait_for(10s);
+  auto status = run.wrapper.wait_for(10s);
   REQUIRE(status);
   CHECK(status->code == 128 + SIGKILL);
-  *wrapper = ociexec::sys::ChildProcess{};  // closes its pidfd
+  run.wrapper = ociexec::sys::ChildProcess{};  // closes its pidfd
   std::filesystem::remove(config);
   leaks.check();
 }

@@ -114,6 +114,33 @@ ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::s
   return std::move(*cli);
 }
 
+WrappedCli spawn_wrapped_cli(const std::string& config, const std::string& script) {
+  const Env& env = Env::get();
+  auto wrapper = sys::ChildProcess::spawn(
+      {(env.rootfs / "bin/payload").string(), "subreaper", env.cli.string(), "--config", config,
+       "run", "--rootfs", env.rootfs.string(), "-c", script},
+      {});
+  REQUIRE(wrapper);
+  WrappedCli run{std::move(*wrapper), 0};
+  for (int i = 0; i < 200 && run.cli == 0; ++i) {
+    for (const auto& c : sys::children_of(run.wrapper.pidfd().pid())) run.cli = c.pid;
+    if (run.cli == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(run.cli != 0);
+  return run;
+}
+
+void kill_wrapped_cli(const WrappedCli& run) {
+  auto cli = sys::Pidfd::open(run.cli);  // the wrapper's unreaped child: no reuse
+  REQUIRE(cli);
+  const auto started = sys::process_start_time(run.cli);
+  REQUIRE(started);
+  REQUIRE(cli->send_signal(SIGKILL));
+  for (int i = 0; i < 500 && sys::process_alive(run.cli, *started); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE_FALSE(sys::process_alive(run.cli, *started));
+}
+
 bool wait_for_running_container(pid_t owner) {
   using namespace std::chrono_literals;
   for (int i = 0; i < 1500; ++i) {

@@ -62,6 +62,18 @@ Result run_ok(const std::string& script, const JobOptions& options);
 std::string write_cli_config(const std::string& name);
 // Starts `ociexec --config CONFIG run --rootfs <test rootfs> -c SCRIPT`.
 ociexec::sys::ChildProcess spawn_cli_job(const std::string& config, const std::string& script);
+// `ociexec --config CONFIG run --rootfs <test rootfs> -c SCRIPT` under a subreaper of its own
+// (the payload, on the host): what the CLI orphans goes there, never to this process, which
+// reaps only what it started (as the README asks of every program that embeds an executor).
+struct WrappedCli {
+  sys::ChildProcess wrapper;  // exits as the CLI did, once it reaped all it was left
+  pid_t cli = 0;
+};
+WrappedCli spawn_wrapped_cli(const std::string& config, const std::string& script);
+// SIGKILLs the wrapped CLI and waits (bounded) until it has ended: gc takes a dead owner's
+// containers only, and a SIGKILL sent is not yet a process ended (its threads are still
+// being torn down, on a loaded host for a while).
+void kill_wrapped_cli(const WrappedCli& run);
 // Waits (bounded, 30 s: a rootless CLI's start takes seconds under the VM's emulation) until
 // process `owner` (a CLI we started) has a container with its init
 // running. Containers of other owners (the warm pool of this process) do not count.

@@ -107,19 +107,9 @@ TEST_CASE("network private: a CLI killed mid-job leaves pasta to gc, which remov
   const auto& env = Env::get();
   const std::string config = write_cli_config("net-gc-test.yaml");
   std::ofstream(config, std::ios::app) << "network: private\n";
-  // The CLI under a subreaper of its own (the payload), as in errors_test.cc: the init and
-  // pasta it orphans go there, never to this process.
-  auto wrapper = ociexec::sys::ChildProcess::spawn(
-      {(env.rootfs / "bin/payload").string(), "subreaper", env.cli.string(), "--config", config,
-       "run", "--rootfs", env.rootfs.string(), "-c", "s=61; /bin/payload sleep $s"},
-      {});
-  REQUIRE(wrapper);
-  pid_t cli_pid = 0;
-  for (int i = 0; i < 200 && cli_pid == 0; ++i) {
-    for (const auto& c : ociexec::sys::children_of(wrapper->pidfd().pid())) cli_pid = c.pid;
-    if (cli_pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(cli_pid != 0);
+  // Under a subreaper of its own: the init and pasta the CLI orphans go there.
+  auto run = spawn_wrapped_cli(config, "s=61; /bin/payload sleep $s");
+  const pid_t cli_pid = run.cli;
   REQUIRE(wait_for_running_container(cli_pid));
   // Once the job itself runs, its network is up (a kill during pasta's set-up takes pasta
   // with the CLI: it dies with its caller, as a runtime does).
@@ -127,15 +117,7 @@ TEST_CASE("network private: a CLI killed mid-job leaves pasta to gc, which remov
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(host_processes_with("payload sleep 61") == 1);
   CHECK(pasta_processes(cli_pid) >= 1);
-  {
-    auto cli = ociexec::sys::Pidfd::open(cli_pid);
-    REQUIRE(cli);
-    const auto started = ociexec::sys::process_start_time(cli_pid);
-    REQUIRE(started);
-    REQUIRE(cli->send_signal(SIGKILL));
-    for (int i = 0; i < 500 && ociexec::sys::process_alive(cli_pid, *started); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  kill_wrapped_cli(run);
   CHECK(pasta_processes(cli_pid) >= 1);  // pasta outlived it
   auto gc = ociexec::sys::run_command({env.cli.string(), "--config", config, "gc"},
                                       std::chrono::seconds(30));
@@ -143,10 +125,10 @@ TEST_CASE("network private: a CLI killed mid-job leaves pasta to gc, which remov
   INFO("gc printed: " << gc->output);
   CHECK(gc->output.find("removed 1 container(s), 0 error(s)") != std::string::npos);
   // The wrapper reaps what it was left (the CLI, the init, pasta), then exits as the CLI did.
-  auto status = wrapper->wait_for(std::chrono::seconds(10));
+  auto status = run.wrapper.wait_for(std::chrono::seconds(10));
   REQUIRE(status);
   CHECK(status->code == 128 + SIGKILL);
-  *wrapper = ociexec::sys::ChildProcess{};
+  run.wrapper = ociexec::sys::ChildProcess{};
   for (int i = 0; i < 100 && pasta_processes(cli_pid) > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(pasta_processes(cli_pid) == 0);

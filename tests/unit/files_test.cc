@@ -99,6 +99,8 @@ TEST_CASE("files plan: paths below the work dir or /tmp, parents made, '..' refu
   missing_source.copy_in = {{"/nonexistent/ociexec-source", ""}};
   JobOptions zero_cap = with_out("x");
   zero_cap.copy_out_cap = 0;
+  JobOptions covered = with_out("/tmp/x");
+  covered.mounts = {Mount{Mount::Type::kTmpfs, "", "/tmp", false, kMiB, 01777}};
   const Bad cases[] = {
       {with_file("../escape"), "\"..\" is refused"},
       {with_file("a/../../b"), "\"..\" is refused"},
@@ -113,6 +115,7 @@ TEST_CASE("files plan: paths below the work dir or /tmp, parents made, '..' refu
       {relative_source, "must be an absolute host path"},
       {missing_source, "No such file or directory; create it or fix the path"},
       {zero_cap, "must be above 0"},
+      {covered, "the mount at /tmp covers /tmp"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.names);

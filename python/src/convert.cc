@@ -132,6 +132,12 @@ std::vector<ociexec::Ulimit> ulimits_of(const py::handle& obj) {
   return out;
 }
 
+// One str, or a list of them: podman's texts ("/srv:/data:ro"), copy_out's patterns.
+std::vector<std::string> one_or_list(const py::handle& obj, const char* what) {
+  return py::isinstance<py::str>(obj) ? std::vector{obj.cast<std::string>()}
+                                      : strings_of(obj, what);
+}
+
 // files={"data.csv": b"...", "notes.txt": "text"}.
 std::map<std::string, std::string> files_of(const py::handle& obj) {
   if (!py::isinstance<py::dict>(obj)) throw py::type_error("files: expected a dict of path: bytes");
@@ -150,10 +156,9 @@ std::vector<ociexec::CopyIn> copy_in_of(const py::handle& obj) {
       return {std::filesystem::absolute(py::str(pair[0]).cast<std::string>()),
               py::str(pair[1]).cast<std::string>()};
     }
-    const auto text = py::str(item).cast<std::string>();
-    const auto colon = text.find(':');
-    return {std::filesystem::absolute(text.substr(0, colon)),
-            colon == std::string::npos ? "" : text.substr(colon + 1)};
+    auto copy = ociexec::config::parse_copy_in(py::str(item).cast<std::string>());
+    if (!copy) raise_error(copy.error().with_context("copy_in"));
+    return std::move(*copy);
   };
   std::vector<ociexec::CopyIn> out;
   if (py::isinstance<py::str>(obj) || py::isinstance<py::tuple>(obj) ||
@@ -238,9 +243,7 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                          : key == "mount" ? &ociexec::config::parse_mount
                                           : &ociexec::config::parse_tmpfs;
       if (!none) {
-        const auto texts = py::isinstance<py::str>(value)
-                               ? std::vector<std::string>{value.cast<std::string>()}
-                               : strings_of(value, key.c_str());
+        const auto texts = one_or_list(value, key.c_str());
         if (auto r = ociexec::config::parse_mounts(texts, parse, job.mounts); !r)
           raise_error(r.error().with_context(key));
       }
@@ -249,9 +252,7 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
     } else if (key == "copy_in") {
       job.copy_in = none ? std::vector<ociexec::CopyIn>{} : copy_in_of(value);
     } else if (key == "copy_out") {
-      job.copy_out = none                             ? std::vector<std::string>{}
-                     : py::isinstance<py::str>(value) ? std::vector{value.cast<std::string>()}
-                                                      : strings_of(value, "copy_out");
+      job.copy_out = none ? std::vector<std::string>{} : one_or_list(value, "copy_out");
     } else if (key == "copy_out_file_cap") {
       if (!none) job.copy_out_file_cap = size_of(value, "copy_out_file_cap");
     } else if (key == "copy_out_cap") {

@@ -79,14 +79,9 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
   }
   if (!f.args.empty()) job.args = f.args;
   for (const auto& c : f.copy_in) {
-    // HOSTPATH[:JOBPATH]: the first ':' ends the host path, as podman's -v SRC:DST.
-    const auto colon = c.find(':');
-    const std::string host = c.substr(0, colon);
-    if (host.empty())
-      return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                  fmt::format("--copy-in {:?}: expected HOSTPATH[:JOBPATH]", c)});
-    job.copy_in.push_back(
-        {std::filesystem::absolute(host), colon == std::string::npos ? "" : c.substr(colon + 1)});
+    auto copy = config::parse_copy_in(c);
+    if (!copy) return tl::unexpected(copy.error().with_context("--copy-in"));
+    job.copy_in.push_back(std::move(*copy));
   }
   job.copy_out.insert(job.copy_out.end(), f.copy_out.begin(), f.copy_out.end());
   for (auto r : {apply_flag("--copy-out-file-cap", f.copy_out_file_cap, config::parse_size,

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
@@ -178,6 +179,14 @@ Expected<Network> parse_network(std::string_view text) {
                   "pasta; private:no-host-loopback without the host's loopback) or host (the "
                   "host's network)",
                   text));
+}
+
+Expected<CopyIn> parse_copy_in(std::string_view text) {
+  const auto colon = text.find(':');
+  const std::string host(text.substr(0, colon));
+  if (host.empty()) return invalid_argument(fmt::format("{:?}: expected HOSTPATH[:JOBPATH]", text));
+  return CopyIn{std::filesystem::absolute(host),
+                colon == std::string_view::npos ? "" : std::string(text.substr(colon + 1))};
 }
 
 Expected<PullPolicy> parse_pull_policy(std::string_view text) {

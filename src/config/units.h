@@ -32,6 +32,9 @@ Expected<std::vector<Ulimit>> parse_ulimits(const std::vector<std::string>& text
 Expected<bool> parse_bool(std::string_view text);
 // "none" or "host" (podman's --network).
 Expected<Network> parse_network(std::string_view text);
+// "HOSTPATH[:JOBPATH]" (--copy-in): the first ':' ends the host path, as podman's -v SRC:DST;
+// a relative host path is made absolute against the current directory.
+Expected<CopyIn> parse_copy_in(std::string_view text);
 // "missing", "always" or "never" (podman's --pull).
 Expected<PullPolicy> parse_pull_policy(std::string_view text);
 // An env file in podman's format (--env-file): a KEY=VALUE per line, leading blanks dropped,

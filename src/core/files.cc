@@ -79,13 +79,9 @@ class Planner {
     if (path.front() == '/') {
       if (!is_normalized_absolute(path))
         return bad("must be a normalized path (no \"..\", \".\" or \"//\")");
-      auto under = [&](const std::string& dir) {
-        return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                               path[dir.size()] == '/');
-      };
-      if (under(work)) {
+      if (is_within(path, work)) {
         rest.remove_prefix(std::min(path.size(), work.size() + 1));
-      } else if (under(kTmp)) {
+      } else if (is_within(path, kTmp)) {
         rest.remove_prefix(std::min(path.size(), std::strlen(kTmp) + 1));
         out.root = tmp_root();
       } else {
@@ -112,11 +108,7 @@ class Planner {
   Expected<void> check_covering_mounts() const {
     for (const auto& m : job_.mounts)
       for (const auto& root : files_.roots) {
-        const bool covers =
-            m.target == root || m.target == "/" ||
-            (root.size() > m.target.size() && root.compare(0, m.target.size(), m.target) == 0 &&
-             root[m.target.size()] == '/');
-        if (covers)
+        if (is_within(root, m.target))
           return invalid_argument(fmt::format(
               "files, copy-in and copy-out: the mount at {} covers {}, the job's own tmpfs they "
               "use; mount below it (e.g. {}/data), or copy without it",

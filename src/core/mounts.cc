@@ -18,13 +18,6 @@ namespace ociexec::core {
 
 namespace {
 
-// `path` is `dir` or below it.
-bool within(std::string_view path, std::string_view dir) {
-  if (dir == "/") return true;
-  return path == dir ||
-         (path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/');
-}
-
 // What the job's own paths are made of: no mount may cover them.
 constexpr std::array<std::string_view, 4> kReserved = {"/.ociexec", "/proc", "/sys", "/dev"};
 
@@ -43,7 +36,7 @@ Expected<void> check_target(const Mount& m, const std::vector<Mount>& before) {
                     "it, e.g. /data",
                     describe(m)));
   for (auto reserved : kReserved)
-    if (within(m.target, reserved))
+    if (is_within(m.target, reserved))
       return invalid_argument(
           fmt::format("{}: {} is the executor's; choose a target outside it, e.g. "
                       "/data",
@@ -92,7 +85,7 @@ Expected<void> check_mount_point(const Mount& m, const std::vector<Covering>& co
                                  const image::RootfsPlan& root, bool root_writable) {
   const Covering* deepest = nullptr;
   for (const auto& c : covering)
-    if (within(m.target, c.destination) &&
+    if (is_within(m.target, c.destination) &&
         (!deepest || c.destination.size() >= deepest->destination.size()))
       deepest = &c;
   if (deepest && deepest->destination == m.target) return {};  // an existing mount point

@@ -115,8 +115,6 @@ Expected<void> use_user(const image::RootfsPlan& rootfs, const JobOptions& job,
   return {};
 }
 
-// --network host: no network namespace, and the host's resolver config (following a
-// symlink, as systemd-resolved's stub is) so that names resolve as on the host.
 // The job's network: --network host shares the host's namespace and binds its resolver
 // config (following a symlink, as systemd-resolved's stub is); --network private has pasta
 // (found on PATH, its set-up bounded as a runtime call is) join the job's own, and binds the

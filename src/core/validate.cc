@@ -71,6 +71,12 @@ Expected<std::string> effective_cpuset(const std::string& given, const HostFacts
 
 }  // namespace
 
+bool is_within(std::string_view path, std::string_view dir) {
+  if (dir == "/") return true;
+  return path == dir ||
+         (path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/');
+}
+
 bool is_normalized_absolute(std::string_view path) {
   if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos)
     return false;

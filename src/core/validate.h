@@ -22,6 +22,9 @@ Expected<void> validate_executor(const ExecutorOptions& options);
 // "/work", "/a/b": absolute, without "//", "." or ".." components or a trailing "/".
 bool is_normalized_absolute(std::string_view path);
 
+// `path` is `dir` or below it (both normalized absolute paths; everything is below "/").
+bool is_within(std::string_view path, std::string_view dir);
+
 // "300s", "1.5s", "0.25s"
 std::string format_seconds(std::chrono::milliseconds ms);
 // "256m", "1g", "1536k": the largest unit that divides the value.

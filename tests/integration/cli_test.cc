@@ -216,7 +216,7 @@ TEST_CASE("cli: bad flags, limits, rootfs and runtime exit 125 with one line nam
       {run_args({"--cpuset-cpus", "0-", "-c", "true"}), "cpuset-cpus \"0-\": expected a CPU list"},
       {run_args({"--cpuset-cpus", "4095", "-c", "true"}), "CPU 4095 is not one this host"},
       {run_args({"--copy-out", "x", "-c", "true"}), "--copy-out: the files need somewhere to go"},
-      {run_args({"--copy-in", ":x", "-c", "true"}), "--copy-in \":x\": expected HOSTPATH"},
+      {run_args({"--copy-in", ":x", "-c", "true"}), "--copy-in: \":x\": expected HOSTPATH"},
       {run_args({"--copy-in", "/nonexistent/in", "-c", "true"}), "No such file or directory"},
       {run_args({"--copy-out", "../x", "--json", "-c", "true"}), "is refused: name a path below"},
       {run_args({"--copy-out", "x", "--copy-out-cap", "0", "--json", "-c", "true"}),

@@ -29,6 +29,8 @@ def test_files_and_copy_in_reach_the_job_and_copy_out_comes_back(executor, tmp_p
 def test_bad_files_are_refused_before_the_job_runs(executor):
     with pytest.raises(ociexec.InvalidOptionError, match="is refused"):
         executor.run("true", files={"../x": b""})
+    with pytest.raises(ociexec.InvalidOptionError, match="expected HOSTPATH"):
+        executor.run("true", copy_in=":in/x")  # the CLI's parse: no host path is no copy
     with pytest.raises(ociexec.InvalidOptionError, match="No such file"):
         executor.run("true", copy_in="/nonexistent/ociexec-in")
     with pytest.raises(ociexec.InvalidOptionError, match="under the work dir"):

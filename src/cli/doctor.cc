@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "util/text.h"
 #include "cgroup/cgroup.h"
+#include "container/network.h"
 #include "core/rootless.h"
 #include "image/store.h"
 #include "ociexec/executor.h"
@@ -16,6 +16,7 @@
 #include "sys/mount_ns.h"
 #include "sys/process.h"
 #include "sys/unique_fd.h"
+#include "util/text.h"
 
 namespace ociexec::core {
 
@@ -154,14 +155,17 @@ Finding check_network() {
           {}};
 }
 
-// --network private: pasta, as root (rootless it is refused for now).
+// --network private: pasta, and the tun device it opens (as this user: rootless, pasta runs
+// as the caller).
 Finding check_private_network() {
-  if (::geteuid() != 0)
-    return {"network private", true, "root only for now: rootless jobs get --network none", {}};
   auto pasta = sys::find_executable("pasta");
   if (!pasta)
     return {"network private", false, "pasta not found on PATH: --network private cannot run here",
             "apt-get install passt (the other network modes work without it)"};
+  if (auto problem = container::tun_problem())
+    return {"network private", false,
+            fmt::format("{}, which pasta opens: --network private cannot run here", problem->what),
+            problem->fix};
   return {"network private",
           true,
           fmt::format("{}: --network private gives a job outbound access from the host's "

@@ -6,14 +6,12 @@
 
 #include <cerrno>
 #include <csignal>
-#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "bundle/owner.h"
 #include "sys/fs.h"
-#include "sys/proc.h"
 #include "sys/reaper.h"
 #include "util/text.h"
 
@@ -23,26 +21,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The init the runtime created is our child (we are a subreaper and the runtime has exited),
-// so once the pidfd is open the pid cannot be recycled under us. Re-check that the pid from
-// the file really is our child: anything else means the file lied or the init is gone.
+// The init the runtime created is our child (we are a subreaper and the runtime has exited).
 Expected<sys::ChildProcess> open_init(const fs::path& pid_file) {
-  auto text = sys::read_file(pid_file);
-  if (!text) return tl::unexpected(text.error().with_context("read container pid"));
-  pid_t pid = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
-  if (ec != std::errc{} || pid <= 0)
+  auto init = sys::ChildProcess::adopt_orphan(pid_file);
+  if (!init)
     return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("read container pid: bad pid file {:?}", *text)});
-  auto pidfd = sys::Pidfd::open(pid);
-  if (!pidfd) return tl::unexpected(pidfd.error().with_context("open container init"));
-  auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
-  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid())
-    return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
-                                fmt::format("open container init: pid {} is not a child of this "
-                                            "process (exited, or another subreaper adopted it)",
-                                            pid)});
-  return sys::ChildProcess::adopt(std::move(*pidfd));
+                                fmt::format("open container init: {}", init.error().message)});
+  return init;
 }
 
 Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& spec,
@@ -114,6 +99,16 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
     if (!binds) return tl::unexpected(binds.error().with_context("network private"));
     in.readonly_binds.insert(in.readonly_binds.end(), binds->begin(), binds->end());
   }
+  if (request.hold_namespaces && in.user_namespace) {
+    // The network namespace too for pasta; else the runtime's own, with its loopback up.
+    auto held =
+        sys::HeldNamespaces::create(in.user_namespace->uid_map(), in.user_namespace->gid_map(),
+                                    request.network.has_value(), *request.hold_namespaces);
+    if (!held) return tl::unexpected(held.error());
+    c->held_ = std::move(*held);
+    in.namespace_paths = {{"user", c->held_.ns_path("user")}, {"mount", c->held_.ns_path("mnt")}};
+    if (request.network) in.namespace_paths["network"] = c->held_.ns_path("net");
+  }
   if (!request.own_cgroup) in.cgroups_path = c->cgroup_.spec_path();
   const auto& owner = bundle::Owner::self();
   in.annotations = {{"org.ociexec.owner.pid", std::to_string(owner.pid)},
@@ -167,7 +162,10 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
     if (auto r = c->cgroup_.adopt(c->init_.pidfd().pid(), *request.own_cgroup); !r)
       return tl::unexpected(r.error().with_context("delegated cgroup"));
   if (request.network) {
-    auto net = PrivateNetwork::start(*request.network, c->init_.pidfd().pid(), c->bundle_.dir());
+    const bool held = c->held_.held();
+    auto net = PrivateNetwork::start(*request.network,
+                                     held ? c->held_.pidfd().pid() : c->init_.pidfd().pid(), held,
+                                     c->bundle_.dir());
     if (!net) return tl::unexpected(net.error());
     c->network_ = std::move(*net);
   }
@@ -197,9 +195,11 @@ Expected<void> Container::set_stdin(std::string_view data) const {
 
 tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> Container::open_trees(
     sys::TreeWriteRequest request) const {
-  request.pidfd = init_.pidfd().fd();
-  // Rootless, the job's ids and its tmpfs belong to its user namespace: joined first, it
-  // gives the writer the right to make files there and hand them to the job's user.
+  // The holder of the job's namespaces where there is one (rootless): its init may not be
+  // joined (sys/user_ns.h). Rootless, the job's ids and its tmpfs belong to its user
+  // namespace: joined first, it gives the writer the right to make files there and hand them
+  // to the job's user.
+  request.pidfd = held_.held() ? held_.pidfd().fd() : init_.pidfd().fd();
   request.ns_flags = CLONE_NEWNS | (user_ns_ ? CLONE_NEWUSER : 0);
   return sys::write_tree(request);
 }
@@ -273,6 +273,7 @@ Expected<void> Container::remove() {
   }
   if (!deleted) return tl::unexpected(deleted.error().with_context("delete container"));
   if (auto r = network_.stop(); !r) return tl::unexpected(r.error().with_context("network"));
+  held_ = sys::HeldNamespaces{};  // the job's mounts go with the last process in them
   if (auto r = bundle_.remove(); !r) return tl::unexpected(r.error().with_context("remove bundle"));
   return {};
 }

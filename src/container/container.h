@@ -18,6 +18,7 @@
 #include "sys/job_tree.h"
 #include "sys/process.h"
 #include "sys/unique_fd.h"
+#include "sys/user_ns.h"
 
 namespace ociexec::container {
 
@@ -82,6 +83,9 @@ class Container {
   bool removed_ = false;
   bool user_ns_ = false;  // rootless: the job has a user namespace of its own
   image::RootfsHold rootfs_hold_;
+  // Rootless, the namespaces held for the job (Request::hold_namespaces): the holder is
+  // killed after pasta, which is in them.
+  sys::HeldNamespaces held_;
   // Declared after bundle_: stopped (pasta killed, its mount gone) before the bundle goes.
   PrivateNetwork network_;
 };

@@ -3,12 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "sys/fs.h"
-#include "sys/proc.h"
 
 namespace ociexec::container {
 
@@ -19,17 +20,11 @@ namespace {
 constexpr const char* kNsFile = "netns";
 constexpr const char* kPidFile = "pasta.pid";
 
-std::optional<pid_t> read_pid(const fs::path& file) {
-  auto text = sys::read_file(file);
-  if (!text) return std::nullopt;
-  pid_t pid = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
-  if (ec != std::errc{} || pid <= 0) return std::nullopt;
-  return pid;
-}
-
-std::vector<std::string> pasta_argv(const NetworkRequest& r, const fs::path& bundle_dir) {
-  std::vector<std::string> argv{r.pasta, "--config-net", "--quiet", "--runas", "0",
+// `target`: "--netns FILE" (root: --runas 0, or pasta drops to nobody, who cannot join), or
+// the holder's pid (rootless: pasta joins its user namespace, then its network namespace).
+std::vector<std::string> pasta_argv(const NetworkRequest& r, const fs::path& bundle_dir,
+                                    std::vector<std::string> target) {
+  std::vector<std::string> argv{r.pasta, "--config-net", "--quiet",
                                 // The job's side; nothing forwarded in, nor to the host's
                                 // loopback ports but through the gateway's address.
                                 "--address", kJobAddress, "--netmask", "24", "--gateway", kGateway,
@@ -37,11 +32,20 @@ std::vector<std::string> pasta_argv(const NetworkRequest& r, const fs::path& bun
                                 "none", "--tcp-ns", "none", "--udp-ns", "none", "--pid",
                                 (bundle_dir / kPidFile).string()};
   if (!r.host_loopback) argv.emplace_back("--no-map-gw");
-  argv.insert(argv.end(), {"--netns", (bundle_dir / kNsFile).string()});
+  argv.insert(argv.end(), target.begin(), target.end());
   return argv;
 }
 
 }  // namespace
+
+std::optional<TunProblem> tun_problem() {
+  constexpr const char* kTun = "/dev/net/tun";
+  if (::access(kTun, R_OK | W_OK) == 0) return std::nullopt;
+  const int err = errno;
+  if (err == ENOENT) return TunProblem{fmt::format("{} does not exist", kTun), "modprobe tun"};
+  return TunProblem{fmt::format("{} cannot be opened by this user ({})", kTun, std::strerror(err)),
+                    fmt::format("chmod 0666 {} (the kernel's and udev's default mode)", kTun)};
+}
 
 Expected<std::vector<spec::BindMount>> write_network_files(const fs::path& bundle_dir,
                                                            const NetworkRequest& request) {
@@ -61,35 +65,33 @@ Expected<std::vector<spec::BindMount>> write_network_files(const fs::path& bundl
   return binds;
 }
 
-Expected<PrivateNetwork> PrivateNetwork::start(const NetworkRequest& request, pid_t init,
-                                               const fs::path& bundle_dir) {
+Expected<PrivateNetwork> PrivateNetwork::start(const NetworkRequest& request, pid_t owner,
+                                               bool held, const fs::path& bundle_dir) {
   PrivateNetwork net;
-  const fs::path ns = bundle_dir / kNsFile;
-  if (auto r = sys::write_new_file(ns, "", 0600); !r) return tl::unexpected(r.error());
-  if (auto r = sys::bind_mount(fmt::format("/proc/{}/ns/net", init), ns); !r)
-    return tl::unexpected(r.error().with_context("network private"));
-  net.ns_file_ = ns;
+  std::vector<std::string> target{std::to_string(owner)};
+  if (!held) {
+    const fs::path ns = bundle_dir / kNsFile;
+    if (auto r = sys::write_new_file(ns, "", 0600); !r) return tl::unexpected(r.error());
+    if (auto r = sys::bind_mount(fmt::format("/proc/{}/ns/net", owner), ns); !r)
+      return tl::unexpected(r.error().with_context("network private"));
+    net.ns_file_ = ns;
+    target = {"--runas", "0", "--netns", ns.string()};
+  }
   // pasta sets the namespace up, then forks its daemon and exits: once it has, the
   // namespace is ready, and the daemon (orphaned) is our child, since we are a subreaper.
-  auto run = sys::run_command(pasta_argv(request, bundle_dir), request.timeout);
+  auto run = sys::run_command(pasta_argv(request, bundle_dir, std::move(target)), request.timeout);
   if (!run) return tl::unexpected(run.error().with_context("network private: pasta"));
-  auto daemon = read_pid(bundle_dir / kPidFile);
-  if (run->status.shell_code() != 0 || !daemon)
+  if (run->status.shell_code() != 0)
     return tl::unexpected(
         Error{ErrorKind::kSystem,
               fmt::format("network private: pasta failed (exit {}): {}", run->status.shell_code(),
                           run->output.empty() ? "no message" : run->output.substr(0, 400))});
-  auto pidfd = sys::Pidfd::open(*daemon);
-  if (!pidfd) return tl::unexpected(pidfd.error().with_context("network private: pasta"));
-  auto stat = sys::read_file(fmt::format("/proc/{}/stat", *daemon));
-  if (!stat || sys::parse_stat_ppid(*stat) != ::getpid()) {
-    (void)pidfd->send_signal(SIGKILL);  // ours or not, it claims our bundle's namespace
-    return tl::unexpected(
-        Error{ErrorKind::kSystem, fmt::format("network private: pasta's daemon (pid {}) is not a "
-                                              "child of this process",
-                                              *daemon)});
+  auto daemon = sys::ChildProcess::adopt_orphan(bundle_dir / kPidFile);
+  if (!daemon) {
+    stop_leftover_network(bundle_dir);  // found by its command line, where a pid may lie
+    return tl::unexpected(daemon.error().with_context("network private: pasta's daemon"));
   }
-  net.pasta_ = sys::ChildProcess::adopt(std::move(*pidfd));
+  net.pasta_ = std::move(*daemon);
   return net;
 }
 
@@ -102,10 +104,9 @@ Expected<void> PrivateNetwork::stop() noexcept {
 }
 
 void stop_leftover_network(const fs::path& bundle_dir) {
-  // Found by the namespace it was given, not by its pid file: a caller killed during pasta's
-  // set-up may leave a daemon that never wrote one.
-  const std::string mine =
-      "--netns" + std::string(1, '\0') + (bundle_dir / kNsFile).string() + '\0';
+  // Found by the pid file it was given, not by what the file holds: a caller killed during
+  // pasta's set-up may leave a daemon that never wrote it.
+  const std::string mine = "--pid" + std::string(1, '\0') + (bundle_dir / kPidFile).string() + '\0';
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();

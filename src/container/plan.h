@@ -47,6 +47,10 @@ struct Request {
   image::RootfsHold rootfs_hold;
   // --network private: pasta joins the container's network namespace once it exists.
   std::optional<NetworkRequest> network;
+  // Rootless, a job whose namespaces are reached from outside (a private network, files in
+  // or out): its user, mount and network namespaces are made and held for it
+  // (sys/user_ns.h), their id maps written within this time; none: the runtime makes them.
+  std::optional<std::chrono::milliseconds> hold_namespaces;
   // crun only: a seccomp program (raw BPF) loaded through its annotation in place of the
   // spec's seccomp section; the seccomp probe's (core/seccomp_probe.h).
   std::optional<std::string> seccomp_program;

@@ -143,6 +143,10 @@ Expected<void> use_network(const JobOptions& job, const image::RootfsPlan& rootf
               fmt::format("network {}: pasta not found on PATH; install it (Debian and Ubuntu: "
                           "apt-get install passt), or use --network none",
                           to_string(job.network))});
+  if (auto problem = container::tun_problem())
+    return tl::unexpected(Error{ErrorKind::kInvalidArgument,
+                                fmt::format("network {}: {}; {}, or use --network none",
+                                            to_string(job.network), problem->what, problem->fix)});
   request.network =
       container::NetworkRequest{*pasta, job.network == Network::kPrivate, may_bind("/etc/hosts"),
                                 may_bind("/etc/resolv.conf"), timeout};
@@ -150,12 +154,15 @@ Expected<void> use_network(const JobOptions& job, const image::RootfsPlan& rootf
 }
 
 // Rootless: the job's user namespace, and no cgroup from the runtime: the container joins the
-// delegated one we make (if any), with the limits it can enforce.
-void make_rootless(const spec::UserNamespace& user_ns, container::JobPlan& plan) {
+// delegated one we make (if any), with the limits it can enforce. Its namespaces are held for
+// it where pasta or the files writer must reach them (its init could not be joined).
+void make_rootless(const spec::UserNamespace& user_ns, std::chrono::milliseconds timeout,
+                   container::JobPlan& plan) {
   auto& spec = plan.container.spec;
   spec.user_namespace = user_ns;
   if (!user_ns.full()) spec.uid = spec.gid = 0;  // the only id mapped
   plan.container.own_cgroup = plan.cgroup_limits;
+  if (plan.container.network || !plan.files.roots.empty()) plan.container.hold_namespaces = timeout;
 }
 
 }  // namespace
@@ -183,13 +190,6 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
   plan.on_output = job.on_output;
   auto files = core::plan_files(job, plan.limits.tmpfs_bytes);
   if (!files) return tl::unexpected(files.error());
-  // The trees are reached through the init's namespaces before it starts. Rootless with
-  // subordinate ids its init has taken a uid the caller does not own, which makes it
-  // non-dumpable, and the kernel then lets only CAP_SYS_PTRACE on the host join them.
-  if (host.rootless && host.user_ns.full() && !files->roots.empty())
-    return invalid_argument(
-        "files, copy-in and copy-out: not available rootless with subordinate ids (the job's "
-        "init cannot be entered once it took its uid); run as root, or pass files on stdin");
   plan.files = std::move(*files);
 
   auto client = client_for(job.runtime);
@@ -213,7 +213,7 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     return tl::unexpected(r.error());
   use_image(*rootfs, job, request);
   if (auto r = use_user(*rootfs, job, host, request.spec); !r) return tl::unexpected(r.error());
-  if (host.rootless) make_rootless(host.user_ns, plan);
+  if (host.rootless) make_rootless(host.user_ns, options.runtime_timeout, plan);
   // crun's cached seccomp programs are used once a probe showed crun loads them: probed once,
   // before the first job (or pooled container) that would use one.
   if (const auto& cache = request.client->seccomp_cache(); cache.probe_due()) {

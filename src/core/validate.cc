@@ -179,12 +179,6 @@ Expected<EffectiveLimits> validate_job(const JobOptions& job, const HostFacts& h
     return invalid_argument(
         "network host: root only (a rootless job cannot join the host's network "
         "namespace); run as root, or drop --network host");
-  if ((job.network == Network::kPrivate || job.network == Network::kPrivateNoHostLoopback) &&
-      host.rootless)
-    return invalid_argument(fmt::format(
-        "network {}: root only for now (pasta joins the job's network namespace through a "
-        "bind mount of it, which takes root); run as root, or use --network none",
-        to_string(job.network)));
   if (!job.interpreter.empty() && job.interpreter.front().empty())
     return invalid_argument("interpreter: empty command");
   for (const auto& a : job.args)

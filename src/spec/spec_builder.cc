@@ -45,7 +45,21 @@ json tmpfs_mount(const std::string& dest, std::uint64_t bytes, const std::string
   return {{"destination", dest}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}};
 }
 
+std::vector<sys::IdMapping> id_map(std::uint32_t own, const std::optional<IdRange>& sub) {
+  std::vector<sys::IdMapping> map{{0, own, 1}};
+  if (sub) map.push_back({1, sub->start, sub->count});
+  return map;
+}
+
 }  // namespace
+
+std::vector<sys::IdMapping> UserNamespace::uid_map() const {
+  return id_map(host_uid, full() ? sub_uids : std::nullopt);
+}
+
+std::vector<sys::IdMapping> UserNamespace::gid_map() const {
+  return id_map(host_gid, full() ? sub_gids : std::nullopt);
+}
 
 std::vector<std::string> seccomp_architectures(const std::string& machine) {
   if (machine == "x86_64") return {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
@@ -151,15 +165,19 @@ Expected<json> build_spec(const SpecInput& in) {
   }
   if (in.user_namespace) {
     linux["namespaces"].push_back({{"type", "user"}});
-    const auto& ns = *in.user_namespace;
-    auto mappings = [](std::uint32_t host_id, const std::optional<IdRange>& sub) {
-      json m = {{{"containerID", 0}, {"hostID", host_id}, {"size", 1}}};
-      if (sub) m.push_back({{"containerID", 1}, {"hostID", sub->start}, {"size", sub->count}});
+    auto mappings = [](const std::vector<sys::IdMapping>& map) {
+      json m = json::array();
+      for (const auto& l : map)
+        m.push_back({{"containerID", l.inside}, {"hostID", l.outside}, {"size", l.count}});
       return m;
     };
-    linux["uidMappings"] = mappings(ns.host_uid, ns.full() ? ns.sub_uids : std::nullopt);
-    linux["gidMappings"] = mappings(ns.host_gid, ns.full() ? ns.sub_gids : std::nullopt);
+    linux["uidMappings"] = mappings(in.user_namespace->uid_map());
+    linux["gidMappings"] = mappings(in.user_namespace->gid_map());
   }
+  for (auto& n : linux["namespaces"])
+    if (auto p = in.namespace_paths.find(n["type"].get<std::string>());
+        p != in.namespace_paths.end())
+      n["path"] = p->second;
   if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
   json resources = json::object();
   if (in.memory_bytes) {

@@ -13,6 +13,7 @@
 
 #include "ociexec/error.h"
 #include "ociexec/options.h"
+#include "sys/user_ns.h"
 
 namespace ociexec::spec {
 
@@ -37,6 +38,9 @@ struct UserNamespace {
   std::optional<IdRange> sub_uids;  // both or neither, each of at least 65535 ids
   std::optional<IdRange> sub_gids;
   [[nodiscard]] bool full() const { return sub_uids && sub_gids; }
+  // The uid_map and gid_map: the caller's id as 0, then the subordinate range (if full).
+  [[nodiscard]] std::vector<sys::IdMapping> uid_map() const;
+  [[nodiscard]] std::vector<sys::IdMapping> gid_map() const;
 };
 
 struct SpecInput {
@@ -62,6 +66,9 @@ struct SpecInput {
   std::optional<std::string> cpuset_cpus;  // linux.resources.cpu.cpus
   std::string cgroups_path;  // empty: no cgroup (rootless without a delegated one)
   std::optional<UserNamespace> user_namespace;  // set: uid and gid must be 0
+  // Namespaces the container joins instead of making its own (OCI `path`), by type ("user",
+  // "network", "mount"): a rootless job's, held for it (sys/user_ns.h).
+  std::map<std::string, std::string> namespace_paths;
   // The host's hard RLIMIT_NOFILE: a spec that asks for more fails without CAP_SYS_RESOURCE.
   std::optional<std::uint64_t> nofile_hard_limit;
   // The job's own resource limits (validated), over the base profile's.

@@ -104,6 +104,16 @@ int make_namespace(void* arg) {
   return 0;
 }
 
+int hold(void* arg) {
+  const auto* h = static_cast<const Hold*>(arg);
+  if (raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0) return 1;
+  if (raw(SYS_getppid) != h->parent) return 1;
+  raw(SYS_prctl, PR_SET_NAME, ptr(h->name));
+  // Copies of every fd of ours: a pipe's write end held here would keep its reader from EOF.
+  raw(SYS_close_range, 0, ~0U, 0);
+  for (;;) raw(SYS_pause);  // the clone's caller blocked every signal: only SIGKILL ends it
+}
+
 namespace {
 
 bool tree_failed(TreeWrite* w, long rc, const char* step, int op) {

@@ -32,6 +32,16 @@ struct NamespaceSetup {
 };
 int make_namespace(void* setup);
 
+// The holder of sys::HeldNamespaces: a copy of the caller (no memory shared), in namespaces
+// of its own, that only holds them. It dies with its parent (SIGKILL), is named `name`, keeps
+// none of the caller's fds, and waits, every signal blocked, to be killed. It exits 1 at once
+// if its parent died before it could take that signal.
+struct Hold {
+  pid_t parent;
+  const char* name;
+};
+int hold(void* hold);
+
 }  // namespace ociexec::sys::clone_child
 
 namespace ociexec::sys::clone_child {

@@ -44,18 +44,24 @@ std::vector<std::string> confined_components(std::string_view path) {
   return out;
 }
 
-Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& path,
-                                std::size_t count, int flags) {
+int openat2_retrying(int dir_fd, const char* path, int flags, std::uint64_t resolve) {
   open_how how{};
   how.flags = static_cast<__u64>(static_cast<unsigned>(flags | O_CLOEXEC));
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  const std::string rel = joined(path, count);
+  how.resolve = resolve;
   while (true) {
-    const long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno == EINTR || errno == EAGAIN) continue;
-    return tl::unexpected(errno_error(fmt::format("open {:?} inside its root", rel), errno));
+    const long fd = ::syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+    if (fd >= 0 || (errno != EINTR && errno != EAGAIN)) return static_cast<int>(fd);
   }
+}
+
+Expected<UniqueFd> open_in_root(int root_fd, const std::vector<std::string>& path,
+                                std::size_t count, int flags) {
+  const std::string rel = joined(path, count);
+  const int fd = openat2_retrying(root_fd, rel.c_str(), flags,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+  if (fd < 0)
+    return tl::unexpected(errno_error(fmt::format("open {:?} inside its root", rel), errno));
+  return UniqueFd(fd);
 }
 
 Expected<UniqueFd> make_dirs_in_root(int root_fd, const std::vector<std::string>& path,

@@ -4,6 +4,7 @@
 // a job's files) names files.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,10 @@
 #include "sys/unique_fd.h"
 
 namespace ociexec::sys {
+
+// openat2(2) with `flags` (O_CLOEXEC added) and `resolve` (RESOLVE_*), retried while the
+// kernel asks for that (EINTR, EAGAIN): the fd, or -1 with errno set.
+int openat2_retrying(int dir_fd, const char* path, int flags, std::uint64_t resolve);
 
 // "a/../../b/./c" -> {"b", "c"}: ".." never climbs above the root; empty and "." dropped.
 std::vector<std::string> confined_components(std::string_view path);

@@ -6,7 +6,6 @@
 #include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "sys/clone_child.h"
+#include "sys/confined.h"
 #include "sys/process.h"
 
 namespace ociexec::sys {
@@ -40,15 +40,9 @@ TreeOp::Kind op_kind(TreeEntry::Kind k) {
 // openat2 below `dir`: no symlink (the last component's either: O_PATH gives the link
 // itself), no mount crossing, no "..", no magic link.
 int open_beneath(int dir, const std::string& rel, int flags) {
-  open_how how{};
-  how.flags = static_cast<__u64>(static_cast<unsigned>(flags | O_CLOEXEC | O_NOFOLLOW));
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
-  const char* path = rel.empty() ? "." : rel.c_str();
-  while (true) {
-    const long fd = ::syscall(SYS_openat2, dir, path, &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
-    if (errno != EINTR && errno != EAGAIN) return -1;
-  }
+  return openat2_retrying(
+      dir, rel.empty() ? "." : rel.c_str(), flags | O_NOFOLLOW,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS);
 }
 
 std::string joined(const std::string& base, const std::string& name) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -98,22 +99,35 @@ void ChildProcess::kill_and_reap() noexcept {
   reaped_ = true;
 }
 
-Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags) {
+namespace {
+
+// __clone on a stack of its own, every signal blocked meanwhile so no handler runs in the child.
+Expected<pid_t> clone_on_stack(int (*fn)(void*), void* arg, int flags) {
   constexpr std::size_t kStack = 64 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (stack == MAP_FAILED) return tl::unexpected(errno_error("mmap", errno));
   sigset_t all, old;
   sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler may run in the child
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   // glibc's __clone, the same function as clone(): a sanitizer's clone interceptor treats the
-  // call as a fork and resets its own state in the child, which here shares our memory.
-  const pid_t pid = ::__clone(fn, static_cast<char*>(stack) + kStack,
-                              CLONE_VM | CLONE_VFORK | SIGCHLD | flags, arg);
+  // call as a fork and resets its own state in the child, which may share our memory.
+  const pid_t pid = ::__clone(fn, static_cast<char*>(stack) + kStack, SIGCHLD | flags, arg);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::munmap(stack, kStack);  // the child has exec'd or exited: its stack is free
+  // A vfork child has exec'd or exited; any other has a copy of the stack: ours is free.
+  ::munmap(stack, kStack);
   if (pid < 0) return tl::unexpected(errno_error("clone", clone_errno));
   return pid;
+}
+
+}  // namespace
+
+Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags) {
+  return clone_on_stack(fn, arg, CLONE_VM | CLONE_VFORK | flags);
+}
+
+Expected<pid_t> clone_copy(int (*fn)(void*), void* arg, int flags) {
+  return clone_on_stack(fn, arg, flags);
 }
 
 Expected<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
@@ -148,6 +162,25 @@ Expected<ChildProcess> ChildProcess::adopt_spawned(pid_t pid) {
     ::waitpid(pid, nullptr, 0);
     return tl::unexpected(pidfd.error());
   }
+  return adopt(std::move(*pidfd));
+}
+
+Expected<ChildProcess> ChildProcess::adopt_orphan(const std::filesystem::path& pid_file) {
+  auto text = read_file(pid_file);
+  if (!text) return tl::unexpected(text.error());
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (ec != std::errc{} || pid <= 0)
+    return tl::unexpected(
+        Error{ErrorKind::kSystem, fmt::format("bad pid file {}: {:?}", pid_file.string(), *text)});
+  auto pidfd = Pidfd::open(pid);
+  if (!pidfd) return tl::unexpected(pidfd.error());
+  auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+  if (!stat || parse_stat_ppid(*stat) != ::getpid())
+    return tl::unexpected(
+        Error{ErrorKind::kSystem, fmt::format("pid {} is not a child of this process (exited, or "
+                                              "another subreaper adopted it)",
+                                              pid)});
   return adopt(std::move(*pidfd));
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,13 @@ class ChildProcess {
   // Takes charge of a child we did not spawn ourselves: a container init reparented to us
   // because we are a subreaper. The caller has checked that `pidfd` is our child.
   static ChildProcess adopt(Pidfd pidfd);
+  // Takes charge of `pid`, a child we cloned and have not reaped (so not a recycled pid).
+  static Expected<ChildProcess> adopt_spawned(pid_t pid);
+  // Takes charge of the process a pid file names, which a runtime or pasta left to us (a
+  // subreaper) when it exited: opens a pidfd, then checks that the process is our child, so
+  // the pidfd cannot name a recycled pid. Not our child (exited, another subreaper took it,
+  // or the file lied): an error, and nothing is sent to it.
+  static Expected<ChildProcess> adopt_orphan(const std::filesystem::path& pid_file);
 
   // Reaps the child if it has exited; nullopt while it runs.
   Expected<std::optional<ExitStatus>> try_wait();
@@ -94,7 +102,6 @@ class ChildProcess {
   Pidfd release() noexcept;
 
  private:
-  static Expected<ChildProcess> adopt_spawned(pid_t pid);
   Pidfd pidfd_;
   bool reaped_ = true;
 };
@@ -115,6 +122,10 @@ Expected<void> become_subreaper();
 // once it has exec'd or exited. `fn` may only make raw syscalls (see sys/clone_child.h). Returns the child's pid (a zombie
 // to reap if it exited).
 Expected<pid_t> clone_vfork(int (*fn)(void*), void* arg, int flags = 0);
+// The same in a child with a copy of our memory (as fork, without its atfork handlers), which
+// runs concurrently with us. `fn` may still only make raw syscalls: the copy is of a process
+// whose other threads may have held locks.
+Expected<pid_t> clone_copy(int (*fn)(void*), void* arg, int flags);
 
 // Runs argv to completion within `timeout`, with stdout and stderr captured together.
 struct CommandOutput {

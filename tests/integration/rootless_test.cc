@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
-#include "harness.h"
 #include "cgroup/cgroup.h"
 #include "core/rootless.h"
+#include "harness.h"
 #include "sys/fs.h"
+#include "sys/proc.h"
 
 using namespace std::chrono_literals;
 using ociexec::Outcome;
@@ -168,4 +171,43 @@ TEST_CASE("rootless with a delegated cgroup: the memory limit OOM-kills and the 
     CHECK(limited.error().message.rfind("cpus 0.5: cannot be enforced", 0) == 0);
   }
   leaks.check();  // the job cgroups inside the delegated one are gone
+}
+
+TEST_CASE("rootless: the namespaces held for a job with files hold no fd of ours, and go with it" *
+          doctest::skip(!rootless() || delegated())) {
+  LeakCheck leaks;
+  auto j = job();
+  j.files = {{"in.txt", "given\n"}};
+  j.copy_out = {"out.txt"};
+  std::optional<ociexec::Result> result;
+  std::thread runner([&] {
+    result = run_ok("cat in.txt; cat /proc/self/uid_map > out.txt; /bin/payload sleep 2\n", j);
+  });
+  // The holder: a child of ours, by its name, while the job runs.
+  pid_t holder = 0;
+  for (int i = 0; i < 500 && holder == 0; ++i) {
+    for (const auto& c : ociexec::sys::children_of(::getpid())) {
+      auto comm = ociexec::sys::read_file(fmt::format("/proc/{}/comm", c.pid));
+      if (comm && *comm == "ociexec-userns\n") holder = c.pid;
+    }
+    if (holder == 0) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(holder != 0);
+  if (holder != 0) {
+    std::error_code ec;
+    const auto fds = std::distance(
+        std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", holder), ec), {});
+    CHECK_FALSE(ec);
+    CHECK(fds == 0);  // a pipe's write end held there would keep its reader from EOF
+    const auto ours = std::filesystem::read_symlink("/proc/self/ns/user");
+    CHECK(std::filesystem::read_symlink(fmt::format("/proc/{}/ns/user", holder), ec) != ours);
+  }
+  runner.join();
+  REQUIRE(result);
+  CHECK(result->stdout_data == "given\n");
+  // The job's namespace is the held one, with the maps a runtime would have written.
+  REQUIRE(result->files.count("out.txt") == 1);
+  const auto& maps = result->files.at("out.txt").data;
+  CHECK(maps.find(fmt::format("{:>10}{:>11}{:>11}\n", 0, ::getuid(), 1)) == 0);
+  leaks.check();  // the holder killed and reaped with the container
 }

@@ -35,6 +35,17 @@ cases+=',SIGKILL of the CLI mid-job*,SIGTERM twice to the CLI*,cli: timeout exit
 cases+=",cli: the script's output passes through*,images: each job gets a fresh writable*"
 cases+=',init:*,args:*,live output:*,cli: run passes*,cli: a reader that goes away*,cli: batch --stream*'
 cases+=',cpu time:*,cpuset:*,cpu limits:*,mounts:*,network host:*,network private:*,files:*'
+# pasta, which runs as the user for --network private, opens /dev/net/tun: the kernel and
+# udev make it 0666; some hosts and containers tighten it to 0600. Standard for the run only.
+made=()
+tun_mode=$(stat -c %a /dev/net/tun 2>/dev/null || true)
+cleanup() {
+  for d in "${made[@]}"; do rmdir "$d"/*/ 2>/dev/null || true; rmdir "$d" 2>/dev/null || true; done
+  [[ -n $tun_mode ]] && chmod "$tun_mode" /dev/net/tun
+  return 0
+}
+trap cleanup EXIT
+[[ -n $tun_mode ]] && chmod 0666 /dev/net/tun
 run_as() {
   local who=$1
   shift
@@ -51,9 +62,6 @@ run_as "$ids_user" "$bin" --test-case="$cases"
 # ociexec-rootless-test, chowned to it (as an administrator would; on cgroup v2, systemd's
 # Delegate=yes gives the user a subtree instead).
 parent=ociexec-rootless-test
-made=()
-cleanup() { for d in "${made[@]}"; do rmdir "$d"/*/ 2>/dev/null || true; rmdir "$d" 2>/dev/null || true; done; }
-trap cleanup EXIT
 if [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/pids ]]; then
   for c in memory pids; do
     d=/sys/fs/cgroup/$c/$parent

@@ -122,3 +122,28 @@ TEST_CASE("rootless: with subordinate ids the spec maps 1-65535 and the job stay
       for (const auto& o : m["options"]) owned = owned || o == "uid=65534";
   CHECK(owned);
 }
+
+TEST_CASE("rootless: namespaces held for the job are joined by path, with the same id maps") {
+  spec::SpecInput in;
+  in.args = {"/bin/sh"};
+  in.user_namespace =
+      spec::UserNamespace{1001, 1002, spec::IdRange{100000, 65535}, spec::IdRange{200000, 65535}};
+  CHECK(in.user_namespace->uid_map() ==
+        std::vector<sys::IdMapping>{{0, 1001, 1}, {1, 100000, 65535}});
+  CHECK(in.user_namespace->gid_map() ==
+        std::vector<sys::IdMapping>{{0, 1002, 1}, {1, 200000, 65535}});
+  CHECK(spec::UserNamespace{1001, 1002}.gid_map() == std::vector<sys::IdMapping>{{0, 1002, 1}});
+  in.namespace_paths = {{"user", "/proc/42/ns/user"}, {"mount", "/proc/42/ns/mnt"}};
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  std::map<std::string, std::string> paths;
+  for (const auto& n : (*spec)["linux"]["namespaces"])
+    paths[n["type"].get<std::string>()] = n.value("path", "");
+  CHECK(paths["user"] == "/proc/42/ns/user");
+  CHECK(paths["mount"] == "/proc/42/ns/mnt");
+  // The others are the runtime's to make: the network namespace with its loopback up.
+  CHECK(paths.at("network").empty());
+  CHECK(paths.at("pid").empty());
+  // runc checks a rootless spec's maps even where it joins the namespace.
+  CHECK((*spec)["linux"]["uidMappings"].size() == 2);
+}

@@ -134,19 +134,17 @@ TEST_CASE("cpusets name CPUs this process may use, normalized; CPU time is a pos
   CHECK(error_of(j).find("at most 365 days") != std::string::npos);
 }
 
-TEST_CASE("network host and private are refused rootless") {
-  for (auto [network, names] :
-       {std::pair{Network::kHost, "network host: root only"},
-        {Network::kPrivate, "network private: root only"},
-        {Network::kPrivateNoHostLoopback, "network private:no-host-loopback: root only"}}) {
-    CAPTURE(names);
-    JobOptions j;
+TEST_CASE("network host is refused rootless; private is not") {
+  JobOptions j;
+  j.network = Network::kHost;
+  CHECK(core::validate_job(j, host()));
+  auto h = host();
+  h.rootless = true;
+  auto r = core::validate_job(j, h);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("network host: root only") == 0);
+  for (auto network : {Network::kPrivate, Network::kPrivateNoHostLoopback}) {
     j.network = network;
-    CHECK(core::validate_job(j, host()));
-    auto h = host();
-    h.rootless = true;
-    auto r = core::validate_job(j, h);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().message.find(names) == 0);
+    CHECK(core::validate_job(j, h));
   }
 }

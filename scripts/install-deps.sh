@@ -12,6 +12,8 @@ packages=(
   util-linux
   uidmap  # newuidmap/newgidmap: rootless jobs map subordinate ids (docs/rootless.md)
   passt   # pasta: --network private (user-mode networking)
+  libhiredis-dev  # ociexec worker and submit (Redis Streams)
+  redis-server python3-redis  # the worker tests' real Redis, and their producer
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
   # Images: the registry client, layer unpacking and digests
   libcurl4-openssl-dev libarchive-dev libssl-dev libzstd-dev

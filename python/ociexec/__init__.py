@@ -36,7 +36,7 @@ Keyword options, accepted by every function that runs a job:
 - ``workdir``: working directory inside, a writable tmpfs (default "/work")
 - ``network``: "none" (loopback only, the default); "private" (outbound through pasta, the
   host's loopback as host.ociexec.internal; "private:no-host-loopback" without it); or "host"
-  (the host's network, with no isolation). "private" and "host" are root only
+  (the host's network, with no isolation). "host" is root only
 - ``volume``, ``mount``, ``tmpfs``: podman's -v, --mount and --tmpfs texts, one (a str) or a
   list: ``volume="/srv/data:/data:ro"``, ``tmpfs=["/work/cache:size=256m"]``
 - ``files``: ``{"data.csv": b"...", "cfg/settings.ini": "text"}``, put into the work dir before

@@ -53,5 +53,7 @@ void register_gc(CLI::App& app, Globals& globals, Action& action);
 void register_doctor(CLI::App& app, Globals& globals, Action& action);
 void register_version(CLI::App& app, Globals& globals, Action& action);
 void register_images(CLI::App& app, Globals& globals, Action& action);
+void register_worker(CLI::App& app, Globals& globals, Action& action);
+void register_submit(CLI::App& app, Globals& globals, Action& action);
 
 }  // namespace ociexec::cli

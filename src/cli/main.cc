@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   register_gc(app, globals, action);
   register_doctor(app, globals, action);
   register_images(app, globals, action);
+  register_worker(app, globals, action);
+  register_submit(app, globals, action);
   register_version(app, globals, action);
   try {
     app.parse(argc, argv);

@@ -153,8 +153,8 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
                   "file of KEY=VALUE lines (podman's format), before each --env");
   cmd->add_option("--network", flags->network,
                   "none (default: loopback only); private (outbound through pasta, the host's "
-                  "loopback as host.ociexec.internal; private:no-host-loopback without it; root "
-                  "only); host (the host's network, no isolation; root only)");
+                  "loopback as host.ociexec.internal; private:no-host-loopback without it); "
+                  "host (the host's network, no isolation; root only)");
   cmd->add_option("--runtime", flags->runtime, "runc, crun, auto or a path");
   cmd->add_option("--rootfs", flags->rootfs, "prepared root file system (default: host view)");
   cmd->add_option("--image", flags->image,

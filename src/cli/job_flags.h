@@ -37,6 +37,18 @@ struct RunFlags {
   bool init = false;  // podman's --init
 };
 
+// The job flags `run` and `submit` share (all but --json and --output-dir), with the
+// script's positional arguments; returns -c.
+CLI::Option* add_job_flags(CLI::App& cmd, RunFlags& f);
+// In the subcommand's callback: with -c, every word after it is an argument.
+void settle_job_flags(RunFlags& f, const CLI::Option& command);
+// The script the flags name: -c's text, a FILE, or standard input for -.
+Expected<std::string> read_script(const RunFlags& f);
+// The job the flags describe as a `batch` line, for a worker on another host: what names
+// this host's files (--env-file, --stdin, --copy-in, -e NAME's value) is read here and sent
+// as data; bind sources and --rootfs name the worker's host's paths, as in any job line.
+Expected<nlohmann::json> batch_line_from_flags(const RunFlags& f, std::string script);
+
 // Where images come from and go (run --image, pull, images, rmi, image prune); podman's names.
 struct ImageFlags {
   std::string store;

@@ -151,22 +151,50 @@ def test_sigterm_drains_running_jobs_then_exits_0(cluster):
     assert cluster.client.get(f"ociexec:result:{later}") is None
 
 
-def test_submit_waits_and_exits_as_run_would(cluster):
+def test_submit_waits_and_exits_as_run_would(cluster, tmp_path):
     cluster.start("s")
-    env = {**os.environ}
-    line = json.dumps({"script": "echo from-submit; exit 3", "id": "one"})
-    p = subprocess.run([CLI, "submit", "--redis", cluster.server.url, "--wait", "-"], input=line,
-                       capture_output=True, text=True, timeout=60, env=env)
+    url = cluster.server.url
+    # One job from run's flags: this host's files, environment and stdin go as data.
+    (tmp_path / "in.txt").write_bytes(b"hello\x00\xff")
+    (tmp_path / "stdin.txt").write_text("from stdin\n")
+    p = subprocess.run(
+        [CLI, "submit", "--redis", url, "--wait", "--copy-in", f"{tmp_path}/in.txt:data/in.bin",
+         "-e", "FOO=bar", "--stdin", str(tmp_path / "stdin.txt"), "--copy-out", "out.txt",
+         "--output-dir", str(tmp_path / "out"), "-c",
+         "od -An -c data/in.bin | tr -s ' '; echo $FOO $1; cat; echo made > out.txt; exit 3",
+         "--", "arg1"],
+        capture_output=True, text=True, timeout=60)
     assert p.returncode == 3, p.stderr
+    assert p.stdout == " h e l l o \\0 377\nbar arg1\nfrom stdin\n"
+    assert (tmp_path / "out" / "out.txt").read_text() == "made\n"
+    # Without --wait: the job's id, and the job runs anyway.
+    p = subprocess.run([CLI, "submit", "--redis", url, "-c", "echo later"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0
+    assert cluster.result(p.stdout.strip())["stdout"] == "later\n"
+    # Timed out: 124, with the contract's line.
+    p = subprocess.run([CLI, "submit", "--redis", url, "--wait", "--timeout", "1s", "-c",
+                        "sleep 5"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 124 and "Execution timeout (1s)" in p.stderr
+    # Job lines (--jobs): a result line each.
+    line = json.dumps({"script": "echo from-submit; exit 3", "id": "one"})
+    p = subprocess.run([CLI, "submit", "--redis", url, "--wait", "--jobs", "-"], input=line,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["stdout"] == "from-submit\n" and r["id"] == "one" and r["worker"] == "s"
-    # A bad line is refused here, in one line, and nothing is sent.
+    assert r["exit_code"] == 3
+    # Bad jobs are refused here, in one line, and nothing is sent.
     before = cluster.client.xlen("ociexec:jobs")
-    bad = subprocess.run([CLI, "submit", "--redis", cluster.server.url, "-"],
+    bad = subprocess.run([CLI, "submit", "--redis", url, "--jobs", "-"],
                          input=json.dumps({"script": "true", "memory": "lots"}),
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 125
     assert "memory" in json.loads(bad.stdout)["error"]["message"]
+    bad = subprocess.run([CLI, "submit", "--redis", url, "--memory", "lots", "-c", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 125 and len(bad.stderr.splitlines()) == 1
+    assert "--memory" in bad.stderr
     assert cluster.client.xlen("ociexec:jobs") == before
 
 
@@ -191,12 +219,11 @@ def test_credentials_never_on_the_command_line(cluster):
     cluster.start("acl")  # the default user, for the fixture's own checks
     env = {**os.environ, "OCIEXEC_REDIS_PASSWORD": "s3cret"}
     url = f"redis://jobs@127.0.0.1:{cluster.server.port}"
-    p = subprocess.run([CLI, "submit", "--redis", url, "--wait", "-"],
-                       input=json.dumps({"script": "echo acl"}), capture_output=True, text=True,
-                       timeout=60, env=env)
+    p = subprocess.run([CLI, "submit", "--redis", url, "--wait", "--json", "-c", "echo acl"],
+                       capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["stdout"] == "acl\n"
-    wrong = subprocess.run([CLI, "submit", "--redis", url, "-"], input="",
+    wrong = subprocess.run([CLI, "submit", "--redis", url, "-c", "true"],
                            capture_output=True, text=True, timeout=30,
                            env={**os.environ, "OCIEXEC_REDIS_PASSWORD": "nope"})
     assert wrong.returncode == 125 and "AUTH" in wrong.stderr

@@ -192,6 +192,11 @@ class Worker {
     if (!reply || reply->type != Reply::Type::kArray || reply->elements.size() < 2) return;
     claim_cursor_ = reply->elements[0].str.empty() ? "0-0" : reply->elements[0].str;
     for (auto& entry : parse_entries(reply->elements[1])) {
+      {
+        // One of our own, whose heartbeat came late: it runs here already.
+        std::lock_guard lock(mutex_);
+        if (in_flight_.count(entry.id) != 0) continue;
+      }
       auto pending = redis.call({"XPENDING", o_.stream, o_.group, entry.id, entry.id, "1"});
       long long deliveries = 2;
       if (pending && !pending->elements.empty() && pending->elements[0].elements.size() == 4)
@@ -238,10 +243,6 @@ class Worker {
       finish(
           {entry.id, stamp(codec_.format(tl::unexpected(e)), entry, attempt), attempt, false, {}});
     };
-    {
-      std::lock_guard lock(mutex_);
-      if (in_flight_.count(entry.id) != 0) return;  // ours already (a late XAUTOCLAIM)
-    }
     const std::string* line = entry.field("job");
     if (line == nullptr)
       return fail(Error{ErrorKind::kInvalidArgument,

@@ -10,6 +10,7 @@
 #include "cli/job_flags.h"
 #include "config/units.h"
 #include "sys/fs.h"
+#include "util/invalid.h"
 #include "util/text.h"
 
 namespace ociexec::cli {
@@ -110,10 +111,6 @@ Expected<std::string> read_script(const RunFlags& f) {
 
 namespace {
 
-Error invalid(std::string message) {
-  return Error{ErrorKind::kInvalidArgument, std::move(message)};
-}
-
 // A local file as a job line's "files" entry: base64, so any bytes travel.
 Expected<void> add_file(const fs::path& source, const std::string& target, nlohmann::json& files) {
   auto data = sys::read_file(source);
@@ -130,25 +127,24 @@ Expected<void> add_copy_in(const std::string& text, nlohmann::json& files) {
   const std::string target = copy->target.empty() ? copy->source.filename().string() : copy->target;
   std::error_code ec;
   const auto status = fs::symlink_status(copy->source, ec);
-  if (ec) return tl::unexpected(invalid(fmt::format("--copy-in {:?}: {}", text, ec.message())));
+  if (ec) return invalid_argument(fmt::format("--copy-in {:?}: {}", text, ec.message()));
   if (fs::is_regular_file(status)) return add_file(copy->source, target, files);
   if (!fs::is_directory(status))
-    return tl::unexpected(invalid(
-        fmt::format("--copy-in {:?}: neither a file nor a directory", copy->source.string())));
+    return invalid_argument(
+        fmt::format("--copy-in {:?}: neither a file nor a directory", copy->source.string()));
   for (auto it = fs::recursive_directory_iterator(copy->source, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const auto s = it->symlink_status(ec);
     if (ec || fs::is_directory(s)) continue;
     const auto rel = fs::relative(it->path(), copy->source, ec).string();
     if (!fs::is_regular_file(s))
-      return tl::unexpected(invalid(
+      return invalid_argument(
           fmt::format("--copy-in {:?}: {} is not a regular file; a remote job gets files only",
-                      copy->source.string(), rel)));
+                      copy->source.string(), rel));
     if (auto r = add_file(it->path(), target + "/" + rel, files); !r) return r;
   }
   if (ec)
-    return tl::unexpected(
-        invalid(fmt::format("--copy-in {:?}: {}", copy->source.string(), ec.message())));
+    return invalid_argument(fmt::format("--copy-in {:?}: {}", copy->source.string(), ec.message()));
   return {};
 }
 
@@ -211,9 +207,9 @@ Expected<nlohmann::json> batch_line_from_flags(const RunFlags& f, std::string sc
       utf8 = false;
     }
     if (!utf8)
-      return tl::unexpected(
-          invalid("--stdin: not UTF-8 text, which a job line carries; send the bytes as a file "
-                  "(--copy-in) and read that instead"));
+      return invalid_argument(
+          "--stdin: not UTF-8 text, which a job line carries; send the bytes as a file "
+          "(--copy-in) and read that instead");
     j["stdin"] = std::move(*data);
   }
   nlohmann::json files = nlohmann::json::object();

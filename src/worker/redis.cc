@@ -147,57 +147,56 @@ Expected<void> Redis::open() {
     return tl::unexpected(Error{ErrorKind::kSystem, fmt::format("redis {}: {}", where, c->errstr)});
   redisSetTimeout(c, tv);
   redisEnableKeepAlive(c);
-  auto simple = [&](std::vector<std::string> argv, const char* what) -> Expected<void> {
-    std::vector<const char*> args;
-    std::vector<std::size_t> lens;
-    for (const auto& a : argv) args.push_back(a.data()), lens.push_back(a.size());
-    auto* raw = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()));
-    if (raw == nullptr)
-      return tl::unexpected(
-          Error{ErrorKind::kSystem, fmt::format("redis {}: {}: {}", where, what, c->errstr)});
-    const Reply reply = copy(raw);
-    freeReplyObject(raw);
-    if (reply.type == Reply::Type::kError)
+  // The log-in, refused in words of its own: bad credentials, or a database out of range.
+  auto simple = [&](const std::vector<std::string>& argv) -> Expected<void> {
+    auto reply = send(argv, std::nullopt);
+    if (!reply) return tl::unexpected(reply.error().with_context(fmt::format("redis {}", where)));
+    if (reply->type == Reply::Type::kError)
       return tl::unexpected(Error{ErrorKind::kInvalidArgument,
-                                  fmt::format("redis {}: {}: {}", where, what, reply.str)});
+                                  fmt::format("redis {}: {}: {}", where, argv[0], reply->str)});
     return {};
   };
   if (options_.password) {
     std::vector<std::string> auth{"AUTH"};
     if (!u.user.empty()) auth.push_back(u.user);
     auth.push_back(*options_.password);
-    if (auto r = simple(auth, "AUTH"); !r) return r;
+    if (auto r = simple(auth); !r) return r;
   }
   if (u.db != 0)
-    if (auto r = simple({"SELECT", std::to_string(u.db)}, "SELECT"); !r) return r;
+    if (auto r = simple({"SELECT", std::to_string(u.db)}); !r) return r;
   return {};
 }
 
-Expected<Reply> Redis::call(const std::vector<std::string>& argv,
+Expected<Reply> Redis::send(const std::vector<std::string>& argv,
                             std::optional<std::chrono::milliseconds> read_timeout) {
   std::vector<const char*> args;
   std::vector<std::size_t> lens;
   args.reserve(argv.size());
   lens.reserve(argv.size());
   for (const auto& a : argv) args.push_back(a.data()), lens.push_back(a.size());
+  if (read_timeout) redisSetTimeout(ctx_.get(), to_timeval(*read_timeout));
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), args.data(), lens.data()));
+  if (raw == nullptr) {
+    Error failure{ErrorKind::kSystem, fmt::format("{}: {}", argv[0], ctx_->errstr)};
+    ctx_.reset();  // a context with an error is unusable
+    return tl::unexpected(failure);
+  }
+  if (read_timeout) redisSetTimeout(ctx_.get(), to_timeval(options_.timeout));
+  Reply reply = copy(raw);
+  freeReplyObject(raw);
+  return reply;
+}
+
+Expected<Reply> Redis::call(const std::vector<std::string>& argv,
+                            std::optional<std::chrono::milliseconds> read_timeout) {
   auto backoff = std::chrono::milliseconds(100);
   while (true) {
-    Error failure;
+    Error failure{ErrorKind::kSystem, "redis: not connected"};
     if (ctx_) {
-      if (read_timeout) redisSetTimeout(ctx_.get(), to_timeval(*read_timeout));
-      auto* raw = static_cast<redisReply*>(
-          redisCommandArgv(ctx_.get(), static_cast<int>(args.size()), args.data(), lens.data()));
-      if (read_timeout) redisSetTimeout(ctx_.get(), to_timeval(options_.timeout));
-      if (raw != nullptr) {
-        Reply reply = copy(raw);
-        freeReplyObject(raw);
-        return reply;
-      }
-      failure = Error{ErrorKind::kSystem, fmt::format("redis {}: {}", argv[0], ctx_->errstr)};
-      ctx_.reset();  // a context with an error is unusable
-    } else {
-      failure = Error{ErrorKind::kSystem, "redis: not connected"};
+      auto reply = send(argv, read_timeout);
+      if (reply) return reply;
+      failure = reply.error().with_context("redis");
     }
     while (true) {
       if (!keep_trying()) return tl::unexpected(failure);

@@ -63,6 +63,10 @@ class Redis {
  private:
   explicit Redis(Options options) : options_(std::move(options)) {}
   Expected<void> open();
+  // One command on the open connection, once: a reply, or the connection's error (after
+  // which it is closed).
+  Expected<Reply> send(const std::vector<std::string>& argv,
+                       std::optional<std::chrono::milliseconds> read_timeout);
   Options options_;
   std::unique_ptr<redisContext, void (*)(redisContext*)> ctx_{nullptr, nullptr};
 };

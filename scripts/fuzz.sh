@@ -15,7 +15,7 @@ bash scripts/install-deps.sh >/dev/null
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=(config units runtime_log cgroup_files mountinfo job_file batch_line shebang image_docs
-    layer)
+    layer cdi_spec)
 fi
 
 build=build-fuzz

@@ -78,6 +78,24 @@ struct CopyIn {
   auto operator<=>(const CopyIn&) const = default;
 };
 
+// A device the job gets, as podman's --device gives one. Either a host device node, made in
+// the job's /dev and allowed in its device cgroup with `permissions` (nothing else of the
+// host's devices is opened up), or a device of the Container Device Interface (CDI: a
+// vendor's spec in ExecutorOptions::cdi_spec_dirs, how GPUs are given: "nvidia.com/gpu=all"),
+// whose edits (device nodes, mounts, environment, hooks the runtime runs, groups) the job's
+// container gets. Rootless, a host node is bound from the host instead (as podman does: no
+// mknod there, no device cgroup), and must be one the job's user may open.
+struct Device {
+  // An absolute host path of a character or block device ("/dev/fuse", "/dev/nvidia0"), or a
+  // CDI device's fully qualified name, VENDOR/CLASS=NAME.
+  std::string source;
+  // A host node's path in the job, under /dev (empty: the same as the source), and what its
+  // device cgroup allows: one or more of r (read), w (write), m (mknod). Not for CDI names.
+  std::string target;
+  std::string permissions = "rwm";
+  auto operator<=>(const Device&) const = default;
+};
+
 // The job's network, as podman's --network names it.
 enum class Network {
   kNone,  // a network namespace of its own with loopback only (the default; Docker's is a
@@ -117,6 +135,12 @@ struct JobOptions {
   // earlier one).
   std::vector<Mount> mounts;
   Network network = Network::kNone;
+  // Devices, in order (ociexec/options.h's Device). A device node's path in the job is given
+  // once; CDI edits that contradict each other or the job's mounts are refused.
+  std::vector<Device> devices;
+  // docker's --gpus N: the first N (by number) of the CDI devices of kind nvidia.com/gpu,
+  // which nvidia-ctk names 0, 1, ...; 0: none. (--gpus all is the device nvidia.com/gpu=all.)
+  unsigned gpus = 0;
   // Files put into the job before it starts, path -> bytes (go-judge's copyIn content): a
   // path relative to the work dir, or absolute under the work dir or /tmp; its directories
   // are made (0755). Mode 0644, owned by the job's user. Together with copy_in, what the
@@ -219,6 +243,9 @@ struct ExecutorOptions {
   std::size_t max_concurrent_jobs = 8;
   // The image store and registry settings jobs with an image use.
   ImageOptions images;
+  // Where CDI specs are read from when a job asks for a CDI device (JobOptions::devices),
+  // a later dir having precedence, as podman's cdi_spec_dirs.
+  std::vector<std::filesystem::path> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
 };
 
 // Where an executor of this user keeps its state when ExecutorOptions::state_dir is empty.

@@ -39,6 +39,9 @@ Keyword options, accepted by every function that runs a job:
   (the host's network, with no isolation). "host" is root only
 - ``volume``, ``mount``, ``tmpfs``: podman's -v, --mount and --tmpfs texts, one (a str) or a
   list: ``volume="/srv/data:/data:ro"``, ``tmpfs=["/work/cache:size=256m"]``
+- ``devices``: podman's --device texts, one or a list: a host node "HOSTPATH[:JOBPATH][:PERMS]"
+  or a CDI device "VENDOR/CLASS=NAME" (``devices=["nvidia.com/gpu=all"]``); ``gpus``: docker's
+  --gpus, "all" or a number (the first N nvidia.com/gpu devices). See docs/devices.md
 - ``files``: ``{"data.csv": b"...", "cfg/settings.ini": "text"}``, put into the work dir before
   the job starts (paths relative to it, or absolute under it or /tmp; directories made), owned
   by the job's user; with ``copy_in``, counted against ``tmpfs_size``
@@ -199,7 +202,9 @@ class Executor:
     deadline's SIGKILL; past it the result comes back anyway, timed out, with a warning in
     ``result.warnings``, and the container is left to ``collect_garbage()``. ``max_concurrent_jobs``
     bounds the jobs submit() runs at once. ``images`` holds the image store and registry
-    settings its jobs' ``image`` option uses (see pull_image). Any other keyword becomes a default option for this
+    settings its jobs' ``image`` option uses (see pull_image). ``cdi_spec_dirs`` lists where
+    CDI specs are read for the ``devices`` option (None: /etc/cdi, then /var/run/cdi;
+    a later dir has precedence). Any other keyword becomes a default option for this
     executor's jobs (see the module's docstring).
 
     Raises ExecutorError when no runtime works or the state dir cannot be made. Run by an
@@ -211,14 +216,15 @@ class Executor:
     def __init__(self, state_dir=None, runtime="auto", cgroup_parent="ociexec",
                  runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
                  init_path=None, images=None, pool_max_containers=0, kill_wait=10.0,
-                 **defaults):
+                 cdi_spec_dirs=None, **defaults):
         self._defaults = dict(defaults)
         self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
         self._core = _CoreExecutor(str(state_dir or ""), runtime, cgroup_parent, float(runtime_timeout),
                                    int(pool_size), float(pool_max_age), int(pool_max_containers),
                                    int(max_concurrent_jobs), float(kill_wait),
-                                   str(init_path or _find_init()), dict(images or {}))
+                                   str(init_path or _find_init()), dict(images or {}),
+                                   [str(d) for d in (cdi_spec_dirs or [])])
 
     def _merged(self, timeout_seconds, options):
         merged = dict(self._defaults)

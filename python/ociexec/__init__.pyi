@@ -109,6 +109,8 @@ class _JobOptions(TypedDict, total=False):
     volume: Union[str, Sequence[str]]
     mount: Union[str, Sequence[str]]
     tmpfs: Union[str, Sequence[str]]
+    devices: Union[str, Sequence[str]]  # "HOSTPATH[:JOBPATH][:PERMS]" or "VENDOR/CLASS=NAME"
+    gpus: Union[str, int, None]  # "all" or how many
     args: Sequence[str]
     env_file: Union[str, PathLike[str], None]
     init: bool
@@ -183,6 +185,7 @@ class Executor:
         images: Optional[_ImageOptions] = ...,
         pool_max_containers: int = ...,
         kill_wait: float = ...,
+        cdi_spec_dirs: Optional[Sequence[Union[str, PathLike[str]]]] = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
     def submit(

@@ -26,6 +26,7 @@ _LOCAL_ONLY = {
 }
 _SAME = ("memory", "cpus", "cpuset_cpus", "tmpfs_size", "output_cap", "interpreter", "rootfs",
          "image", "pull", "user", "runtime", "workdir", "network", "volume", "mount", "tmpfs",
+         "devices", "gpus",
          "copy_out", "copy_out_file_cap", "copy_out_cap", "args", "init",
          "allow_unenforced_limits")
 

@@ -247,6 +247,18 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
         if (auto r = ociexec::config::parse_mounts(texts, parse, job.mounts); !r)
           raise_error(r.error().with_context(key));
       }
+    } else if (key == "devices") {
+      job.devices.clear();
+      if (!none)
+        if (auto r = ociexec::config::parse_devices(one_or_list(value, "devices"), job.devices); !r)
+          raise_error(r.error().with_context("devices"));
+    } else if (key == "gpus") {
+      job.gpus = 0;
+      if (!none)
+        if (auto r = ociexec::config::parse_gpus(py::str(value).cast<std::string>(), job.devices,
+                                                 job.gpus);
+            !r)
+          raise_error(r.error().with_context("gpus"));
     } else if (key == "files") {
       job.files = none ? std::map<std::string, std::string>{} : files_of(value);
     } else if (key == "copy_in") {
@@ -285,7 +297,8 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
                            "'; known: timeout_seconds, grace_seconds, memory, cpus, "
                            "pids_limit, cpuset_cpus, cpu_time_seconds, tmpfs_size, output_cap, "
                            "env, env_file, args, stdin, interpreter, rootfs, image, pull, user, "
-                           "runtime, workdir, init, network, volume, mount, tmpfs, ulimit, files, "
+                           "runtime, workdir, init, network, volume, mount, tmpfs, devices, gpus, "
+                           "ulimit, files, "
                            "copy_in, copy_out, copy_out_file_cap, copy_out_cap, "
                            "on_output, allow_unenforced_limits");
     }

@@ -97,9 +97,11 @@ class PyExecutor {
   PyExecutor(const std::string& state_dir, const std::string& runtime,
              const std::string& cgroup_parent, double runtime_timeout, std::size_t pool_size,
              double pool_max_age, std::size_t pool_max_containers, std::size_t max_concurrent_jobs,
-             double kill_wait, const std::string& init_path, const py::dict& images) {
+             double kill_wait, const std::string& init_path, const py::dict& images,
+             const std::vector<std::string>& cdi_spec_dirs) {
     ociexec::ExecutorOptions o;
     o.images = image_options(images);
+    if (!cdi_spec_dirs.empty()) o.cdi_spec_dirs.assign(cdi_spec_dirs.begin(), cdi_spec_dirs.end());
     o.state_dir = state_dir;
     o.runtime = runtime;
     o.cgroup_parent = cgroup_parent;
@@ -289,13 +291,13 @@ PYBIND11_MODULE(_ociexec, m) {
       });
 
   py::class_<PyExecutor>(m, "Executor")
-      .def(py::init<const std::string&, const std::string&, const std::string&, double,
-                    std::size_t, double, std::size_t, std::size_t, double, const std::string&,
-                    const py::dict&>(),
+      .def(py::init<const std::string&, const std::string&, const std::string&, double, std::size_t,
+                    double, std::size_t, std::size_t, double, const std::string&, const py::dict&,
+                    const std::vector<std::string>&>(),
            py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
            py::arg("runtime_timeout"), py::arg("pool_size"), py::arg("pool_max_age"),
            py::arg("pool_max_containers"), py::arg("max_concurrent_jobs"), py::arg("kill_wait"),
-           py::arg("init_path"), py::arg("images"))
+           py::arg("init_path"), py::arg("images"), py::arg("cdi_spec_dirs"))
       .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
       .def("submit", &PyExecutor::submit, py::arg("script"), py::arg("options"), py::arg("done"))
       .def("prewarm", &PyExecutor::prewarm, py::arg("options"), py::arg("timeout"))

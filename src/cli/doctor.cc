@@ -5,7 +5,9 @@
 #include <chrono>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "cdi/registry.h"
 #include "cgroup/cgroup.h"
 #include "container/network.h"
 #include "core/rootless.h"
@@ -286,6 +288,22 @@ Finding check_images(const ExecutorOptions& options) {
           {}};
 }
 
+// The CDI devices a job may ask for, and the specs that cannot be used.
+Finding check_cdi(const ExecutorOptions& options) {
+  const auto registry = cdi::Registry::scan(options.cdi_spec_dirs);
+  std::vector<std::string> dirs;
+  for (const auto& d : options.cdi_spec_dirs) dirs.push_back(d.string());
+  const auto names = registry.device_names();
+  const auto problems = registry.problems();
+  std::string detail = names.empty()
+                           ? fmt::format("no CDI devices in {}", fmt::join(dirs, ", "))
+                           : fmt::format("{} in {}", fmt::join(names, ", "), fmt::join(dirs, ", "));
+  if (problems.empty())
+    return {"cdi devices", true, detail + "; host device nodes go by --device HOSTPATH", {}};
+  return {"cdi devices", false, fmt::format("{}; {}", detail, fmt::join(problems, "; ")),
+          "fix or remove each spec named (nvidia-ctk cdi generate writes NVIDIA's)"};
+}
+
 }  // namespace
 
 std::vector<Finding> run_doctor(const ExecutorOptions& options) {
@@ -299,6 +317,7 @@ std::vector<Finding> run_doctor(const ExecutorOptions& options) {
   findings.push_back(check_state_dir(options));
   findings.push_back(check_network());
   findings.push_back(check_private_network());
+  findings.push_back(check_cdi(options));
   for (const char* name : {"runc", "crun"})
     findings.push_back(check_runtime(name, options, layout));
   if (layout) {

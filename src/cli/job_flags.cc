@@ -97,6 +97,11 @@ Expected<void> apply_flags(const RunFlags& f, JobOptions& job) {
                                     std::tuple{"--tmpfs", &f.tmpfs, &config::parse_tmpfs}})
     if (auto r = config::parse_mounts(*texts, parse, job.mounts); !r)
       return tl::unexpected(r.error().with_context(flag));
+  if (auto r = config::parse_devices(f.device, job.devices); !r)
+    return tl::unexpected(r.error().with_context("--device"));
+  if (!f.gpus.empty())
+    if (auto r = config::parse_gpus(f.gpus, job.devices, job.gpus); !r)
+      return tl::unexpected(r.error().with_context("--gpus"));
   for (const auto& e : f.env) {
     if (e.find('=') != std::string::npos) {
       job.env.push_back(e);
@@ -330,6 +335,10 @@ Expected<std::pair<std::string, JobOptions>> parse_batch_line(const std::string&
       else if (key == "volume") f.volume = one_or_list(value);
       else if (key == "mount") f.mount = one_or_list(value);
       else if (key == "tmpfs") f.tmpfs = one_or_list(value);
+      else if (key == "devices")
+        f.device = one_or_list(value);
+      else if (key == "gpus")
+        f.gpus = flag_text(value);
       else if (key == "runtime") f.runtime = value.get<std::string>();
       else if (key == "rootfs") f.rootfs = value.get<std::string>();
       else if (key == "image") f.image = value.get<std::string>();

@@ -25,6 +25,8 @@ struct RunFlags {
   std::vector<std::string> ulimit;  // podman's --ulimit NAME=SOFT[:HARD], one per flag
   // podman's -v SRC:DST[:ro|rw], --mount type=...,... and --tmpfs DST[:OPTS], one per flag
   std::vector<std::string> volume, mount, tmpfs;
+  std::vector<std::string> device;  // podman's --device, one per flag
+  std::string gpus;                 // docker's --gpus all|N
   std::vector<std::string> args;  // the script's arguments
   // HOSTPATH[:JOBPATH] copied in; PATTERNs read back after the job; their caps
   std::vector<std::string> copy_in, copy_out;

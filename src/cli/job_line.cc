@@ -50,6 +50,13 @@ CLI::Option* add_job_flags(CLI::App& cmd, RunFlags& f) {
   cmd.add_option("--tmpfs", f.tmpfs,
                  "DST[:size=SIZE,mode=OCTAL] tmpfs mount (size default: --tmpfs-size)")
       ->allow_extra_args(false);
+  cmd.add_option("--device", f.device,
+                 "HOSTPATH[:JOBPATH][:PERMS] a host device node in the job's /dev (PERMS of r, "
+                 "w, m; default rwm), or a CDI device VENDOR/CLASS=NAME (nvidia.com/gpu=all); "
+                 "once per device")
+      ->allow_extra_args(false);
+  cmd.add_option("--gpus", f.gpus,
+                 "all, or N: the CDI devices nvidia.com/gpu=all, or the first N of them");
   cmd.add_option("--copy-in", f.copy_in,
                  "HOSTPATH[:JOBPATH] file or directory copied into the work dir before the job "
                  "starts (JOBPATH: relative to it, or under it or /tmp), once per copy")
@@ -170,13 +177,15 @@ Expected<nlohmann::json> batch_line_from_flags(const RunFlags& f, std::string sc
                             {"network", &f.network},
                             {"user", &f.user},
                             {"interpreter", &f.interpreter},
-                            {"workdir", &f.workdir}})
+                            {"workdir", &f.workdir},
+                            {"gpus", &f.gpus}})
     if (!value->empty()) j[key] = *value;
   // Bind sources name paths on the worker's host, as they would in a job line.
   for (auto [key, list] : {std::pair{"ulimit", &f.ulimit},
                            {"volume", &f.volume},
                            {"mount", &f.mount},
                            {"tmpfs", &f.tmpfs},
+                           {"devices", &f.device},
                            {"copy_out", &f.copy_out},
                            {"args", &f.args}})
     if (!list->empty()) j[key] = *list;

@@ -217,26 +217,30 @@ const std::map<std::string, Setter>& setters() {
       {"volume", mounts_setter(&parse_volume)},
       {"mount", mounts_setter(&parse_mount)},
       {"tmpfs", mounts_setter(&parse_tmpfs)},
+      {"devices",
+       [](Config& c, const std::string& v) {
+         return parse_devices(text::words(v), c.job.devices);
+       }},
+      {"gpus",
+       [](Config& c, const std::string& v) { return parse_gpus(v, c.job.devices, c.job.gpus); }},
+      {"cdi_spec_dirs",
+       [](Config& c, const std::string& v) -> Expected<void> {
+         c.executor.cdi_spec_dirs.clear();
+         for (const auto& dir : text::words(v)) {
+           if (dir.empty() || dir.front() != '/')
+             return tl::unexpected(
+                 Error{ErrorKind::kConfig, fmt::format("{:?}: expected absolute paths", dir)});
+           c.executor.cdi_spec_dirs.emplace_back(dir);
+         }
+         return {};
+       }},
   };
   return table;
 }
 
-// yaml-cpp's messages may quote the offending character raw ("unknown escape character: \n");
-// an error is one line, so control characters are shown escaped.
-std::string one_line(const std::string& message) {
-  std::string out;
-  for (char c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    else
-      out += c;
-  }
-  return out;
-}
-
 Error at(const std::string& source, const YAML::Mark& mark, const std::string& message) {
   return Error{ErrorKind::kConfig, fmt::format("{}:{}:{}: {}", source, mark.line + 1,
-                                               mark.column + 1, one_line(message))};
+                                               mark.column + 1, text::one_line(message))};
 }
 
 }  // namespace

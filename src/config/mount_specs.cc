@@ -173,4 +173,67 @@ Expected<void> parse_mounts(const std::vector<std::string>& texts,
   return {};
 }
 
+Expected<Device> parse_device(std::string_view text) {
+  auto bad = [&](std::string_view problem) {
+    return invalid_argument(
+        fmt::format("device {:?}: {}; expected HOSTPATH[:JOBPATH][:PERMS] (PERMS of r, w, m) "
+                    "or a CDI name VENDOR/CLASS=NAME",
+                    text, problem));
+  };
+  if (text.empty()) return bad("empty");
+  Device d;
+  if (text.front() != '/' && text.find('=') != std::string_view::npos) {
+    d.source = std::string(text);  // a CDI name, checked against the specs when the job runs
+    return d;
+  }
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const auto colon = text.find(':', start);
+    parts.emplace_back(text.substr(start, colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  auto is_perms = [](const std::string& p) {
+    return !p.empty() && p.size() <= 3 && p.find_first_not_of("rwm") == std::string::npos;
+  };
+  if (parts.size() > 3) return bad("too many ':'");
+  d.source = parts[0];
+  if (parts.size() == 2 && is_perms(parts[1]) && parts[1].front() != '/')
+    d.permissions = parts[1];
+  else if (parts.size() >= 2)
+    d.target = parts[1];
+  if (parts.size() == 3) {
+    if (!is_perms(parts[2])) return bad(fmt::format("permissions {:?}", parts[2]));
+    d.permissions = parts[2];
+  }
+  if (d.source.empty() || d.source.front() != '/') return bad("the host path must be absolute");
+  if (parts.size() >= 2 && d.target.empty() && d.permissions == Device{}.permissions)
+    return bad("empty job path");
+  if (!d.target.empty() && d.target.front() != '/') return bad("the job path must be absolute");
+  return d;
+}
+
+Expected<void> parse_devices(const std::vector<std::string>& texts, std::vector<Device>& out) {
+  for (const auto& text : texts) {
+    auto d = parse_device(text);
+    if (!d) return tl::unexpected(d.error());
+    out.push_back(std::move(*d));
+  }
+  return {};
+}
+
+Expected<void> parse_gpus(std::string_view text, std::vector<Device>& devices, unsigned& gpus) {
+  if (text == "all") {
+    devices.push_back(Device{"nvidia.com/gpu=all", "", "rwm"});
+    return {};
+  }
+  auto n = parse_count(text);
+  if (!n || *n < 1 || *n > 1024)
+    return invalid_argument(fmt::format(
+        "gpus {:?}: expected all, or a number of GPUs from 1 (the first N of nvidia.com/gpu)",
+        text));
+  gpus = static_cast<unsigned>(*n);
+  return {};
+}
+
 }  // namespace ociexec::config

@@ -72,7 +72,8 @@ Container::Container(std::string id, bundle::Bundle bundle, const Request& reque
       client_(request.client),
       cgroup_(*request.layout, request.cgroup_parent, id_),
       created_at_(std::chrono::steady_clock::now()),
-      user_ns_(request.spec.user_namespace.has_value()) {}
+      user_ns_(request.spec.user_namespace.has_value()),
+      hooks_(!request.spec.devices.hooks.empty()) {}
 
 Expected<std::unique_ptr<Container>> Container::create(const Request& request,
                                                       std::string_view script,
@@ -206,7 +207,7 @@ tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> Container::open_
 
 Expected<supervise::Clock::time_point> Container::start() {
   const auto started = supervise::Clock::now();
-  if (auto r = client_->start(id_, bundle_.log_file(), init_.pidfd()); !r)
+  if (auto r = client_->start(id_, bundle_.log_file(), init_.pidfd(), hooks_); !r)
     return tl::unexpected(r.error());
   stdin_.reset();  // the init has its own
   return started;
@@ -266,7 +267,7 @@ Expected<void> Container::remove() {
   // The cgroup first (which also kills anything that is somehow still in it), then the
   // runtime's state, then the bundle.
   auto cgroup_removed = cgroup_.remove();
-  auto deleted = client_->remove_stopped(id_, bundle_.log_file());
+  auto deleted = client_->remove_stopped(id_, bundle_.log_file(), hooks_);
   if (!cgroup_removed) {
     (void)client_->remove(id_, bundle_.log_file());
     return tl::unexpected(cgroup_removed.error().with_context("remove cgroup"));

@@ -82,6 +82,8 @@ class Container {
   std::chrono::steady_clock::time_point created_at_;
   bool removed_ = false;
   bool user_ns_ = false;  // rootless: the job has a user namespace of its own
+  bool hooks_ = false;    // its spec has hooks (a CDI device's), which the runtime's start
+                          // and delete run
   image::RootfsHold rootfs_hold_;
   // Rootless, the namespaces held for the job (Request::hold_namespaces): the holder is
   // killed after pasta, which is in them.

@@ -68,6 +68,7 @@ struct Profile {
   std::vector<Ulimit> ulimit;  // the process's rlimits are fixed at create too
   std::vector<Mount> mounts;   // and its mounts
   Network network = Network::kNone;  // and its namespaces
+  spec::DeviceEdits devices;         // and its devices, their mounts and hooks
   auto operator<=>(const Profile&) const = default;
 };
 

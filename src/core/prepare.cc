@@ -1,8 +1,8 @@
 // A job becomes a plan (container/plan.h), as steps: validate its options against each other
 // and the host -> find what rootless cannot enforce -> resolve its runtime and its root ->
-// build the spec input (command, environment, limits, the image's config, the user) ->
-// rootless: its user namespace and own cgroup -> probe crun's seccomp cache once -> its
-// profile. Every value is checked here once and held once, in the plan.
+// build the spec input (command, environment, limits, the image's config, the user, the
+// devices) -> rootless: its user namespace and own cgroup -> probe crun's seccomp cache once
+// -> its profile. Every value is checked here once and held once, in the plan.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "bundle/bundle.h"
+#include "core/devices.h"
 #include "core/executor_impl.h"
 #include "core/files.h"
 #include "core/mounts.h"
@@ -153,6 +154,15 @@ Expected<void> use_network(const JobOptions& job, const image::RootfsPlan& rootf
   return {};
 }
 
+// The devices' nodes, mounts, hooks and groups, and their env: after the image's, before the
+// job's own (which spec_input and use_image put last), so that the job's wins.
+void use_devices(core::PlannedDevices devices, const JobOptions& job, container::Request& request) {
+  auto& env = request.spec.env;
+  env.insert(env.end() - static_cast<std::ptrdiff_t>(job.env.size()), devices.env.begin(),
+             devices.env.end());
+  request.spec.devices = std::move(devices.edits);
+}
+
 // Rootless: the job's user namespace, and no cgroup from the runtime: the container joins the
 // delegated one we make (if any), with the limits it can enforce. Its namespaces are held for
 // it where pasta or the files writer must reach them (its init could not be joined).
@@ -213,6 +223,11 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     return tl::unexpected(r.error());
   use_image(*rootfs, job, request);
   if (auto r = use_user(*rootfs, job, host, request.spec); !r) return tl::unexpected(r.error());
+  auto devices =
+      core::plan_devices(job, host, options.cdi_spec_dirs, request.spec.uid, request.spec.gid,
+                         request.spec.mounts, *rootfs, !rootfs->layers.empty());
+  if (!devices) return tl::unexpected(devices.error());
+  use_devices(std::move(*devices), job, request);
   if (host.rootless) make_rootless(host.user_ns, options.runtime_timeout, plan);
   // crun's cached seccomp programs are used once a probe showed crun loads them: probed once,
   // before the first job (or pooled container) that would use one.
@@ -220,10 +235,10 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     std::lock_guard lock(seccomp_probe_mutex);
     if (cache.probe_due()) cache.set_support(core::probe_seccomp_annotation(request));
   }
-  plan.profile = {request.client->info().path, rootfs->identity, job.workdir,
-                  plan.limits.tmpfs_bytes,      request.spec.uid, request.spec.gid,
-                  plan.limits.ulimit,           std::move(*mounts),
-                  job.network};
+  plan.profile = {request.client->info().path, rootfs->identity,   job.workdir,
+                  plan.limits.tmpfs_bytes,     request.spec.uid,   request.spec.gid,
+                  plan.limits.ulimit,          std::move(*mounts), job.network,
+                  request.spec.devices};
   return plan;
 }
 

@@ -19,6 +19,7 @@ runtime::AnnotationSupport probe_seccomp_annotation(const container::Request& li
   request.spec.args = {"/proc/self/exe"};
   request.init_binary.reset();
   request.network.reset();  // what it runs needs none: no pasta for a probe
+  request.spec.devices = {};  // nor the job's devices, whose hooks are the job's to run
   request.seccomp_program = runtime::seccomp_probe_program();
   auto probe = container::Container::create(request);
   if (!probe) return AnnotationSupport::kIgnored;

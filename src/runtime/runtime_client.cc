@@ -80,8 +80,9 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
 }
 
 Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
-                                    const sys::Pidfd& init) const {
+                                    const sys::Pidfd& init, bool hooks) const {
   const fs::path fifo = root_ / id / "exec.fifo";
+  if (hooks) return call(start_argv({info_.path, root_, log}, id), log, "start");
   if (info_.name == "crun") {
     // crun's init reads the fifo; its `start` opens it for writing, unlinks it, writes a byte.
     // O_NONBLOCK: with no reader (the init died) the open fails at once with ENXIO.
@@ -133,7 +134,9 @@ Expected<void> RuntimeClient::remove(const std::string& id, const fs::path& log)
   return call(delete_argv({info_.path, root_, log}, id), log, "delete");
 }
 
-Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log) const {
+Expected<void> RuntimeClient::remove_stopped(const std::string& id, const fs::path& log,
+                                             bool hooks) const {
+  if (hooks) return remove(id, log);
   // What runc and crun keep for a stopped container started through exec.fifo. The listing
   // comes first: with anything else there, the runtime must still find its state to delete.
   // exec.fifo: a container that was created and never started (a pooled one, discarded).

@@ -51,6 +51,63 @@ std::vector<sys::IdMapping> id_map(std::uint32_t own, const std::optional<IdRang
   return map;
 }
 
+json bind_mount(const std::string& source, const std::string& destination,
+                std::initializer_list<const char*> options) {
+  return {{"destination", destination},
+          {"type", "bind"},
+          {"source", source},
+          {"options", json(std::vector<std::string>(options.begin(), options.end()))}};
+}
+
+// The job's devices: nodes the runtime makes and allows in the device cgroup, or (rootless:
+// no mknod there, no device cgroup) binds of the host's nodes; then a CDI spec's mounts, hooks
+// and groups.
+void add_devices(const DeviceEdits& d, bool rootless, json& spec, json& resources) {
+  // Every device denied first, as `runc spec` writes it: crun applies the rules as given (and
+  // its defaults: null, zero, tty, ...), so without this rule a crun job's device cgroup
+  // would allow every device; runc denies first either way.
+  if (!rootless) resources["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
+  for (const auto& n : d.nodes) {
+    if (rootless) {
+      spec["mounts"].push_back(
+          bind_mount(n.host_path, n.path, {"rbind", "nosuid", "noexec", "rw"}));
+      continue;
+    }
+    json node = {{"path", n.path},
+                 {"type", n.type},
+                 {"fileMode", n.file_mode},
+                 {"uid", n.uid},
+                 {"gid", n.gid}};
+    if (n.type != "p") {
+      node["major"] = n.major;
+      node["minor"] = n.minor;
+    }
+    spec["linux"]["devices"].push_back(std::move(node));
+    if (n.type != "p" && !n.access.empty())
+      resources["devices"].push_back({{"allow", true},
+                                      {"type", n.type},
+                                      {"major", n.major},
+                                      {"minor", n.minor},
+                                      {"access", n.access}});
+  }
+  for (const auto& m : d.mounts)
+    spec["mounts"].push_back({{"destination", m.destination},
+                              {"type", m.type},
+                              {"source", m.source},
+                              {"options", m.options}});
+  for (const auto& h : d.hooks) {
+    json hook = {{"path", h.path}};
+    if (!h.args.empty()) hook["args"] = h.args;
+    if (!h.env.empty()) hook["env"] = h.env;
+    if (h.timeout) hook["timeout"] = *h.timeout;
+    spec["hooks"][h.stage].push_back(std::move(hook));
+  }
+  if (d.additional_gids.empty()) return;
+  auto& gids = spec["process"]["user"]["additionalGids"];
+  for (auto gid : d.additional_gids)
+    if (std::find(gids.begin(), gids.end(), json(gid)) == gids.end()) gids.push_back(gid);
+}
+
 }  // namespace
 
 std::vector<sys::IdMapping> UserNamespace::uid_map() const {
@@ -122,12 +179,8 @@ Expected<json> build_spec(const SpecInput& in) {
   spec["root"] = {{"path", in.rootfs_path}, {"readonly", !in.root_writable}};
 
   auto& mounts = spec["mounts"];
-  for (const auto& b : in.readonly_binds) {
-    mounts.push_back({{"destination", b.destination},
-                      {"type", "bind"},
-                      {"source", b.source},
-                      {"options", {"rbind", "ro", "nosuid", "nodev"}}});
-  }
+  for (const auto& b : in.readonly_binds)
+    mounts.push_back(bind_mount(b.source, b.destination, {"rbind", "ro", "nosuid", "nodev"}));
   mounts.push_back(tmpfs_mount("/tmp", in.tmpfs_bytes, "1777", std::nullopt));
   // With a single-id mapping the job is the namespace's root, which owns a new tmpfs already
   // (and runc refuses uid=/gid= options of unmapped ids).
@@ -137,10 +190,8 @@ Expected<json> build_spec(const SpecInput& in) {
   const std::string& work = in.work_mount.empty() ? in.cwd : in.work_mount;
   if (work != "/tmp") mounts.push_back(tmpfs_mount(work, in.tmpfs_bytes, "0755", work_owner));
   if (in.host_network && !in.host_resolv_conf.empty())
-    mounts.push_back({{"destination", "/etc/resolv.conf"},
-                      {"type", "bind"},
-                      {"source", in.host_resolv_conf},
-                      {"options", {"rbind", "ro", "nosuid", "nodev"}}});
+    mounts.push_back(
+        bind_mount(in.host_resolv_conf, "/etc/resolv.conf", {"rbind", "ro", "nosuid", "nodev"}));
   // The job's own, over those: binds never carry setuid bits or devices into the job.
   for (const auto& m : in.mounts) {
     if (m.type == Mount::Type::kBind) {
@@ -192,6 +243,7 @@ Expected<json> build_spec(const SpecInput& in) {
   }
   if (in.cpuset_cpus) resources["cpu"]["cpus"] = *in.cpuset_cpus;
   if (in.pids) resources["pids"] = {{"limit", *in.pids}};
+  add_devices(in.devices, in.user_namespace.has_value(), spec, resources);
   if (!resources.empty()) linux["resources"] = resources;
   linux["seccomp"]["architectures"] = seccomp_architectures(in.machine);
   if (linux["seccomp"]["architectures"].empty()) linux["seccomp"].erase("architectures");

@@ -43,6 +43,54 @@ struct UserNamespace {
   [[nodiscard]] std::vector<sys::IdMapping> gid_map() const;
 };
 
+// A device node the job gets (core/devices.h checked it): made by the runtime in the job's
+// /dev and allowed in its device cgroup; rootless (no mknod, no device cgroup), bound from
+// the host instead, as podman does.
+struct DeviceNode {
+  std::string path;        // in the job
+  std::string host_path;   // what a rootless job's bind shows
+  std::string type = "c";  // "c", "b" or "p"
+  std::int64_t major = 0;
+  std::int64_t minor = 0;
+  std::uint32_t file_mode = 0666;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string access;  // the cgroup rule's: of r, w and m; empty: none
+  auto operator<=>(const DeviceNode&) const = default;
+};
+
+// A mount a CDI spec asks for, as it asks (its type and options are the vendor's).
+struct DeviceMount {
+  std::string source;
+  std::string destination;
+  std::string type = "bind";
+  std::vector<std::string> options;
+  auto operator<=>(const DeviceMount&) const = default;
+};
+
+// An OCI hook (run by the runtime): "createRuntime", "poststop", ... and what to run.
+struct Hook {
+  std::string stage;
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::optional<int> timeout;  // seconds
+  auto operator<=>(const Hook&) const = default;
+};
+
+// What the job's devices add to its container (all but their environment, which is the
+// job's env): fixed at create, so part of a pooled container's profile.
+struct DeviceEdits {
+  std::vector<DeviceNode> nodes;
+  std::vector<DeviceMount> mounts;  // after the job's own
+  std::vector<Hook> hooks;
+  std::vector<std::uint32_t> additional_gids;
+  [[nodiscard]] bool empty() const {
+    return nodes.empty() && mounts.empty() && hooks.empty() && additional_gids.empty();
+  }
+  auto operator<=>(const DeviceEdits&) const = default;
+};
+
 struct SpecInput {
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE"; replaces a base entry with the same key
@@ -55,6 +103,7 @@ struct SpecInput {
   std::vector<BindMount> readonly_binds;  // host view, synthetic /etc, the job's script dir
   std::uint64_t tmpfs_bytes = 0;          // /tmp and the work dir, each
   std::vector<Mount> mounts;  // the job's own (checked; each tmpfs with its size), last
+  DeviceEdits devices;
   // The host's network namespace (no network one of the job's), and the host's resolver
   // config bound read-only at /etc/resolv.conf (empty: none to bind).
   bool host_network = false;

@@ -16,6 +16,10 @@ std::string_view trim(std::string_view s);
 // controller list; a pid list).
 std::vector<std::string> words(std::string_view text);
 
+// `message` on one line: control characters shown escaped ("\x0a"), for an error that quotes
+// outside input raw (yaml-cpp's "unknown escape character: \n", a value with a newline).
+std::string one_line(std::string_view message);
+
 // How much of `bytes` ends on a whole UTF-8 character: all of it unless its last 1 to 3 bytes
 // start a multi-byte sequence that is not complete yet (a piece of output split inside a
 // character; the rest comes with the next piece). Invalid bytes count as whole.

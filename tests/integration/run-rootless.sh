@@ -34,7 +34,7 @@ cases+=',a missing rootfs*,a missing or non-executable interpreter*'
 cases+=',SIGKILL of the CLI mid-job*,SIGTERM twice to the CLI*,cli: timeout exits 124*'
 cases+=",cli: the script's output passes through*,images: each job gets a fresh writable*"
 cases+=',init:*,args:*,live output:*,cli: run passes*,cli: a reader that goes away*,cli: batch --stream*'
-cases+=',cpu time:*,cpuset:*,cpu limits:*,mounts:*,network host:*,network private:*,files:*'
+cases+=',cpu time:*,cpuset:*,cpu limits:*,mounts:*,network host:*,network private:*,files:*,devices:*'
 # pasta, which runs as the user for --network private, opens /dev/net/tun: the kernel and
 # udev make it 0666; some hosts and containers tighten it to 0600. Standard for the run only.
 made=()

@@ -354,3 +354,29 @@ def test_network_private_reaches_the_host_loopback_only_through_its_name(executo
         assert private.exit_code == 1  # its own 127.0.0.1 is not the host's
         off = executor.run("grep -c host.ociexec.internal /etc/hosts", network="private:no-host-loopback")
         assert off.stdout == "0\n"
+
+
+def test_devices_a_host_node_and_a_cdi_device_from_the_executors_spec_dirs(
+        executor, state_dir, tmp_path):
+    from conftest import CGROUP_PARENT, RUNTIME
+    result = executor.run("echo x > /dev/mynull && ls /dev/mynull", devices="/dev/null:/dev/mynull")
+    assert (result.exit_code, result.stdout) == (0, "/dev/mynull\n")
+    specs = tmp_path / "cdi"
+    specs.mkdir(mode=0o755)
+    (specs / "example.yaml").write_text(
+        "cdiVersion: 0.5.0\nkind: example.test/dev\ndevices:\n- name: zero\n"
+        "  containerEdits:\n    env: [EXAMPLE=zero]\n"
+        "    deviceNodes: [{path: /dev/example-zero, hostPath: /dev/zero}]\n")
+    (specs / "example.yaml").chmod(0o644)
+    with_specs = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME,
+                                  cgroup_parent=CGROUP_PARENT, rootfs=ROOTFS,
+                                  cdi_spec_dirs=[specs])
+    result = with_specs.run("echo $EXAMPLE; head -c 3 /dev/example-zero | wc -c",
+                            devices=["example.test/dev=zero"])
+    assert (result.exit_code, result.stdout) == (0, "zero\n3\n")
+    with pytest.raises(ociexec.InvalidOptionError, match="gpus 2: the CDI specs name 0"):
+        with_specs.run("true", gpus=2)
+    with pytest.raises(ociexec.InvalidOptionError, match="expected all, or a number"):
+        executor.run("true", gpus="many")
+    with pytest.raises(ociexec.InvalidOptionError, match="not a character or block device"):
+        executor.run("true", devices=[str(tmp_path)])

@@ -48,6 +48,23 @@ TEST_CASE("the spec matches the golden file") {
   CHECK(*spec == golden);
 }
 
+namespace {
+
+// Checks `spec` against the OCI runtime-spec JSON schema (tests/tools/validate_spec.py).
+void check_schema(const json& spec) {
+  std::string path = "/tmp/ociexec-spec-test-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path) << spec.dump();
+  auto out = sys::run_command(
+      {"/usr/bin/python3", std::string(OCIEXEC_SOURCE_DIR) + "/tests/tools/validate_spec.py", path},
+      std::chrono::seconds(60));
+  std::remove(path.c_str());
+  REQUIRE(out);
+  INFO(out->output);
+  CHECK(out->status.code == 0);
+}
+
+}  // namespace
+
 TEST_CASE("the spec validates against the OCI runtime-spec JSON schema") {
   for (bool with_limits : {true, false}) {
     auto in = sample_input();
@@ -58,16 +75,7 @@ TEST_CASE("the spec validates against the OCI runtime-spec JSON schema") {
     }
     auto spec = spec::build_spec(in);
     REQUIRE(spec);
-    std::string path = "/tmp/ociexec-spec-test-" + std::to_string(::getpid()) + ".json";
-    std::ofstream(path) << spec->dump();
-    auto out =
-        sys::run_command({"/usr/bin/python3",
-                          std::string(OCIEXEC_SOURCE_DIR) + "/tests/tools/validate_spec.py", path},
-                         std::chrono::seconds(60));
-    std::remove(path.c_str());
-    REQUIRE(out);
-    INFO(out->output);
-    CHECK(out->status.code == 0);
+    check_schema(*spec);
   }
 }
 
@@ -216,4 +224,73 @@ TEST_CASE("network host: no network namespace, and the host's resolv.conf bound 
       CHECK(m["options"] == nlohmann::json{"rbind", "ro", "nosuid", "nodev"});
     }
   CHECK(bound);
+}
+
+namespace {
+
+spec::DeviceEdits sample_devices() {
+  spec::DeviceEdits d;
+  d.nodes = {{"/dev/fake0", "/srv/dev/fake0", "c", 60, 0, 0660, 65534, 65534, "r"},
+             {"/dev/fifo", "/srv/dev/fifo", "p", 0, 0, 0600, 0, 0, ""}};
+  d.mounts = {{"/opt/vendor", "/opt/vendor", "bind", {"ro", "rbind"}}};
+  d.hooks = {{"createContainer", "/usr/bin/vendor-hook", {"vendor-hook", "ldconfig"}, {}, 5},
+             {"poststop", "/usr/bin/vendor-hook", {}, {"A=1"}, std::nullopt}};
+  d.additional_gids = {44, 65534};
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("devices: nodes for the runtime to make, allowed after a deny-all cgroup rule") {
+  auto in = sample_input();
+  in.devices = sample_devices();
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  const auto& linux = (*spec)["linux"];
+  CHECK(linux["devices"] == json::parse(R"([
+    {"path":"/dev/fake0","type":"c","major":60,"minor":0,"fileMode":432,"uid":65534,"gid":65534},
+    {"path":"/dev/fifo","type":"p","fileMode":384,"uid":0,"gid":0}])"));
+  // Deny first (crun applies the rules as given), then the node's own access; a FIFO has none.
+  CHECK(linux["resources"]["devices"] == json::parse(R"([
+    {"allow":false,"access":"rwm"},
+    {"allow":true,"type":"c","major":60,"minor":0,"access":"r"}])"));
+  CHECK((*spec)["mounts"].back() ==
+        json::parse(R"({"destination":"/opt/vendor","type":"bind","source":"/opt/vendor",
+                        "options":["ro","rbind"]})"));
+  CHECK((*spec)["hooks"] == json::parse(R"({
+    "createContainer":[{"path":"/usr/bin/vendor-hook","args":["vendor-hook","ldconfig"],
+                        "timeout":5}],
+    "poststop":[{"path":"/usr/bin/vendor-hook","env":["A=1"]}]})"));
+  // The job's own group is not given twice.
+  CHECK((*spec)["process"]["user"]["additionalGids"] == json::parse("[65534, 44]"));
+  check_schema(*spec);
+}
+
+TEST_CASE("devices without any asked for: every device denied but the runtime's defaults") {
+  auto spec = *spec::build_spec(sample_input());
+  CHECK(spec["linux"]["resources"]["devices"] ==
+        json::parse(R"([{"allow":false,"access":"rwm"}])"));
+  CHECK_FALSE(spec["linux"].contains("devices"));
+  CHECK_FALSE(spec.contains("hooks"));
+}
+
+TEST_CASE("rootless devices are the host's nodes bound (no mknod, no device cgroup)") {
+  auto in = sample_input();
+  in.user_namespace = spec::UserNamespace{1001, 1002};
+  in.uid = in.gid = 0;
+  in.cgroups_path.clear();
+  in.memory_bytes.reset();
+  in.cpus.reset();
+  in.pids.reset();
+  in.devices.nodes = sample_devices().nodes;
+  auto spec = spec::build_spec(in);
+  REQUIRE(spec);
+  CHECK_FALSE((*spec)["linux"].contains("devices"));
+  CHECK_FALSE((*spec)["linux"].contains("resources"));
+  const auto& mounts = (*spec)["mounts"];
+  auto bound = std::find_if(mounts.begin(), mounts.end(),
+                            [](const json& m) { return m["destination"] == "/dev/fake0"; });
+  REQUIRE(bound != mounts.end());
+  CHECK((*bound)["source"] == "/srv/dev/fake0");
+  CHECK((*bound)["options"] == json::parse(R"(["rbind","nosuid","noexec","rw"])"));
 }

@@ -27,7 +27,7 @@ using namespace ociexec::image;
 
 namespace {
 
-std::string fixture(const std::string& name) {
+std::string image_fixture(const std::string& name) {
   auto text = sys::read_file(std::string(OCIEXEC_FIXTURES) + "/image/" + name);
   REQUIRE(text);
   return *text;
@@ -130,7 +130,7 @@ TEST_CASE("digests are validated before they name files") {
 }
 
 TEST_CASE("manifests: an index selects the platform; the error lists what it offers") {
-  auto index = parse_index(fixture("docker-hub-index.json"));
+  auto index = parse_index(image_fixture("docker-hub-index.json"));
   REQUIRE(index);
   REQUIRE(index->manifests.size() == 4);
   CHECK(index->manifests[0].ref_name == "3.12-slim");
@@ -155,7 +155,7 @@ TEST_CASE("manifests: an index selects the platform; the error lists what it off
 }
 
 TEST_CASE("manifests: Docker v2 schema 2 and OCI, and a mediaType that contradicts the server") {
-  const std::string text = fixture("docker-v2-manifest.json");
+  const std::string text = image_fixture("docker-v2-manifest.json");
   auto kind = document_kind(text, "application/vnd.docker.distribution.manifest.v2+json");
   REQUIRE(kind);
   CHECK(*kind == DocumentKind::kManifest);
@@ -173,7 +173,7 @@ TEST_CASE("manifests: Docker v2 schema 2 and OCI, and a mediaType that contradic
   CHECK(lie.error().message.find("differs from the Content-Type") != std::string::npos);
   // Parameters of the Content-Type are not part of the type.
   CHECK(document_kind(text, "application/vnd.docker.distribution.manifest.v2+json; charset=utf-8"));
-  CHECK(*document_kind(fixture("docker-hub-index.json"), "") == DocumentKind::kIndex);
+  CHECK(*document_kind(image_fixture("docker-hub-index.json"), "") == DocumentKind::kIndex);
   CHECK(media::manifest_accept().find("manifest.list.v2+json") != std::string::npos);
   CHECK(media::manifest_accept().find("image.index.v1+json") != std::string::npos);
 
@@ -188,7 +188,7 @@ TEST_CASE("manifests: Docker v2 schema 2 and OCI, and a mediaType that contradic
 }
 
 TEST_CASE("configs: Env, WorkingDir, User and diff_ids") {
-  auto c = parse_config(fixture("oci-config.json"));
+  auto c = parse_config(image_fixture("oci-config.json"));
   REQUIRE(c);
   CHECK(c->platform.str() == "linux/amd64");
   CHECK(c->env.size() == 3);

@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-[[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$(nproc)" >/dev/null
+bash scripts/build-tests.sh >/dev/null
 cache=build/tests/image-cache
 tests/images/make-images.sh "$cache" build/tests/test-rootfs
 status=0

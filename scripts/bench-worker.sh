@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-[[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$(nproc)" >/dev/null
+bash scripts/build-tests.sh >/dev/null
 status=0
 /usr/bin/python3 bench/worker_bench.py "$PWD/build/ociexec" "$PWD/build/tests/test-rootfs" \
   docs/benchmarks-worker.md "${1:-200}" || status=$?

@@ -17,8 +17,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-[[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$(nproc)" >/dev/null
+bash scripts/build-tests.sh >/dev/null
 
 # The same rootfs as an image, for both: an OCI layout (umoci, as the image tests build it),
 # which ociexec pulls into its store, and the same layout copied into podman's storage.

@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Installs every Debian package ociexec needs to build, test and run its sample job.
+# Installs the Debian packages ociexec needs, by what for:
+#   scripts/install-deps.sh --runtime   what a host needs to RUN ociexec (a runtime, pasta,
+#                                       newuidmap): nothing to build with
+#   scripts/install-deps.sh --build     that, and what building the library, the command,
+#                                       its helpers, the Python module and the man pages needs
+#                                       (scripts/setup.sh)
+#   scripts/install-deps.sh             all of it, and every tool the test suite uses
+#                                       (scripts/test.sh)
 # Safe to run again; needs root (or sudo).
 set -euo pipefail
 
-packages=(
-  build-essential cmake
-  libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev doctest-dev
-  runc crun busybox-static
-  python3 python3-dev python3-pytest python3-jsonschema pybind11-dev
-  golang-github-opencontainers-specs-dev
-  util-linux
+runtime=(
+  runc crun
   uidmap  # newuidmap/newgidmap: rootless jobs map subordinate ids (docs/rootless.md)
   passt   # pasta: --network private (user-mode networking)
+)
+build=(
+  build-essential cmake
+  libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libexpected-dev libcli11-dev
   libhiredis-dev  # ociexec worker and submit (Redis Streams)
-  redis-server python3-redis  # the worker tests' real Redis, and their producer
-  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
   # Images: the registry client, layer unpacking and digests
   libcurl4-openssl-dev libarchive-dev libssl-dev libzstd-dev
+  python3 python3-dev pybind11-dev
+  help2man  # the man pages, made from each subcommand's --help
+)
+test=(
+  doctest-dev busybox-static util-linux
+  python3-pytest python3-jsonschema
+  golang-github-opencontainers-specs-dev  # the OCI runtime-spec JSON schema
+  redis-server python3-redis  # the worker tests' real Redis, and their producer
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
+  groff-base man-db bsdextrautils  # the man pages checked (groff, man -l, col)
   # The image tests and benchmark: a local registry, image tools, a Debian rootfs, htpasswd
   docker-registry skopeo umoci debootstrap apache2-utils zstd openssl
   golang-github-opencontainers-image-spec-dev  # the OCI image-spec JSON schemas
@@ -24,6 +38,16 @@ packages=(
   # there with apt-get download, never installed on this host)
   qemu-system-x86 cpio
 )
+
+case ${1:-} in
+  --runtime) packages=("${runtime[@]}") ;;
+  --build) packages=("${runtime[@]}" "${build[@]}") ;;
+  "") packages=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
+  *)
+    echo "install-deps: unknown argument '$1'; use --runtime, --build, or nothing for all" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,6 @@
 #   scripts/soak.sh [JOBS] [RUNTIME] [POOL]     e.g. scripts/soak.sh 10000 runc 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$(nproc)" >/dev/null
+bash scripts/build-tests.sh >/dev/null
 exec ./build/tests/ociexec_soak build/tests/test-rootfs build/ociexec-init "${1:-10000}" \
   "${2:-auto}" "${3:-4}"

@@ -8,15 +8,16 @@
 #   3. the unit and integration suites again under ASan+UBSan (and the image tests) and under
 #      TSan (scripts/sanitize.sh);
 #   4. every fuzz target for OCIEXEC_FUZZ_SECONDS each (default 10; scripts/fuzz.sh).
-# Builds first if needed. Arguments go to ctest and run step 1 only (e.g. -R unit).
+# Installs the test tools and builds first if needed. Arguments go to ctest and run step 1
+# only (e.g. -R unit).
 # OCIEXEC_QUICK=1 runs step 1 only. Under CI=true a missing prerequisite fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ ! -f build/CMakeCache.txt ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-fi
-cmake --build build -j "$(nproc)"
+# The test tools (scripts/setup.sh installs only what building and running need), and the
+# tests themselves (setup builds without them).
+bash scripts/install-deps.sh
+bash scripts/build-tests.sh
 ctest --test-dir build --output-on-failure --no-tests=error -j 2 "$@" | tee build/ctest.log
 # ctest counts a skipped test as passed; under CI every integration test must run.
 if [[ ${CI:-} == true ]] && grep -q 'Skipped' build/ctest.log; then

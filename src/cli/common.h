@@ -55,5 +55,6 @@ void register_version(CLI::App& app, Globals& globals, Action& action);
 void register_images(CLI::App& app, Globals& globals, Action& action);
 void register_worker(CLI::App& app, Globals& globals, Action& action);
 void register_submit(CLI::App& app, Globals& globals, Action& action);
+void register_completion(CLI::App& app, Globals& globals, Action& action);
 
 }  // namespace ociexec::cli

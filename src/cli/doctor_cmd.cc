@@ -1,5 +1,6 @@
 // `ociexec doctor`: what works on this host and how to fix what does not.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/common.h"
 #include "cli/doctor.h"
@@ -9,7 +10,13 @@ namespace ociexec::cli {
 void register_doctor(CLI::App& app, Globals& globals, Action& action) {
   add_config_command(
       app, "doctor", "check cgroups, runtimes, pidfd and user namespaces", globals, action,
-      [](config::Config& cfg) {
+      [&globals](config::Config& cfg) {
+        std::vector<std::string> files;
+        for (const auto& f : config::config_files(globals.config_path)) files.push_back(f.string());
+        fmt::print("[ ok ] config: {}\n",
+                   files.empty() ? std::string("no file (the defaults); the system's would be ") +
+                                       config::kSystemConfigPath
+                                 : fmt::format("read {}", fmt::join(files, ", then ")));
         bool runtime_ok = false;
         bool core_ok = true;
         for (const auto& f : core::run_doctor(cfg.executor)) {

@@ -46,13 +46,20 @@ struct Shared {
   ImageFlags flags;
   std::vector<std::string> refs;
   bool json = false;
+  bool quiet = false;  // pull -q: the digest only, no progress
+  bool force = false;  // rmi -f: a name not in the store is no error
+  std::string format;  // images --format: table, json (an array) or jsonl
 };
 
 int pull(const Globals& globals, const Shared& s) {
   auto options = image_options(globals, s.flags);
   if (!options) return report_error(options.error());
-  auto summary = image::fetch_image(s.refs.front(), *options, {});
+  auto summary = image::fetch_image(s.refs.front(), *options, {}, s.quiet);
   if (!summary) return report_error(summary.error());
+  if (s.quiet) {
+    fmt::print("{}\n", summary->image.digest);  // as podman pull -q prints the image's id
+    return 0;
+  }
   if (s.json) {
     print_json(image::summary_to_json(*summary));
     return 0;
@@ -68,8 +75,15 @@ int images(const Globals& globals, const Shared& s) {
   if (!options) return report_error(options.error());
   auto list = list_images(*options);
   if (!list) return report_error(list.error());
-  if (s.json) {
-    for (const auto& i : *list) print_json(image_json(i));
+  const std::string format = s.json ? "jsonl" : s.format;
+  if (format == "json" || format == "jsonl") {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& i : *list) all.push_back(image_json(i));
+    if (format == "json") {
+      fmt::print("{}\n", all.dump(2));  // one array, as podman images --format json
+    } else {
+      for (const auto& i : all) print_json(i);
+    }
     return 0;
   }
   fmt::print("{:<60} {:<12} {:>7} {:>10}  {}\n", "NAME", "DIGEST", "LAYERS", "SIZE", "PULLED");
@@ -91,6 +105,7 @@ int rmi(const Globals& globals, const Shared& s) {
   int rc = 0;
   for (const auto& ref : s.refs) {
     auto removed = remove_image(ref, *options);
+    if (!removed && s.force && removed.error().kind == ErrorKind::kImageNotFound) continue;
     if (!removed) {
       rc = report_error(removed.error());
       continue;
@@ -124,14 +139,25 @@ void register_images(CLI::App& app, Globals& globals, Action& action) {
   auto pull_shared = add(pull_cmd, true, pull);
   pull_cmd->add_option("reference", pull_shared->refs, "image reference")->required()->expected(1);
   pull_cmd->add_flag("--json", pull_shared->json, "print the summary as JSON");
+  pull_cmd->add_flag("-q,--quiet", pull_shared->quiet,
+                     "print only the image's digest, and no progress");
 
   auto* images_cmd = app.add_subcommand("images", "list the images in the store");
   auto images_shared = add(images_cmd, false, images);
-  images_cmd->add_flag("--json", images_shared->json, "one JSON object per image");
+  images_cmd
+      ->add_option("--format", images_shared->format,
+                   "table (default), json (one JSON array, as podman's) or jsonl (one JSON "
+                   "object per line)")
+      ->check(CLI::IsMember({"table", "json", "jsonl"}))
+      ->default_val("table");
+  images_cmd->add_flag("--json", images_shared->json, "the same as --format jsonl");
 
   auto* rmi_cmd = app.add_subcommand("rmi", "remove images (by name or digest) and their unused layers");
   auto rmi_shared = add(rmi_cmd, false, rmi);
   rmi_cmd->add_option("reference", rmi_shared->refs, "image names or digests")->required();
+  rmi_cmd->add_flag("-f,--force", rmi_shared->force,
+                    "a reference not in the store is no error (the layers of images that running "
+                    "jobs use stay until those jobs end, with or without it)");
 
   auto* image_cmd = app.add_subcommand("image", "manage the image store");
   image_cmd->require_subcommand(1);

@@ -137,8 +137,9 @@ void add_image_flags(CLI::App& cmd, ImageFlags& flags, bool registry) {
   cmd.add_option("--image-store", flags.store,
                  "image store (default /var/lib/ociexec, rootless $XDG_DATA_HOME/ociexec)");
   if (!registry) return;
-  cmd.add_option("--tls-verify", flags.tls_verify,
-                 "false: no TLS verification, and plain HTTP for registries without TLS");
+  // podman's boolean: --tls-verify (the default) or --tls-verify=false.
+  cmd.add_flag("--tls-verify{true}", flags.tls_verify,
+               "=false: no TLS verification, and plain HTTP for registries without TLS");
   cmd.add_option("--creds", flags.creds, "registry credentials USER:PASSWORD");
   cmd.add_option("--authfile", flags.authfile,
                  "auth file (docker config.json or containers auth.json format)");

@@ -28,11 +28,16 @@ int main(int argc, char** argv) {
   register_worker(app, globals, action);
   register_submit(app, globals, action);
   register_version(app, globals, action);
+  register_completion(app, globals, action);
+  app.set_version_flag("--version", fmt::format("ociexec {}", ociexec::version()),
+                       "print the version of ociexec and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();

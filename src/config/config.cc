@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -245,49 +247,107 @@ Error at(const std::string& source, const YAML::Mark& mark, const std::string& m
 
 }  // namespace
 
-Expected<Config> parse_config(std::string_view yaml, const std::string& source) {
-  Config config;
+namespace {
+
+// One "key: value" of a file, with the file it came from for errors.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+  std::string source;
+};
+
+// The entries of one file's text, in order; its syntax and shape checked.
+Expected<std::vector<Entry>> read_entries(std::string_view yaml, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     return tl::unexpected(at(source, e.mark, e.msg));
   }
-  if (root.IsNull()) return config;  // an empty file: all defaults
+  std::vector<Entry> entries;
+  if (root.IsNull()) return entries;  // an empty file: all defaults
   if (!root.IsMap())
     return tl::unexpected(at(source, root.Mark(), "expected a mapping of option: value"));
-  for (const auto& entry : root) {
-    const auto key = entry.first.as<std::string>("");
-    auto it = setters().find(key);
+  for (const auto& kv : root)
+    entries.push_back({kv.first.as<std::string>(""), kv.first, kv.second, source});
+  return entries;
+}
+
+// `entries` applied over the defaults, in order.
+Expected<Config> apply_entries(const std::vector<Entry>& entries) {
+  Config config;
+  for (const auto& e : entries) {
+    auto it = setters().find(e.key);
     if (it == setters().end()) {
       std::string known;
       for (const auto& [name, _] : setters()) known += (known.empty() ? "" : ", ") + name;
-      return tl::unexpected(at(source, entry.first.Mark(),
-                               fmt::format("unknown key {:?}; known keys: {}", key, known)));
+      return tl::unexpected(at(e.source, e.key_node.Mark(),
+                               fmt::format("unknown key {:?}; known keys: {}", e.key, known)));
     }
-    if (!entry.second.IsScalar())
+    if (!e.value.IsScalar())
       return tl::unexpected(
-          at(source, entry.second.Mark(), fmt::format("{}: expected a single value", key)));
-    if (auto r = it->second(config, entry.second.Scalar()); !r)
+          at(e.source, e.value.Mark(), fmt::format("{}: expected a single value", e.key)));
+    if (auto r = it->second(config, e.value.Scalar()); !r)
       return tl::unexpected(
-          at(source, entry.second.Mark(), fmt::format("{}: {}", key, r.error().message)));
+          at(e.source, e.value.Mark(), fmt::format("{}: {}", e.key, r.error().message)));
   }
   return config;
 }
 
+// The user's own file, for a user other than root: $XDG_CONFIG_HOME/ociexec/config.yaml, else
+// ~/.config/ociexec/config.yaml (as podman's containers.conf).
+std::optional<std::filesystem::path> user_config_path() {
+  if (::geteuid() == 0) return std::nullopt;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && xdg[0] == '/')
+    return std::filesystem::path(xdg) / "ociexec/config.yaml";
+  if (const char* home = std::getenv("HOME"); home && home[0] == '/')
+    return std::filesystem::path(home) / ".config/ociexec/config.yaml";
+  return std::nullopt;
+}
+
+}  // namespace
+
+Expected<Config> parse_config(std::string_view yaml, const std::string& source) {
+  auto entries = read_entries(yaml, source);
+  if (!entries) return tl::unexpected(entries.error());
+  return apply_entries(*entries);
+}
+
+Expected<Config> load_configs(const std::vector<std::filesystem::path>& paths) {
+  std::vector<Entry> entries;
+  for (const auto& path : paths) {
+    auto text = sys::read_file(path);
+    if (!text)
+      return tl::unexpected(
+          Error{ErrorKind::kConfig, fmt::format("read config: {}", text.error().message)});
+    auto read = read_entries(*text, path.string());
+    if (!read) return tl::unexpected(read.error());
+    // A key set again replaces what an earlier file gave it, lists (volume, devices) included.
+    for (auto& e : *read) {
+      std::erase_if(entries, [&](const Entry& old) { return old.key == e.key; });
+      entries.push_back(std::move(e));
+    }
+  }
+  return apply_entries(entries);
+}
+
 Expected<Config> load_config(const std::filesystem::path& path) {
-  auto text = sys::read_file(path);
-  if (!text)
-    return tl::unexpected(
-        Error{ErrorKind::kConfig, fmt::format("read config: {}", text.error().message)});
-  return parse_config(*text, path.string());
+  return load_configs({path});
+}
+
+std::vector<std::filesystem::path> config_files(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return {explicit_path};
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  if (std::filesystem::exists(kSystemConfigPath, ec)) files.emplace_back(kSystemConfigPath);
+  if (auto user = user_config_path(); user && std::filesystem::exists(*user, ec))
+    files.push_back(*user);
+  return files;
 }
 
 Expected<Config> load_effective_config(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return load_config(explicit_path);
-  if (std::error_code ec; std::filesystem::exists(kSystemConfigPath, ec))
-    return load_config(kSystemConfigPath);
-  return Config{};
+  return load_configs(config_files(explicit_path));
 }
 
 }  // namespace ociexec::config

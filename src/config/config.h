@@ -1,5 +1,7 @@
 // The YAML configuration file: defaults for every executor and job option. Unknown keys and
-// bad values are rejected with "file:line:column: key: problem".
+// bad values are rejected with "file:line:column: key: problem". The command reads
+// /etc/ociexec/config.yaml, and for a user other than root their own file over it
+// (config_files below), as podman reads containers.conf.
 //
 //   runtime: auto            # auto | runc | crun | /path/to/runtime
 //   state_dir: /run/ociexec  # default: /run/ociexec as root, else $XDG_RUNTIME_DIR/ociexec
@@ -39,6 +41,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ociexec/error.h"
 #include "ociexec/options.h"
@@ -56,7 +59,14 @@ struct Config {
 Expected<Config> parse_config(std::string_view yaml, const std::string& source);
 // Reads `path`; a missing file is an error.
 Expected<Config> load_config(const std::filesystem::path& path);
-// `explicit_path` when given, else the system file when it exists, else the defaults.
+// Reads each of `paths` in order, a later file's key replacing an earlier file's (a list
+// such as volume or devices too, whole); a missing file is an error.
+Expected<Config> load_configs(const std::vector<std::filesystem::path>& paths);
+// The files the command reads: `explicit_path` alone when given; else the system file (when
+// it exists) and then, for a user other than root, the user's own when it exists:
+// $XDG_CONFIG_HOME/ociexec/config.yaml, else ~/.config/ociexec/config.yaml.
+std::vector<std::filesystem::path> config_files(const std::string& explicit_path);
+// load_configs(config_files(explicit_path)): the defaults when there is none.
 Expected<Config> load_effective_config(const std::string& explicit_path);
 
 }  // namespace ociexec::config

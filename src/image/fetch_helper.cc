@@ -29,7 +29,8 @@ fs::path helper_path() {
 }  // namespace
 
 Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions& options,
-                                  const std::function<void(const PullProgress&)>& /*progress*/) {
+                                  const std::function<void(const PullProgress&)>& /*progress*/,
+                                  bool quiet) {
   const fs::path helper = helper_path();
   auto out = sys::make_pipe(false);
   if (!out) return tl::unexpected(out.error().with_context("pull"));
@@ -41,9 +42,9 @@ Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions
   spawn.stdin_fd = *in;
   spawn.stdout_fd = out->write;
   spawn.stderr_fd = sys::FdRef(STDERR_FILENO);
-  auto child = sys::ChildProcess::spawn(
-      {helper.string(), std::string(reference), ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
-      spawn);
+  auto child = sys::ChildProcess::spawn({helper.string(), std::string(reference),
+                                         !quiet && ::isatty(STDERR_FILENO) ? "progress" : "quiet"},
+                                        spawn);
   if (!child)
     return tl::unexpected(Error{ErrorKind::kSystem,
                                 fmt::format("pull: cannot run {} ({}); install ociexec completely",

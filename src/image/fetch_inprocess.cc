@@ -39,7 +39,8 @@ Expected<PullSettings> pull_settings(const ImageOptions& o) {
 }
 
 Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions& options,
-                                  const std::function<void(const PullProgress&)>& progress) {
+                                  const std::function<void(const PullProgress&)>& progress,
+                                  bool /*quiet: nothing is drawn in this process*/) {
   auto ref = parse_reference(reference);
   if (!ref) return tl::unexpected(ref.error());
   auto settings = pull_settings(options);

@@ -26,8 +26,10 @@ nlohmann::json summary_to_json(const PullSummary& summary);
 PullSummary summary_from_json(const nlohmann::json& j);
 
 // Fetches an image into the store: in this process (the library), or through the
-// ociexec-fetch helper (the command), which draws progress itself when stderr is a terminal.
+// ociexec-fetch helper (the command), which draws progress itself when stderr is a terminal
+// unless `quiet`.
 Expected<PullSummary> fetch_image(std::string_view reference, const ImageOptions& options,
-                                  const std::function<void(const PullProgress&)>& progress);
+                                  const std::function<void(const PullProgress&)>& progress,
+                                  bool quiet = false);
 
 }  // namespace ociexec::image

@@ -422,6 +422,17 @@ def test_rmi_and_prune_keep_what_is_shared_or_in_use(ociexec, tmp_path, images):
     assert p.stdout.startswith("prune: removed 1 layer(s)")
     assert len(os.listdir(layers)) == 2
 
+    # podman's forms: rmi -f takes a name that is gone, images --format json is one array
+    # (jsonl and --json a line each), pull -q prints the digest alone.
+    ociexec("rmi", "-f", f"oci:{layout.path}:one", check=0)
+    two = f"oci:{layout.path}:two"
+    assert [i["name"] for i in json.loads(ociexec("images", "--format", "json").stdout)] == [two]
+    for flags in (["--format", "jsonl"], ["--json"]):
+        lines = ociexec("images", *flags).stdout.splitlines()
+        assert [json.loads(line)["name"] for line in lines] == [two]
+    p = ociexec("pull", "-q", f"oci:{layout.path}:one", check=0)
+    assert p.stdout.startswith("sha256:") and p.stdout.count("\n") == 1 and p.stderr == ""
+
 
 def _twin_images(tmp_path):
     """Two images that differ below their top layer, which they share: [the test rootfs, a

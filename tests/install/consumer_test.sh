@@ -14,6 +14,8 @@ test -x "$prefix/bin/ociexec"
 test -f "$prefix/include/ociexec/ociexec.h"
 test -x "$prefix/libexec/ociexec/ociexec-init"
 test -x "$prefix/libexec/ociexec/ociexec-fetch"
+test -f "$prefix/share/man/man1/ociexec.1" -a -f "$prefix/share/man/man1/ociexec-run.1"
+test -f "$prefix/share/bash-completion/completions/ociexec"
 if [[ $(id -u) -eq 0 ]]; then
   out=$("$prefix/consumer-build/consumer")
   echo "$out"

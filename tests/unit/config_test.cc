@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "config/config.h"
 #include "config/units.h"
 #include "util/text.h"
@@ -208,4 +213,25 @@ TEST_CASE("network: none, private or host, as podman names them") {
   auto c = ociexec::config::parse_config("network: host\n", "t.yaml");
   REQUIRE(c);
   CHECK(c->job.network == ociexec::Network::kHost);
+}
+
+TEST_CASE("config files layered: a later file's key replaces an earlier one's, lists whole") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ociexec-config-layers-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "system.yaml") << "timeout: 10s\nmemory: 256m\nvolume: /srv:/srv /opt:/opt\n";
+  std::ofstream(dir / "user.yaml") << "memory: 512m\nvolume: /home:/data:ro\n";
+  auto cfg = config::load_configs({dir / "system.yaml", dir / "user.yaml"});
+  REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
+  CHECK(cfg->job.timeout == std::chrono::seconds(10));  // the system file's, kept
+  CHECK(cfg->job.limits.memory_bytes == 512 * kMiB);    // the user's, over it
+  REQUIRE(cfg->job.mounts.size() == 1);                 // the user's list, whole
+  CHECK(cfg->job.mounts[0].target == "/data");
+  // An error names the file it is in.
+  std::ofstream(dir / "user.yaml") << "memory: lots\n";
+  auto bad = config::load_configs({dir / "system.yaml", dir / "user.yaml"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find((dir / "user.yaml").string() + ":1:9: memory:") == 0);
+  CHECK(config::config_files("/x.yaml") == std::vector<std::filesystem::path>{"/x.yaml"});
+  std::filesystem::remove_all(dir);
 }

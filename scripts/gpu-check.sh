@@ -67,8 +67,8 @@ config=$out/config.yaml
 printf 'cdi_spec_dirs: %s\n' "$out/cdi" >"$config"
 
 run() { "$ociexec" --config "$config" run --timeout 120s "$@"; }
-say "host: $(uname -r), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
-say "doctor: $("$ociexec" --config "$config" doctor 2>&1 | grep -i 'cdi devices' | head -1)"
+say "host: $(uname -r), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | sed -n 1p)"
+say "doctor: $("$ociexec" --config "$config" doctor 2>&1 | grep -i 'cdi devices' | sed -n 1p)"
 
 say "== a job with --gpus all: nvidia-smi -L"
 run --gpus all -c 'nvidia-smi -L' | tee -a "$report"

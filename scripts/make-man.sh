@@ -30,7 +30,8 @@ page() {  # page NAME SUBCOMMAND...
   printf '#!/bin/sh\nexec "%s" %s "$@"\n' "$ociexec" "$*" >"$work/$name"
   chmod +x "$work/$name"
   local what
-  what=$("$ociexec" "$@" --help | head -1)
+  # sed, not head: head would leave early, and SIGPIPE fails the pipeline under pipefail.
+  what=$("$ociexec" "$@" --help | sed -n 1p)
   help2man --no-info --no-discard-stderr --version-string="$version" --name="$what" \
     --include="$work/include.h2m" --output="$out/$name.1" "$work/$name"
 }

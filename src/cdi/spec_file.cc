@@ -360,6 +360,11 @@ bool looks_qualified(std::string_view text) {
   return !text.empty() && text.front() != '/' && text.find('=') != std::string_view::npos;
 }
 
+bool valid_access(std::string_view access) {
+  return !access.empty() && access.size() <= 3 &&
+         access.find_first_not_of("rwm") == std::string_view::npos;
+}
+
 Expected<QualifiedName> parse_qualified_name(std::string_view text) {
   auto bad = [&](const std::string& problem) {
     return tl::unexpected(Error{ErrorKind::kInvalidArgument,

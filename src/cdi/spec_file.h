@@ -87,6 +87,8 @@ struct QualifiedName {
 };
 // Whether `text` looks like a CDI name rather than a path (it has a '=' and no leading '/').
 bool looks_qualified(std::string_view text);
+// Device cgroup access as --device takes it: one to three of r, w and m ("rw", "rwm").
+bool valid_access(std::string_view access);
 Expected<QualifiedName> parse_qualified_name(std::string_view text);
 
 }  // namespace ociexec::cdi

@@ -299,11 +299,9 @@ Expected<Config> apply_entries(const std::vector<Entry>& entries) {
 // ~/.config/ociexec/config.yaml (as podman's containers.conf).
 std::optional<std::filesystem::path> user_config_path() {
   if (::geteuid() == 0) return std::nullopt;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && xdg[0] == '/')
-    return std::filesystem::path(xdg) / "ociexec/config.yaml";
-  if (const char* home = std::getenv("HOME"); home && home[0] == '/')
-    return std::filesystem::path(home) / ".config/ociexec/config.yaml";
-  return std::nullopt;
+  auto dir = sys::xdg_dir("XDG_CONFIG_HOME", ".config");
+  if (!dir) return std::nullopt;
+  return *dir / "ociexec/config.yaml";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cdi/spec_file.h"
 #include "config/units.h"
 #include "util/invalid.h"
 #include "util/text.h"
@@ -182,7 +183,7 @@ Expected<Device> parse_device(std::string_view text) {
   };
   if (text.empty()) return bad("empty");
   Device d;
-  if (text.front() != '/' && text.find('=') != std::string_view::npos) {
+  if (cdi::looks_qualified(text)) {
     d.source = std::string(text);  // a CDI name, checked against the specs when the job runs
     return d;
   }
@@ -193,17 +194,14 @@ Expected<Device> parse_device(std::string_view text) {
     if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
-  auto is_perms = [](const std::string& p) {
-    return !p.empty() && p.size() <= 3 && p.find_first_not_of("rwm") == std::string::npos;
-  };
   if (parts.size() > 3) return bad("too many ':'");
   d.source = parts[0];
-  if (parts.size() == 2 && is_perms(parts[1]) && parts[1].front() != '/')
+  if (parts.size() == 2 && cdi::valid_access(parts[1]) && parts[1].front() != '/')
     d.permissions = parts[1];
   else if (parts.size() >= 2)
     d.target = parts[1];
   if (parts.size() == 3) {
-    if (!is_perms(parts[2])) return bad(fmt::format("permissions {:?}", parts[2]));
+    if (!cdi::valid_access(parts[2])) return bad(fmt::format("permissions {:?}", parts[2]));
     d.permissions = parts[2];
   }
   if (d.source.empty() || d.source.front() != '/') return bad("the host path must be absolute");

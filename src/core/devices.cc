@@ -52,11 +52,6 @@ Expected<void> check_node_path(const std::string& path, const std::string& what)
   return {};
 }
 
-bool valid_access(std::string_view access) {
-  return !access.empty() && access.size() <= 3 &&
-         access.find_first_not_of("rwm") == std::string_view::npos;
-}
-
 Expected<spec::DeviceNode> host_node(const Device& d, std::uint32_t uid, std::uint32_t gid) {
   const std::string what = fmt::format("device {}", d.source);
   if (!is_normalized_absolute(d.source))
@@ -64,7 +59,7 @@ Expected<spec::DeviceNode> host_node(const Device& d, std::uint32_t uid, std::ui
         fmt::format("{}: expected an absolute host path such as /dev/fuse, or a CDI name "
                     "VENDOR/CLASS=NAME",
                     what));
-  if (!valid_access(d.permissions))
+  if (!cdi::valid_access(d.permissions))
     return invalid_argument(fmt::format(
         "{}: permissions {:?}: expected one or more of r, w and m, e.g. rw", what, d.permissions));
   struct stat st {};

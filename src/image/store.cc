@@ -70,10 +70,7 @@ pid_t tmp_owner(const std::string& name) {
 
 fs::path default_store_dir() {
   if (::geteuid() == 0) return "/var/lib/ociexec";
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && xdg[0] == '/')
-    return fs::path(xdg) / "ociexec";
-  if (const char* home = std::getenv("HOME"); home && home[0] == '/')
-    return fs::path(home) / ".local/share/ociexec";
+  if (auto data = sys::xdg_dir("XDG_DATA_HOME", ".local/share")) return *data / "ociexec";
   return fs::path(fmt::format("/tmp/ociexec-store-{}", ::geteuid()));
 }
 

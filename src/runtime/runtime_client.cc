@@ -81,8 +81,8 @@ Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bund
 
 Expected<void> RuntimeClient::start(const std::string& id, const fs::path& log,
                                     const sys::Pidfd& init, bool hooks) const {
-  const fs::path fifo = root_ / id / "exec.fifo";
   if (hooks) return call(start_argv({info_.path, root_, log}, id), log, "start");
+  const fs::path fifo = root_ / id / "exec.fifo";
   if (info_.name == "crun") {
     // crun's init reads the fifo; its `start` opens it for writing, unlinks it, writes a byte.
     // O_NONBLOCK: with no reader (the init died) the open fails at once with ENXIO.

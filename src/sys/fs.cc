@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <vector>
 
 #include <fmt/format.h>
@@ -242,6 +243,13 @@ std::optional<bool> on_tmpfs(const fs::path& path) {
   struct statfs st {};
   if (::statfs(path.c_str(), &st) != 0) return std::nullopt;
   return st.f_type == TMPFS_MAGIC;
+}
+
+std::optional<fs::path> xdg_dir(const char* variable, std::string_view under_home) {
+  if (const char* dir = std::getenv(variable); dir && dir[0] == '/') return fs::path(dir);
+  if (const char* home = std::getenv("HOME"); home && home[0] == '/')
+    return fs::path(home) / under_home;
+  return std::nullopt;
 }
 
 std::optional<std::uint64_t> free_bytes(const fs::path& path) {

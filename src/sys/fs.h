@@ -42,6 +42,10 @@ Expected<void> remove_tree(const fs::path& path);
 Expected<bool> remove_known_tree(const fs::path& dir,
                                  std::initializer_list<std::string_view> files);
 
+// A user's XDG base directory: $`variable` when it is an absolute path, else $HOME/`under_home`
+// (".config", ".local/share"); nullopt when neither is set to an absolute path.
+std::optional<fs::path> xdg_dir(const char* variable, std::string_view under_home);
+
 // Bytes an unprivileged writer may still use on the file system holding `path`.
 std::optional<std::uint64_t> free_bytes(const fs::path& path);
 // Whether `path` is on a tmpfs; nullopt when its file system cannot be looked at.

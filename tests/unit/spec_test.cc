@@ -37,6 +37,19 @@ spec::SpecInput sample_input() {
   return in;
 }
 
+// sample_input() as a rootless executor gives it: a user namespace mapping the caller (uid
+// 1001, gid 1002) to root, the job as that root, no cgroup and so no limits in the spec.
+spec::SpecInput rootless_input() {
+  auto in = sample_input();
+  in.user_namespace = spec::UserNamespace{1001, 1002};
+  in.uid = in.gid = 0;
+  in.cgroups_path.clear();
+  in.memory_bytes.reset();
+  in.cpus.reset();
+  in.pids.reset();
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE("the spec matches the golden file") {
@@ -124,13 +137,7 @@ TEST_CASE("the #! line picks the interpreter with at most one argument") {
 }
 
 TEST_CASE("rootless: a user namespace maps the caller to root; no cgroup, no uid= options") {
-  auto in = sample_input();
-  in.user_namespace = spec::UserNamespace{1001, 1002};
-  in.uid = in.gid = 0;
-  in.cgroups_path.clear();
-  in.memory_bytes.reset();
-  in.cpus.reset();
-  in.pids.reset();
+  auto in = rootless_input();
   auto spec = spec::build_spec(in);
   REQUIRE(spec);
   const auto& linux = (*spec)["linux"];
@@ -275,13 +282,7 @@ TEST_CASE("devices without any asked for: every device denied but the runtime's 
 }
 
 TEST_CASE("rootless devices are the host's nodes bound (no mknod, no device cgroup)") {
-  auto in = sample_input();
-  in.user_namespace = spec::UserNamespace{1001, 1002};
-  in.uid = in.gid = 0;
-  in.cgroups_path.clear();
-  in.memory_bytes.reset();
-  in.cpus.reset();
-  in.pids.reset();
+  auto in = rootless_input();
   in.devices.nodes = sample_devices().nodes;
   auto spec = spec::build_spec(in);
   REQUIRE(spec);

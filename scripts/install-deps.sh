@@ -31,6 +31,8 @@ test=(
   redis-server python3-redis  # the worker tests' real Redis, and their producer
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer harnesses
   groff-base man-db bsdextrautils  # the man pages checked (groff, man -l, col)
+  debhelper dh-python lintian  # the Debian packages built and checked (tests/install/deb_test.sh)
+  python3-venv mypy  # pip install into a fresh virtualenv; the Python stubs type-checked
   # The image tests and benchmark: a local registry, image tools, a Debian rootfs, htpasswd
   docker-registry skopeo umoci debootstrap apache2-utils zstd openssl
   golang-github-opencontainers-image-spec-dev  # the OCI image-spec JSON schemas

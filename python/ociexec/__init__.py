@@ -70,19 +70,33 @@ Keyword options, accepted by every function that runs a job:
   names it); default False: such a job raises ExecutorError
 
 Images (docs/images.md): ``pull_image(reference, **image_options)``, ``list_images()``,
-``remove_image(reference)`` and ``prune_images()``, where the image options are ``store``,
-``tls_verify``, ``insecure_registries``, ``ca_file``, ``credentials`` ("USER:PASSWORD"),
-``auth_file``, ``platform``, ``max_unpacked_size``, ``max_entries`` and ``pull_timeout``
-(seconds, default 3600); an Executor takes them as ``images={...}``.
+``remove_image(reference)`` and ``prune_images()``, where the image options are
+``image_store``, ``tls_verify``, ``insecure_registries``, ``cert_file`` (a CA bundle),
+``creds`` ("USER:PASSWORD"), ``authfile``, ``platform``, ``image_max_size``,
+``image_max_entries`` and ``pull_timeout_seconds`` (default 3600), the names of the command's
+flags and config keys (README's table; the first spellings ``store``, ``ca_file``,
+``credentials``, ``auth_file``, ``max_unpacked_size``, ``max_entries`` and ``pull_timeout``
+still work); an Executor takes them as ``images={...}``.
+
+Configuration: an Executor, the default one behind ``execute_script`` and ``run``, and the
+image functions read the ``ociexec`` command's config files (``config="auto"``; a path for
+one file; None for none), so both get the same defaults on one host.
+
+Errors: every executor failure is an ExecutorError with ``.kind``; InvalidOptionError (also a
+ValueError), ConfigError, RuntimeNotFoundError, LimitNotEnforcedError and the image errors,
+ImageError and its subclasses ImageNotFound and RegistryAuthError, are its subclasses.
 """
 
 import asyncio
 import collections
 import concurrent.futures
 import os
+import signal
 import threading
 
-from ._ociexec import CopiedFile, ExecutorError, InvalidOptionError, Result
+from ._ociexec import (ConfigError, CopiedFile, ExecutorError, ImageError, ImageNotFound,
+                       InvalidOptionError, LimitNotEnforcedError, RegistryAuthError, Result,
+                       RuntimeNotFoundError)
 from ._ociexec import Executor as _CoreExecutor
 from ._ociexec import _check_options
 from ._ociexec import version as _version
@@ -101,6 +115,12 @@ __all__ = [
     "CopiedFile",
     "ExecutorError",
     "InvalidOptionError",
+    "ConfigError",
+    "RuntimeNotFoundError",
+    "LimitNotEnforcedError",
+    "ImageError",
+    "ImageNotFound",
+    "RegistryAuthError",
     "DEFAULT_TIMEOUT_SECONDS",
     "__version__",
     "pull_image",
@@ -114,11 +134,13 @@ DEFAULT_TIMEOUT_SECONDS = 300
 
 
 def _find_init():
-    """ociexec-init (the warm pool's, and a job's with ``init=True``): in the build tree beside this package's dir, or under the prefix
-    the package was installed to (<prefix>/lib/pythonX.Y/dist-packages/ociexec). "" lets
-    the library look where it was configured to."""
+    """ociexec-init (the warm pool's, and a job's with ``init=True``): inside this package
+    (installed by pip), in the build tree beside this package's dir, or under the prefix the
+    package was installed to (<prefix>/lib/pythonX.Y/dist-packages/ociexec). "" lets the
+    library look where it was configured to."""
     here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (os.path.join(here, "..", "..", "ociexec-init"),
+    for candidate in (os.path.join(here, "ociexec-init"),
+                      os.path.join(here, "..", "..", "ociexec-init"),
                       os.path.join(here, "..", "..", "..", "..", "libexec", "ociexec",
                                    "ociexec-init")):
         if os.access(candidate, os.X_OK):
@@ -185,46 +207,119 @@ class JobStream:
         return await asyncio.wrap_future(self._future)
 
 
+class _Kill:
+    """The pipe through which a job is killed when its caller cancels or is interrupted: its
+    read end is the job's signal_fd (each byte written is a signal sent to every process of
+    the job), its write end is this object's."""
+
+    def __init__(self):
+        self.read_fd, self._write_fd = os.pipe2(os.O_CLOEXEC)
+        self._lock = threading.Lock()
+
+    def kill(self):
+        with self._lock:
+            if self._write_fd >= 0:
+                os.write(self._write_fd, bytes([signal.SIGKILL]))
+
+    def close(self):
+        with self._lock:
+            if self._write_fd >= 0:
+                os.close(self.read_fd)
+                os.close(self._write_fd)
+                self.read_fd = self._write_fd = -1
+
+
+def _renamed(options, aliases, where):
+    """``options`` with each earlier spelling in ``aliases`` (old -> new) under its one name
+    (README's table); both spellings at once is a TypeError."""
+    for old, new in aliases.items():
+        if old in options:
+            if new in options:
+                raise TypeError(f"{where}: {old!r} and {new!r} are one setting; give {new!r} only")
+            options[new] = options.pop(old)
+    return options
+
+
+_IMAGE_ALIASES = {"store": "image_store", "ca_file": "cert_file", "credentials": "creds",
+                  "auth_file": "authfile", "max_unpacked_size": "image_max_size",
+                  "max_entries": "image_max_entries", "pull_timeout": "pull_timeout_seconds"}
+_EXECUTOR_ALIASES = {"runtime_timeout": "runtime_timeout_seconds",
+                     "pool_max_age": "pool_max_age_seconds", "kill_wait": "kill_wait_seconds"}
+
+
 class Executor:
     """Runs jobs; keeps its configuration and state across calls. Thread-safe: any number of
     threads may run jobs on one executor at once (the GIL is released while a job runs).
 
+    ``config``: "auto" (the default) reads the files the ``ociexec`` command reads
+    (/etc/ociexec/config.yaml, then, for a user other than root, $XDG_CONFIG_HOME/ociexec/
+    config.yaml), so Python and the command on one host get the same defaults; a path reads
+    that file alone; None reads none. The keywords given here win over the files.
+
     ``state_dir`` holds bundles and runtime state (None: /run/ociexec as root; rootless,
     $XDG_RUNTIME_DIR/ociexec or /tmp/ociexec-<uid>); ``runtime`` is "auto" (crun where it works
     on this host, else runc), "runc", "crun" or a path; ``cgroup_parent`` names the parent of
-    every job's cgroup; ``runtime_timeout`` bounds each runtime call, in seconds.
+    every job's cgroup; ``runtime_timeout_seconds`` bounds each runtime call.
     ``pool_size`` keeps that many containers created ahead per profile (a warm pool; each
-    serves one job), replaced after ``pool_max_age`` seconds, at most ``pool_max_containers``
+    serves one job), replaced after ``pool_max_age_seconds``, at most ``pool_max_containers``
     across all profiles (0: twice ``pool_size``; the least recently used profile makes room);
     its containers, and jobs with ``init=True``, run ``init_path`` (default: the ociexec-init
     installed with this package).
-    ``kill_wait`` is how long, in seconds, a job's processes may take to exit after the
-    deadline's SIGKILL; past it the result comes back anyway, timed out, with a warning in
-    ``result.warnings``, and the container is left to ``collect_garbage()``. ``max_concurrent_jobs``
-    bounds the jobs submit() runs at once. ``images`` holds the image store and registry
-    settings its jobs' ``image`` option uses (see pull_image). ``cdi_spec_dirs`` lists where
-    CDI specs are read for the ``devices`` option (None: /etc/cdi, then /var/run/cdi;
-    a later dir has precedence). Any other keyword becomes a default option for this
-    executor's jobs (see the module's docstring).
+    ``kill_wait_seconds`` is how long a job's processes may take to exit after the deadline's
+    SIGKILL; past it the result comes back anyway, timed out, with a warning in
+    ``result.warnings``, and the container is left to ``collect_garbage()``.
+    ``max_concurrent_jobs`` bounds the jobs submit() runs at once. ``images`` holds the image
+    store and registry settings its jobs' ``image`` option uses (see pull_image).
+    ``cdi_spec_dirs`` lists where CDI specs are read for the ``devices`` option (None:
+    /etc/cdi, then /var/run/cdi; a later dir has precedence). Any other keyword becomes a
+    default option for this executor's jobs (see the module's docstring). ``runtime_timeout``,
+    ``pool_max_age`` and ``kill_wait``, the first spellings, are still accepted.
 
-    Raises ExecutorError when no runtime works or the state dir cannot be made. Run by an
-    unprivileged user, jobs run rootless (docs/rootless.md): memory, cpus and pids limits are
-    not enforced, a job that sets one fails unless ``allow_unenforced_limits=True``, and
+    A context manager: leaving the ``with`` block calls ``shutdown()``, as for
+    concurrent.futures' executors.
+
+    Raises ExecutorError when no runtime works or the state dir cannot be made
+    (RuntimeNotFoundError, ConfigError for a bad config file). Run by an unprivileged user,
+    jobs run rootless (docs/rootless.md): memory, cpus and pids limits are not enforced, a job
+    that sets one fails unless ``allow_unenforced_limits=True``, and
     ``result.limits["unenforced"]`` lists them.
     """
 
-    def __init__(self, state_dir=None, runtime="auto", cgroup_parent="ociexec",
-                 runtime_timeout=30.0, pool_size=0, pool_max_age=60.0, max_concurrent_jobs=8,
-                 init_path=None, images=None, pool_max_containers=0, kill_wait=10.0,
-                 cdi_spec_dirs=None, **defaults):
+    def __init__(self, state_dir=None, runtime=None, cgroup_parent=None,
+                 runtime_timeout_seconds=None, pool_size=None, pool_max_age_seconds=None,
+                 max_concurrent_jobs=None, init_path=None, images=None, pool_max_containers=None,
+                 kill_wait_seconds=None, cdi_spec_dirs=None, config="auto", **defaults):
+        settings = _renamed(
+            {k: defaults.pop(k) for k in list(defaults) if k in _EXECUTOR_ALIASES},
+            _EXECUTOR_ALIASES, "Executor")
+        for name, value in (("state_dir", state_dir), ("runtime", runtime),
+                            ("cgroup_parent", cgroup_parent),
+                            ("runtime_timeout_seconds", runtime_timeout_seconds),
+                            ("pool_size", pool_size), ("pool_max_age_seconds", pool_max_age_seconds),
+                            ("max_concurrent_jobs", max_concurrent_jobs), ("init_path", init_path),
+                            ("pool_max_containers", pool_max_containers),
+                            ("kill_wait_seconds", kill_wait_seconds),
+                            ("cdi_spec_dirs", cdi_spec_dirs)):
+            if value is not None:
+                if name in settings:
+                    raise TypeError(f"Executor: {name!r} given twice (once as its first spelling)")
+                settings[name] = value
         self._defaults = dict(defaults)
-        self._defaults.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
-        self._core = _CoreExecutor(str(state_dir or ""), runtime, cgroup_parent, float(runtime_timeout),
-                                   int(pool_size), float(pool_max_age), int(pool_max_containers),
-                                   int(max_concurrent_jobs), float(kill_wait),
-                                   str(init_path or _find_init()), dict(images or {}),
-                                   [str(d) for d in (cdi_spec_dirs or [])])
+        images = _renamed(dict(images or {}), _IMAGE_ALIASES, "images")
+        self._core = _CoreExecutor(config, settings, images, _find_init())
+        self._max_workers = self._core.max_concurrent_jobs
+        self._lock = threading.Lock()
+        self._threads = None  # the ThreadPoolExecutor of submit(), made on first use
+        self._threads_pid = None
+        self._shut_down = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shutdown()
+        return False
 
     def _merged(self, timeout_seconds, options):
         merged = dict(self._defaults)
@@ -233,25 +328,64 @@ class Executor:
             merged["timeout_seconds"] = timeout_seconds
         return merged
 
+    def _live_core(self):
+        core = self._core
+        if core is None or self._shut_down:
+            raise RuntimeError("ociexec.Executor: cannot run jobs after shutdown()")
+        return core
+
+    def _thread_pool(self):
+        # One per process: after fork() the parent's threads are gone, so a child makes its own.
+        if self._threads is None or self._threads_pid != os.getpid():
+            self._threads = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="ociexec-job")
+            self._threads_pid = os.getpid()
+        return self._threads
+
+    def _submit(self, script, timeout_seconds, options):
+        """(Future, _Kill): the job queued on the thread pool."""
+        merged = self._merged(timeout_seconds, options)
+        _check_options(merged)  # bad options raise here, before anything runs
+
+        def job():
+            try:
+                return held.pop().run(script, merged, kill.read_fd)
+            finally:
+                kill.close()
+
+        with self._lock:
+            # The job lets go of the core before its result is published: the last reference
+            # to the Executor is then the one whose release removes the warm pool, at once.
+            held = [self._live_core()]
+            kill = _Kill()
+            try:
+                future = self._thread_pool().submit(job)
+            except BaseException:
+                kill.close()
+                raise
+        # A job cancelled before it started never runs job(): its pipe is closed here.
+        future.add_done_callback(lambda f: f.cancelled() and kill.close())
+        return future, kill
+
     def submit(self, script, timeout_seconds=None, **options):
         """Runs ``script`` in the background and returns a concurrent.futures.Future of its
         Result (or of the ExecutorError it raised). At most ``max_concurrent_jobs`` run at
-        once; the others wait in order. Bad options raise here, before anything runs."""
-        future = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()  # queued jobs are not cancelled one by one
-
-        def done(result, error):
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
-
-        self._core.submit(script, self._merged(timeout_seconds, options), done)
-        return future
+        once; the others wait in order, and ``future.cancel()`` takes one that has not started
+        off the queue. Bad options raise here, before anything runs."""
+        return self._submit(script, timeout_seconds, options)[0]
 
     async def run_async(self, script, timeout_seconds=None, **options):
-        """submit() for asyncio: awaits the job's Result without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(script, timeout_seconds, **options))
+        """submit() for asyncio: awaits the job's Result without blocking the event loop.
+        Cancelling the task cancels a job still queued, and kills a running one (SIGKILL to
+        every process of it); the CancelledError comes once the job was removed."""
+        future, kill = self._submit(script, timeout_seconds, options)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not future.cancel():
+                kill.kill()
+                await asyncio.wait([asyncio.wrap_future(future)])
+            raise
 
     def stream(self, script, timeout_seconds=None, window=64, **options):
         """Starts ``script`` as submit() does and returns a JobStream, an async iterator of its
@@ -269,20 +403,59 @@ class Executor:
         job._future.add_done_callback(job._on_done)
         return job
 
-    def prewarm(self, timeout=30.0, **options):
+    def prewarm(self, timeout_seconds=30.0, **options):
         """With a warm pool: creates the pool's containers for jobs with these options now, and
-        waits until they are ready or ``timeout`` seconds pass. Returns how many are ready."""
-        return self._core.prewarm(self._merged(None, options), float(timeout))
+        waits until they are ready or ``timeout_seconds`` pass. Returns how many are ready.
+        (``timeout``, the first spelling, is still accepted.)"""
+        if "timeout" in options:
+            timeout_seconds = options.pop("timeout")
+        return self._live_core().prewarm(self._merged(None, options), float(timeout_seconds))
 
     def run(self, script, timeout_seconds=None, **options):
         """Runs ``script`` (str or bytes) in a fresh container and returns a Result: exit_code,
         stdout, stderr, outcome ("exited", "signaled", "timed_out", "oom_killed",
         "cpu_time_exceeded"), signal, wall_time, cpu_time, peak_memory, the truncated flags,
-        runtime and the effective limits. A Result unpacks as (exit_code, stdout, stderr). ``timeout_seconds`` None
-        means this executor's default (300 unless set). Blocks until the job is done and
-        removed. Raises ExecutorError (InvalidOptionError for bad values) when the executor,
-        not the script, fails."""
-        return self._core.run(script, self._merged(timeout_seconds, options))
+        runtime and the effective limits. A Result unpacks as (exit_code, stdout, stderr).
+        ``timeout_seconds`` None means this executor's default (the config file's, else 300).
+        Blocks until the job is done and removed. Raises ExecutorError (InvalidOptionError for
+        bad values) when the executor, not the script, fails.
+
+        In the main thread, Ctrl-C (KeyboardInterrupt) kills the running job and raises once
+        it was removed, instead of waiting for its timeout."""
+        merged = self._merged(timeout_seconds, options)
+        if threading.current_thread() is not threading.main_thread():
+            return self._live_core().run(script, merged)
+        return self._run_interruptible(self._live_core(), script, merged)
+
+    @staticmethod
+    def _run_interruptible(core, script, merged):
+        # The job runs on a thread of its own while the main thread waits where a signal can
+        # interrupt it (a blocked C++ call cannot be); an interrupt kills the job through its
+        # signal_fd and waits for its removal.
+        kill = _Kill()
+        outcome = {}
+        finished = threading.Event()
+        held = [core]  # let go of before the result is handed over, as in _submit
+
+        def job():
+            try:
+                outcome["result"] = held.pop().run(script, merged, kill.read_fd)
+            except BaseException as error:  # handed to the caller
+                outcome["error"] = error
+            finally:
+                kill.close()
+                finished.set()
+
+        threading.Thread(target=job, name="ociexec-job", daemon=True).start()
+        try:
+            finished.wait()
+        except BaseException:
+            kill.kill()
+            finished.wait()
+            raise
+        if "error" in outcome:
+            raise outcome.pop("error")
+        return outcome["result"]
 
     def execute_script(self, script, timeout_seconds=None, **options):
         """The contract: returns (exit_code, stdout, stderr); exit_code is -1 on timeout and
@@ -293,12 +466,29 @@ class Executor:
     def collect_garbage(self):
         """Removes containers, cgroups and bundles whose owning process is gone; returns the
         ids removed."""
-        return self._core.collect_garbage()
+        return self._live_core().collect_garbage()
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """As concurrent.futures.Executor.shutdown: no job may be submitted or run after it;
+        ``cancel_futures`` cancels the jobs still queued; ``wait`` waits for the running ones.
+        Once they are done, the warm pool's containers are removed. Safe to call again."""
+        with self._lock:
+            self._shut_down = True
+            threads = self._threads if self._threads_pid == os.getpid() else None
+            self._threads = None
+        if threads is not None:
+            threads.shutdown(wait=wait, cancel_futures=cancel_futures)
+        # Jobs still running hold the core; it is destroyed (its pool removed) after them.
+        self._core = None
+
+    def close(self):
+        """shutdown(wait=True)."""
+        self.shutdown()
 
     @property
     def runtime(self):
         """{"name", "path", "version"} of the runtime jobs use by default."""
-        return self._core.runtime
+        return self._live_core().runtime
 
 
 _default = None
@@ -327,25 +517,27 @@ def execute_script(script, timeout_seconds=DEFAULT_TIMEOUT_SECONDS, **options):
     return _default_executor().execute_script(script, timeout_seconds, **options)
 
 
-def pull_image(reference, **image_options):
+def pull_image(reference, config="auto", **image_options):
     """Fetches an image (registry or "oci:PATH[:REF]") into the store, in this process.
     Returns {"name", "digest", "config_digest", "layers", "size", "pulled_at",
-    "layers_fetched", "layers_cached", "bytes_fetched"}; raises ExecutorError (kind
-    "image_not_found", "image", "auth", ...)."""
-    return _pull_image(reference, image_options)
+    "layers_fetched", "layers_cached", "bytes_fetched"}; raises ImageNotFound,
+    RegistryAuthError or ImageError (ExecutorErrors, with .kind "image_not_found", "auth",
+    "image"). ``config`` as Executor's: the config files' image settings, under these."""
+    return _pull_image(reference, config, _renamed(image_options, _IMAGE_ALIASES, "pull_image"))
 
 
-def list_images(**image_options):
+def list_images(config="auto", **image_options):
     """The images in the store, as dicts like pull_image's."""
-    return _list_images(image_options)
+    return _list_images(config, _renamed(image_options, _IMAGE_ALIASES, "list_images"))
 
 
-def remove_image(reference, **image_options):
+def remove_image(reference, config="auto", **image_options):
     """Removes a name (every name of an image, given its digest) and the layers no other image
     uses; returns the names removed."""
-    return _remove_image(reference, image_options)
+    return _remove_image(reference, config,
+                         _renamed(image_options, _IMAGE_ALIASES, "remove_image"))
 
 
-def prune_images(**image_options):
+def prune_images(config="auto", **image_options):
     """Removes layers and blobs no image references (unless a running job holds them)."""
-    return _prune_images(image_options)
+    return _prune_images(config, _renamed(image_options, _IMAGE_ALIASES, "prune_images"))

@@ -1,7 +1,8 @@
 from concurrent.futures import Future
 from os import PathLike
-from typing import (AsyncIterator, Callable, Iterator, Mapping, NamedTuple, Optional, Sequence,
-                    Tuple, TypedDict, Union)
+from types import TracebackType
+from typing import (AsyncIterator, Callable, Iterator, Literal, Mapping, NamedTuple, Optional,
+                    Sequence, Tuple, Type, TypedDict, Union)
 
 from typing_extensions import Unpack  # PEP 692; typing.Unpack from Python 3.12
 
@@ -22,11 +23,18 @@ class Limits(TypedDict):
     ulimit: dict[str, Tuple[Optional[int], Optional[int]]]
     cpuset_cpus: Optional[str]
     cpu_time: Optional[float]
+    unenforced: list[str]  # "memory", "cpus", "pids", "cpuset_cpus", "cpu_time"
 
-class RuntimeInfo(TypedDict):
+class ResultRuntime(TypedDict):
+    """Result.runtime: the runtime that ran the job."""
     name: str
-    path: str
     version: str
+
+class RuntimeInfo(ResultRuntime):
+    """Executor.runtime: Result.runtime's keys, and the runtime's path."""
+    path: str
+
+Outcome = Literal["exited", "signaled", "timed_out", "oom_killed", "cpu_time_exceeded"]
 
 class ExecutorError(RuntimeError):
     """An executor failure (not the script's): no runtime, missing rootfs, runtime errors."""
@@ -34,6 +42,24 @@ class ExecutorError(RuntimeError):
 
 class InvalidOptionError(ExecutorError, ValueError):
     """A bad option value: a limit, timeout, env entry or interpreter."""
+
+class ConfigError(ExecutorError):
+    """A config file that cannot be read, or with a bad key or value (file:line:column)."""
+
+class RuntimeNotFoundError(ExecutorError):
+    """No usable runc or crun."""
+
+class LimitNotEnforcedError(ExecutorError):
+    """Rootless without a delegated cgroup: a limit the job set cannot be enforced."""
+
+class ImageError(ExecutorError):
+    """An image that cannot be fetched, verified or unpacked."""
+
+class ImageNotFound(ImageError):
+    """The image, tag, digest or platform is not in the registry, layout or store."""
+
+class RegistryAuthError(ImageError):
+    """The registry refused the credentials, or asked for some."""
 
 class CopiedFile:
     """A file read from the job after it ended (copy_out)."""
@@ -59,7 +85,7 @@ class Result:
     @property
     def stderr_bytes(self) -> bytes: ...
     @property
-    def outcome(self) -> str: ...  # "exited" | "signaled" | "timed_out" | "oom_killed" | "cpu_time_exceeded"
+    def outcome(self) -> Outcome: ...
     @property
     def signal(self) -> Optional[int]: ...
     @property
@@ -73,7 +99,7 @@ class Result:
     @property
     def stderr_truncated(self) -> bool: ...
     @property
-    def runtime(self) -> Tuple[str, str]: ...
+    def runtime(self) -> ResultRuntime: ...
     @property
     def container_id(self) -> str: ...
     @property
@@ -126,21 +152,33 @@ class _JobOptions(TypedDict, total=False):
 
 class _ExecutorDefaults(_JobOptions, total=False):
     timeout_seconds: float
+    # Executor settings' first spellings, still accepted (runtime_timeout_seconds, ...)
+    runtime_timeout: float
+    pool_max_age: float
+    kill_wait: float
 
 class _RunOptions(_JobOptions, total=False):
     runtime: Optional[str]
 
 class _ImageOptions(TypedDict, total=False):
-    store: Union[str, PathLike[str]]
+    image_store: Union[str, PathLike[str]]
     tls_verify: bool
     insecure_registries: Sequence[str]
-    ca_file: Union[str, PathLike[str]]
-    credentials: str  # "USER:PASSWORD"
-    auth_file: Union[str, PathLike[str]]
+    cert_file: Union[str, PathLike[str]]  # a PEM CA bundle
+    creds: str  # "USER:PASSWORD"
+    authfile: Union[str, PathLike[str]]
     platform: str  # "os/arch[/variant]"
+    image_max_size: _Size
+    image_max_entries: int
+    pull_timeout_seconds: float
+    # The first spellings, still accepted
+    store: Union[str, PathLike[str]]
+    ca_file: Union[str, PathLike[str]]
+    credentials: str
+    auth_file: Union[str, PathLike[str]]
     max_unpacked_size: _Size
     max_entries: int
-    pull_timeout: float  # seconds
+    pull_timeout: float
 
 class ImageInfo(TypedDict):
     name: str
@@ -171,23 +209,33 @@ class JobStream(AsyncIterator[OutputEvent]):
     async def aclose(self) -> None: ...
     async def result(self) -> Result: ...
 
+_Config = Union[Literal["auto"], str, PathLike[str], None]
+
 class Executor:
     def __init__(
         self,
         state_dir: Optional[Union[str, PathLike[str]]] = ...,
-        runtime: str = ...,
-        cgroup_parent: str = ...,
-        runtime_timeout: float = ...,
-        pool_size: int = ...,
-        pool_max_age: float = ...,
-        max_concurrent_jobs: int = ...,
+        runtime: Optional[str] = ...,
+        cgroup_parent: Optional[str] = ...,
+        runtime_timeout_seconds: Optional[float] = ...,
+        pool_size: Optional[int] = ...,
+        pool_max_age_seconds: Optional[float] = ...,
+        max_concurrent_jobs: Optional[int] = ...,
         init_path: Optional[Union[str, PathLike[str]]] = ...,
         images: Optional[_ImageOptions] = ...,
-        pool_max_containers: int = ...,
-        kill_wait: float = ...,
+        pool_max_containers: Optional[int] = ...,
+        kill_wait_seconds: Optional[float] = ...,
         cdi_spec_dirs: Optional[Sequence[Union[str, PathLike[str]]]] = ...,
+        config: _Config = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...
+    def __enter__(self) -> Executor: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> Literal[False]: ...
     def submit(
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Future[Result]: ...
@@ -201,7 +249,7 @@ class Executor:
         window: int = ...,
         **options: Unpack[_RunOptions],
     ) -> JobStream: ...
-    def prewarm(self, timeout: float = ..., **options: Unpack[_RunOptions]) -> int: ...
+    def prewarm(self, timeout_seconds: float = ..., **options: Unpack[_RunOptions]) -> int: ...
     def run(
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Result: ...
@@ -209,6 +257,8 @@ class Executor:
         self, script: _Text, timeout_seconds: Optional[float] = ..., **options: Unpack[_RunOptions]
     ) -> Tuple[int, str, str]: ...
     def collect_garbage(self) -> list[str]: ...
+    def shutdown(self, wait: bool = ..., *, cancel_futures: bool = ...) -> None: ...
+    def close(self) -> None: ...
     @property
     def runtime(self) -> RuntimeInfo: ...
 
@@ -216,7 +266,11 @@ def run(script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptio
 def execute_script(
     script: _Text, timeout_seconds: float = 300, **options: Unpack[_RunOptions]
 ) -> Tuple[int, str, str]: ...
-def pull_image(reference: str, **options: Unpack[_ImageOptions]) -> PullSummary: ...
-def list_images(**options: Unpack[_ImageOptions]) -> list[ImageInfo]: ...
-def remove_image(reference: str, **options: Unpack[_ImageOptions]) -> list[str]: ...
-def prune_images(**options: Unpack[_ImageOptions]) -> PruneSummary: ...
+def pull_image(
+    reference: str, config: _Config = ..., **options: Unpack[_ImageOptions]
+) -> PullSummary: ...
+def list_images(config: _Config = ..., **options: Unpack[_ImageOptions]) -> list[ImageInfo]: ...
+def remove_image(
+    reference: str, config: _Config = ..., **options: Unpack[_ImageOptions]
+) -> list[str]: ...
+def prune_images(config: _Config = ..., **options: Unpack[_ImageOptions]) -> PruneSummary: ...

@@ -108,7 +108,7 @@ class RemoteResult:
         self.peak_memory = j.get("peak_memory_bytes")
         self.stdout_truncated = j["stdout_truncated"]
         self.stderr_truncated = j["stderr_truncated"]
-        self.runtime = (j["runtime"]["name"], j["runtime"]["version"])
+        self.runtime = {"name": j["runtime"]["name"], "version": j["runtime"]["version"]}
         self.container_id = j["container_id"]
         self.pooled = j["pooled"]
         self.warnings = j["warnings"]

@@ -307,25 +307,34 @@ void apply_options(ociexec::JobOptions& job, const py::dict& options) {
   if (!env_file.empty()) job.env.insert(job.env.begin(), env_file.begin(), env_file.end());
 }
 
-ociexec::ImageOptions image_options(const py::dict& kw) {
-  ociexec::ImageOptions o;
+ociexec::ImageOptions image_options(const py::dict& kw, ociexec::ImageOptions o) {
+  // The names are the command's and the config file's (README's table); ociexec/__init__.py
+  // renames the earlier spellings.
   for (auto [key_obj, value] : kw) {
     const auto key = py::str(key_obj).cast<std::string>();
     if (value.is_none()) continue;
-    if (key == "store") o.store = py::str(value).cast<std::string>();
+    if (key == "image_store")
+      o.store = py::str(value).cast<std::string>();
     else if (key == "tls_verify") o.tls_verify = value.cast<bool>();
     else if (key == "insecure_registries") o.insecure_registries = value.cast<std::vector<std::string>>();
-    else if (key == "ca_file") o.ca_file = py::str(value).cast<std::string>();
-    else if (key == "credentials") o.credentials = value.cast<std::string>();
-    else if (key == "auth_file") o.auth_file = py::str(value).cast<std::string>();
+    else if (key == "cert_file")
+      o.ca_file = py::str(value).cast<std::string>();
+    else if (key == "creds")
+      o.credentials = value.cast<std::string>();
+    else if (key == "authfile")
+      o.auth_file = py::str(value).cast<std::string>();
     else if (key == "platform") o.platform = value.cast<std::string>();
-    else if (key == "max_unpacked_size") o.max_unpacked_bytes = size_of(value, "max_unpacked_size");
-    else if (key == "max_entries") o.max_entries = value.cast<std::uint64_t>();
-    else if (key == "pull_timeout") o.pull_timeout = seconds_of(value, "pull_timeout");
+    else if (key == "image_max_size")
+      o.max_unpacked_bytes = size_of(value, "image_max_size");
+    else if (key == "image_max_entries")
+      o.max_entries = value.cast<std::uint64_t>();
+    else if (key == "pull_timeout_seconds")
+      o.pull_timeout = seconds_of(value, "pull_timeout_seconds");
     else
       throw py::type_error("unknown image option '" + key +
-                           "'; known: store, tls_verify, insecure_registries, ca_file, "
-                           "credentials, auth_file, platform, max_unpacked_size, max_entries, pull_timeout");
+                           "'; known: image_store, tls_verify, insecure_registries, cert_file, "
+                           "creds, authfile, platform, image_max_size, image_max_entries, "
+                           "pull_timeout_seconds");
   }
   return o;
 }

@@ -45,7 +45,8 @@ std::uint64_t size_of(const py::handle& obj, const char* what);
 // Applies keyword options to `job`. None means "no limit" for the limits, and "the default"
 // for everything else.
 void apply_options(ociexec::JobOptions& job, const py::dict& options);
-// Image store and registry settings from keyword arguments (see images() in __init__.py).
-ociexec::ImageOptions image_options(const py::dict& kw);
+// Image store and registry settings from keyword arguments (see pull_image in __init__.py),
+// over `base` (the config files' settings).
+ociexec::ImageOptions image_options(const py::dict& kw, ociexec::ImageOptions base = {});
 
 }  // namespace ociexec_python

@@ -8,10 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <functional>
+#include <initializer_list>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "config/config.h"
 #include "convert.h"
 #include "ociexec/ociexec.h"
 
@@ -20,10 +24,10 @@ using namespace ociexec_python;
 
 namespace {
 
-
-// ociexec.ExecutorError and ociexec.InvalidOptionError, made when the module loads.
+// ociexec.ExecutorError and its subclasses, made when the module loads: the class of each
+// error kind that has one of its own (the others are ExecutorError).
 PyObject* g_executor_error = nullptr;
-PyObject* g_invalid_option = nullptr;
+std::map<std::string, PyObject*, std::less<>> g_error_of_kind;
 
 py::str decode(const std::string& data) {
   // Scripts may print anything, and messages quote paths and runtime output: invalid UTF-8
@@ -33,10 +37,12 @@ py::str decode(const std::string& data) {
   return py::reinterpret_steal<py::str>(s);
 }
 
-// The exception a failure becomes in Python: InvalidOptionError for bad values, else
-// ExecutorError, with .kind. A null object when making it failed (a Python error is set).
+// The exception a failure becomes in Python: the class of its kind (InvalidOptionError,
+// ImageNotFound, ...), else ExecutorError, with .kind. A null object when making it failed
+// (a Python error is set).
 py::object error_object(const std::string& kind, const std::string& message) {
-  PyObject* type = kind == "invalid_argument" ? g_invalid_option : g_executor_error;
+  const auto own = g_error_of_kind.find(kind);
+  PyObject* type = own != g_error_of_kind.end() ? own->second : g_executor_error;
   PyObject* text = PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()),
                                         "replace");
   if (!text) return {};
@@ -92,66 +98,74 @@ py::dict image_dict(const ociexec::ImageInfo& i) {
   return d;
 }
 
+// The config files' settings: none for None, the command's files for "auto" (the system
+// file, then the user's own), else the file named.
+ociexec::config::Config read_config(const py::handle& config) {
+  if (config.is_none()) return {};
+  const auto path = py::str(config).cast<std::string>();
+  return value_or_raise(ociexec::config::load_effective_config(path == "auto" ? "" : path));
+}
+
+// Image options as pull_image() and the other module functions take them: `config` first.
+ociexec::ImageOptions configured_image_options(const py::handle& config, const py::dict& kw) {
+  return image_options(kw, read_config(config).executor.images);
+}
+
 class PyExecutor {
  public:
-  PyExecutor(const std::string& state_dir, const std::string& runtime,
-             const std::string& cgroup_parent, double runtime_timeout, std::size_t pool_size,
-             double pool_max_age, std::size_t pool_max_containers, std::size_t max_concurrent_jobs,
-             double kill_wait, const std::string& init_path, const py::dict& images,
-             const std::vector<std::string>& cdi_spec_dirs) {
-    ociexec::ExecutorOptions o;
-    o.images = image_options(images);
-    if (!cdi_spec_dirs.empty()) o.cdi_spec_dirs.assign(cdi_spec_dirs.begin(), cdi_spec_dirs.end());
-    o.state_dir = state_dir;
-    o.runtime = runtime;
-    o.cgroup_parent = cgroup_parent;
-    o.runtime_timeout = milliseconds_of(runtime_timeout);
-    o.pool_size = pool_size;
-    o.pool_max_age = milliseconds_of(pool_max_age);
-    o.pool_max_containers = pool_max_containers;
-    o.kill_wait = milliseconds_of(kill_wait);
-    o.max_concurrent_jobs = max_concurrent_jobs;
-    o.init_path = init_path;
+  // `config`: None, "auto" (the command's files: config_files("")) or a file's path; then
+  // `settings` (the executor's keywords that were given) and `images` over it. `init_default`
+  // is the ociexec-init found beside the package, for when neither names one.
+  PyExecutor(const py::handle& config, const py::dict& settings, const py::dict& images,
+             const std::string& init_default) {
+    auto configured = read_config(config);
+    ociexec::ExecutorOptions o = std::move(configured.executor);
+    base_job_ = std::move(configured.job);
+    o.images = image_options(images, std::move(o.images));
+    for (auto [key_obj, value] : settings) {
+      const auto key = py::str(key_obj).cast<std::string>();
+      if (value.is_none()) continue;
+      if (key == "state_dir")
+        o.state_dir = py::str(value).cast<std::string>();
+      else if (key == "runtime")
+        o.runtime = value.cast<std::string>();
+      else if (key == "cgroup_parent")
+        o.cgroup_parent = value.cast<std::string>();
+      else if (key == "runtime_timeout_seconds")
+        o.runtime_timeout = seconds_of(value, key.c_str());
+      else if (key == "pool_size")
+        o.pool_size = value.cast<std::size_t>();
+      else if (key == "pool_max_age_seconds")
+        o.pool_max_age = seconds_of(value, key.c_str());
+      else if (key == "pool_max_containers")
+        o.pool_max_containers = value.cast<std::size_t>();
+      else if (key == "max_concurrent_jobs")
+        o.max_concurrent_jobs = value.cast<std::size_t>();
+      else if (key == "kill_wait_seconds")
+        o.kill_wait = seconds_of(value, key.c_str());
+      else if (key == "init_path")
+        o.init_path = py::str(value).cast<std::string>();
+      else if (key == "cdi_spec_dirs") {
+        o.cdi_spec_dirs.clear();
+        for (auto dir : value) o.cdi_spec_dirs.emplace_back(py::str(dir).cast<std::string>());
+      } else {
+        throw py::type_error("Executor: unknown setting '" + key + "'");
+      }
+    }
+    if (o.init_path.empty()) o.init_path = init_default;
     exec_ = std::make_shared<ociexec::Executor>(value_or_raise(ociexec::Executor::create(o)));
   }
   PyExecutor(const PyExecutor&) = delete;
   PyExecutor& operator=(const PyExecutor&) = delete;
-  // Destroying the executor waits for submitted jobs, whose callbacks need the GIL.
+  // Destroying the executor removes its warm pool without the GIL, which a job still running
+  // in another thread may need for its on_output callback.
   ~PyExecutor() {
     py::gil_scoped_release unlocked;
     exec_.reset();
   }
 
-  // Runs the job in the background; `done(result, None)` or `done(None, exception)` is called
-  // on a worker thread, with the GIL.
-  void submit(const py::handle& script, const py::dict& options, py::function done) const {
-    ociexec::JobOptions job;
-    apply_options(job, options);
-    auto callback = std::make_shared<py::function>(std::move(done));
-    exec_->submit(text_of(script, "script"), std::move(job),
-                  [callback](ociexec::Expected<ociexec::Result> r) {
-                    py::gil_scoped_acquire gil;
-                    // Moved out: the Python object is released here, under the GIL, not
-                    // wherever the worker drops this closure.
-                    py::function f = std::move(*callback);
-                    try {
-                      if (r) {
-                        f(py::cast(std::move(*r)), py::none());
-                      } else {
-                        auto err = error_object(std::string(ociexec::to_string(r.error().kind)),
-                                                r.error().message);
-                        // Making it failed: the future still resolves, with that failure.
-                        if (!err) err = py::error_already_set().value();
-                        f(py::none(), err);
-                      }
-                    } catch (py::error_already_set& e) {
-                      e.discard_as_unraisable("ociexec submit callback");
-                    }
-                  });
-  }
-
   std::size_t prewarm(const py::dict& options, double timeout) const {
-    ociexec::JobOptions job;
+    ociexec::JobOptions job = base_job_;
     apply_options(job, options);
     ociexec::Expected<std::size_t> ready;
     {
@@ -161,9 +175,12 @@ class PyExecutor {
     return value_or_raise(std::move(ready));
   }
 
-  ociexec::Result run(const py::handle& script, const py::dict& options) const {
-    ociexec::JobOptions job;
+  // `signal_fd`: JobOptions::signal_fd, the read end of a pipe through which ociexec/
+  // __init__.py kills a job that is cancelled or interrupted (Ctrl-C).
+  ociexec::Result run(const py::handle& script, const py::dict& options, int signal_fd) const {
+    ociexec::JobOptions job = base_job_;
     apply_options(job, options);
+    job.signal_fd = signal_fd;
     const std::string text = text_of(script, "script");
     ociexec::Expected<ociexec::Result> result;
     {
@@ -180,6 +197,8 @@ class PyExecutor {
     return py::cast(report.removed);
   }
 
+  std::size_t max_concurrent_jobs() const { return exec_->options().max_concurrent_jobs; }
+
   py::dict runtime() const {
     py::dict d;
     d["name"] = exec_->runtime().name;
@@ -190,6 +209,7 @@ class PyExecutor {
 
  private:
   std::shared_ptr<ociexec::Executor> exec_;
+  ociexec::JobOptions base_job_;  // the config files' job defaults
 };
 
 }  // namespace
@@ -198,12 +218,26 @@ PYBIND11_MODULE(_ociexec, m) {
   m.doc() = "Compiled core of the ociexec package; use the functions in `ociexec`.";
   // ExecutorError(RuntimeError) for every executor failure, with .kind; InvalidOptionError is
   // also a ValueError, as Python code expects of a bad value.
+  // The image errors derive from ImageError, as docker-py's ImageNotFound from its APIError.
   g_executor_error = PyErr_NewException("ociexec.ExecutorError", PyExc_RuntimeError, nullptr);
-  PyObject* bases = PyTuple_Pack(2, g_executor_error, PyExc_ValueError);
-  g_invalid_option = PyErr_NewException("ociexec.InvalidOptionError", bases, nullptr);
-  Py_DECREF(bases);
   m.attr("ExecutorError") = py::handle(g_executor_error);
-  m.attr("InvalidOptionError") = py::handle(g_invalid_option);
+  auto subclass = [&m](const char* name, py::handle base, std::initializer_list<const char*> kinds,
+                       PyObject* second_base = nullptr) {
+    PyObject* bases =
+        second_base ? PyTuple_Pack(2, base.ptr(), second_base) : PyTuple_Pack(1, base.ptr());
+    PyObject* type = PyErr_NewException((std::string("ociexec.") + name).c_str(), bases, nullptr);
+    Py_DECREF(bases);
+    m.attr(name) = py::handle(type);
+    for (const char* kind : kinds) g_error_of_kind[kind] = type;
+    return py::handle(type);
+  };
+  subclass("InvalidOptionError", g_executor_error, {"invalid_argument"}, PyExc_ValueError);
+  subclass("ConfigError", g_executor_error, {"config"});
+  subclass("RuntimeNotFoundError", g_executor_error, {"runtime_not_found"});
+  subclass("LimitNotEnforcedError", g_executor_error, {"limit_not_enforced"});
+  const py::handle image_error = subclass("ImageError", g_executor_error, {"image"});
+  subclass("ImageNotFound", image_error, {"image_not_found"});
+  subclass("RegistryAuthError", image_error, {"auth"});
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -260,7 +294,10 @@ PYBIND11_MODULE(_ociexec, m) {
                              [](const ociexec::Result& r) { return r.stderr_truncated; })
       .def_property_readonly("runtime",
                              [](const ociexec::Result& r) {
-                               return py::make_tuple(r.runtime_name, r.runtime_version);
+                               py::dict d;  // Executor.runtime's keys, less the path
+                               d["name"] = r.runtime_name;
+                               d["version"] = r.runtime_version;
+                               return d;
                              })
       .def_property_readonly("container_id",
                              [](const ociexec::Result& r) { return r.container_id; })
@@ -291,24 +328,20 @@ PYBIND11_MODULE(_ociexec, m) {
       });
 
   py::class_<PyExecutor>(m, "Executor")
-      .def(py::init<const std::string&, const std::string&, const std::string&, double, std::size_t,
-                    double, std::size_t, std::size_t, double, const std::string&, const py::dict&,
-                    const std::vector<std::string>&>(),
-           py::arg("state_dir"), py::arg("runtime"), py::arg("cgroup_parent"),
-           py::arg("runtime_timeout"), py::arg("pool_size"), py::arg("pool_max_age"),
-           py::arg("pool_max_containers"), py::arg("max_concurrent_jobs"), py::arg("kill_wait"),
-           py::arg("init_path"), py::arg("images"), py::arg("cdi_spec_dirs"))
-      .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"))
-      .def("submit", &PyExecutor::submit, py::arg("script"), py::arg("options"), py::arg("done"))
+      .def(py::init<const py::handle&, const py::dict&, const py::dict&, const std::string&>(),
+           py::arg("config"), py::arg("settings"), py::arg("images"), py::arg("init_default"))
+      .def("run", &PyExecutor::run, py::arg("script"), py::arg("options"),
+           py::arg("signal_fd") = -1)
       .def("prewarm", &PyExecutor::prewarm, py::arg("options"), py::arg("timeout"))
       .def("collect_garbage", &PyExecutor::collect_garbage)
-      .def_property_readonly("runtime", &PyExecutor::runtime);
+      .def_property_readonly("runtime", &PyExecutor::runtime)
+      .def_property_readonly("max_concurrent_jobs", &PyExecutor::max_concurrent_jobs);
 
   m.def("version", [] { return std::string(ociexec::version()); });
   m.def(
       "pull_image",
-      [](const std::string& reference, const py::dict& kw) {
-        const auto options = image_options(kw);
+      [](const std::string& reference, const py::handle& config, const py::dict& kw) {
+        const auto options = configured_image_options(config, kw);
         ociexec::Expected<ociexec::PullSummary> s;
         {
           py::gil_scoped_release unlocked;
@@ -321,29 +354,31 @@ PYBIND11_MODULE(_ociexec, m) {
         d["bytes_fetched"] = summary.bytes_fetched;
         return d;
       },
-      py::arg("reference"), py::arg("options"));
+      py::arg("reference"), py::arg("config"), py::arg("options"));
   m.def(
       "list_images",
-      [](const py::dict& kw) {
+      [](const py::handle& config, const py::dict& kw) {
         py::list out;
-        for (const auto& i : value_or_raise(ociexec::list_images(image_options(kw))))
+        for (const auto& i :
+             value_or_raise(ociexec::list_images(configured_image_options(config, kw))))
           out.append(image_dict(i));
         return out;
       },
-      py::arg("options"));
+      py::arg("config"), py::arg("options"));
   m.def(
       "remove_image",
-      [](const std::string& reference, const py::dict& kw) {
+      [](const std::string& reference, const py::handle& config, const py::dict& kw) {
         py::list out;
-        for (const auto& i : value_or_raise(ociexec::remove_image(reference, image_options(kw))))
+        for (const auto& i :
+             value_or_raise(ociexec::remove_image(reference, configured_image_options(config, kw))))
           out.append(i.name);
         return out;
       },
-      py::arg("reference"), py::arg("options"));
+      py::arg("reference"), py::arg("config"), py::arg("options"));
   m.def(
       "prune_images",
-      [](const py::dict& kw) {
-        auto r = value_or_raise(ociexec::prune_images(image_options(kw)));
+      [](const py::handle& config, const py::dict& kw) {
+        auto r = value_or_raise(ociexec::prune_images(configured_image_options(config, kw)));
         py::dict d;
         d["layers_removed"] = r.layers_removed;
         d["blobs_removed"] = r.blobs_removed;
@@ -351,7 +386,7 @@ PYBIND11_MODULE(_ociexec, m) {
         d["bytes_freed"] = r.bytes_freed;
         return d;
       },
-      py::arg("options"));
+      py::arg("config"), py::arg("options"));
   m.def(
       "_check_options",
       [](const py::dict& options) {

@@ -171,12 +171,12 @@ const std::map<std::string, Setter>& setters() {
          }
          return {};
        }},
-      {"registry_ca_file",
+      {"cert_file",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.images.ca_file = v;
          return {};
        }},
-      {"auth_file",
+      {"authfile",
        [](Config& c, const std::string& v) -> Expected<void> {
          c.executor.images.auth_file = v;
          return {};
@@ -240,6 +240,16 @@ const std::map<std::string, Setter>& setters() {
   return table;
 }
 
+// Earlier spellings of a key, still read: one name per setting across the flags, this file,
+// job lines and Python (README's table).
+const std::map<std::string, std::string, std::less<>>& aliases() {
+  static const std::map<std::string, std::string, std::less<>> table = {
+      {"registry_ca_file", "cert_file"},
+      {"auth_file", "authfile"},
+  };
+  return table;
+}
+
 Error at(const std::string& source, const YAML::Mark& mark, const std::string& message) {
   return Error{ErrorKind::kConfig, fmt::format("{}:{}:{}: {}", source, mark.line + 1,
                                                mark.column + 1, text::one_line(message))};
@@ -269,8 +279,11 @@ Expected<std::vector<Entry>> read_entries(std::string_view yaml, const std::stri
   if (root.IsNull()) return entries;  // an empty file: all defaults
   if (!root.IsMap())
     return tl::unexpected(at(source, root.Mark(), "expected a mapping of option: value"));
-  for (const auto& kv : root)
-    entries.push_back({kv.first.as<std::string>(""), kv.first, kv.second, source});
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>("");
+    if (auto alias = aliases().find(key); alias != aliases().end()) key = alias->second;
+    entries.push_back({std::move(key), kv.first, kv.second, source});
+  }
   return entries;
 }
 

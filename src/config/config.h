@@ -30,8 +30,8 @@
 //   image_store: /var/lib/ociexec
 //   tls_verify: true
 //   insecure_registries: 127.0.0.1:5000 registry.lan   # blank- or comma-separated
-//   registry_ca_file: /etc/ociexec/ca.pem
-//   auth_file: /root/.docker/config.json
+//   cert_file: /etc/ociexec/ca.pem   # a CA bundle (registry_ca_file, the first spelling)
+//   authfile: /root/.docker/config.json   # (auth_file, the first spelling)
 //   platform: linux/amd64
 //   image_max_size: 32g      # unpacked bytes of one image; beyond: refused as a tar bomb
 //   image_max_entries: 1000000

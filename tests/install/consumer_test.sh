@@ -10,6 +10,10 @@ cmake -S "$source/examples/consumer" -B "$prefix/consumer-build" -DCMAKE_PREFIX_
 cmake --build "$prefix/consumer-build" >/dev/null
 cmake -S "$source/examples/rootless" -B "$prefix/rootless-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/rootless-build" >/dev/null
+# The same program built with pkg-config instead of CMake (the .pc says /usr/local: the
+# prefix is given, as for any relocated install).
+c++ -o "$prefix/consumer-pc" "$source/examples/consumer/main.cc" \
+  $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --define-variable=prefix="$prefix" --cflags --libs ociexec)
 test -x "$prefix/bin/ociexec"
 test -f "$prefix/include/ociexec/ociexec.h"
 test -x "$prefix/libexec/ociexec/ociexec-init"
@@ -20,6 +24,8 @@ if [[ $(id -u) -eq 0 ]]; then
   out=$("$prefix/consumer-build/consumer")
   echo "$out"
   [[ $out == "exit 0, stdout: hello from a container" ]]
+  [[ $("$prefix/consumer-pc") == "$out" ]]
+  echo "consumer built with pkg-config ran too"
   # The installed CLI finds the installed init for its warm pool.
   state=$prefix/state
   out=$(printf '%s\n' '{"script": "echo pooled"}' '{"script": "echo pooled"}' |

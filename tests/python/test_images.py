@@ -23,11 +23,11 @@ def layout():
 
 def test_pull_run_and_remove_an_image(layout, state_dir, tmp_path):
     store = str(tmp_path / "store")
-    pulled = ociexec.pull_image(layout, store=store)
+    pulled = ociexec.pull_image(layout, image_store=store)
     assert pulled["name"] == layout and pulled["layers"] == 1 and pulled["layers_fetched"] == 1
-    again = ociexec.pull_image(layout, store=store)
+    again = ociexec.pull_image(layout, image_store=store)
     assert again["layers_fetched"] == 0 and again["bytes_fetched"] == 0
-    assert [i["name"] for i in ociexec.list_images(store=store)] == [layout]
+    assert [i["name"] for i in ociexec.list_images(image_store=store)] == [layout]
 
     ex = ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=CGROUP_PARENT,
                           images={"store": store})
@@ -39,18 +39,18 @@ def test_pull_run_and_remove_an_image(layout, state_dir, tmp_path):
     assert code == -1 and err.startswith("Execution timeout (0.5s)")
     del ex
 
-    assert ociexec.remove_image(layout, store=store) == [layout]
-    assert ociexec.list_images(store=store) == []
-    assert ociexec.prune_images(store=store)["layers_removed"] == 0  # rmi removed it already
+    assert ociexec.remove_image(layout, image_store=store) == [layout]
+    assert ociexec.list_images(image_store=store) == []
+    assert ociexec.prune_images(image_store=store)["layers_removed"] == 0  # rmi removed it already
     assert os.listdir(os.path.join(store, "layers", "sha256")) == []
 
 
 def test_image_errors_are_typed(state_dir, tmp_path):
     with pytest.raises(ociexec.ExecutorError) as e:
-        ociexec.pull_image(f"oci:{tmp_path}/none", store=str(tmp_path / "s"))
+        ociexec.pull_image(f"oci:{tmp_path}/none", image_store=str(tmp_path / "s"))
     assert e.value.kind == "image_not_found"
     with pytest.raises(ociexec.InvalidOptionError):
-        ociexec.pull_image("Not/Lower:case", store=str(tmp_path / "s"))
+        ociexec.pull_image("Not/Lower:case", image_store=str(tmp_path / "s"))
     with pytest.raises(TypeError, match="unknown image option 'stor'"):
         ociexec.list_images(stor="/x")
     with pytest.raises(ociexec.InvalidOptionError, match="expected missing, always or never"):

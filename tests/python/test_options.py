@@ -20,7 +20,7 @@ def test_the_result_is_complete_and_unpacks_as_a_triple(executor):
     assert 0 < result.wall_time < 10
     assert result.cpu_time is not None and result.cpu_time >= 0
     assert result.peak_memory > 0
-    assert result.runtime[0] in ("runc", "crun")
+    assert result.runtime["name"] in ("runc", "crun") and result.runtime["version"]
     assert result.container_id.startswith("ociexec-")
     assert result.limits == {"timeout": 10.0, "grace": 0.0, "memory": 1 << 30, "cpus": None,
                              "pids": 1024, "tmpfs_size": 64 << 20, "output_cap": 10 << 20,

@@ -215,6 +215,35 @@ TEST_CASE("network: none, private or host, as podman names them") {
   CHECK(c->job.network == ociexec::Network::kHost);
 }
 
+TEST_CASE("image keys: one name per setting, the first spellings still read") {
+  auto cfg = config::parse_config(
+      "image_store: /srv/images\ncert_file: /etc/ca.pem\nauthfile: /etc/auth.json\n", "new.yaml");
+  REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().message));
+  CHECK(cfg->executor.images.store == "/srv/images");
+  CHECK(cfg->executor.images.ca_file == "/etc/ca.pem");
+  CHECK(cfg->executor.images.auth_file == "/etc/auth.json");
+  auto old = config::parse_config("registry_ca_file: /etc/ca.pem\nauth_file: /etc/auth.json\n",
+                                  "old.yaml");
+  REQUIRE_MESSAGE(old, (old ? "" : old.error().message));
+  CHECK(old->executor.images.ca_file == "/etc/ca.pem");
+  CHECK(old->executor.images.auth_file == "/etc/auth.json");
+  // Layered, an old spelling in one file and the new in a later one are one key.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ociexec-config-aliases-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "system.yaml") << "registry_ca_file: /etc/old.pem\n";
+  std::ofstream(dir / "user.yaml") << "cert_file: /etc/new.pem\n";
+  auto layered = config::load_configs({dir / "system.yaml", dir / "user.yaml"});
+  REQUIRE_MESSAGE(layered, (layered ? "" : layered.error().message));
+  CHECK(layered->executor.images.ca_file == "/etc/new.pem");
+  std::filesystem::remove_all(dir);
+  // The list of known keys in an error names the new spellings.
+  auto bad = config::parse_config("cafile: x\n", "bad.yaml");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("cert_file") != std::string::npos);
+  CHECK(bad.error().message.find("authfile") != std::string::npos);
+}
+
 TEST_CASE("config files layered: a later file's key replaces an earlier one's, lists whole") {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("ociexec-config-layers-" + std::to_string(::getpid()));

@@ -27,9 +27,15 @@ constexpr std::int64_t kMaxPollWaitMs = std::numeric_limits<int>::max();
 // copies all kept bytes and faults in a fresh buffer (about 2 GiB copied and 3.5 GiB faulted
 // to keep 1 GiB). So: double up to kJumpFrom, then reserve up to the cap at once (address
 // space only; untouched pages cost nothing), and fault pages in kWindow steps just ahead of
-// the data, one madvise each. Keeping 1 GiB went from about 0.85 to 1.5 GB/s here.
-constexpr std::size_t kJumpFrom = std::size_t{64} << 20;
+// the data, one madvise each. Keeping 1 GiB went from about 0.85 to 1.5 GB/s here. Below
+// kJumpFrom, doubling is cheap in a long-lived process: glibc serves buffers under its mmap
+// threshold (up to 32 MiB) from memory earlier jobs freed, with no fault. Jumping at 16 MiB
+// rather than 64 saves the copies and fresh pages of the 32 and 64 MiB steps: keeping 512 MiB
+// took 1.0-1.2 s instead of 1.3-1.5 s, 128 MiB 0.3-0.4 s instead of 0.56, on a machine where
+// faulting in fresh memory is slow (docs/benchmarks-scale.md).
+constexpr std::size_t kJumpFrom = std::size_t{16} << 20;
 constexpr std::size_t kWindow = std::size_t{8} << 20;
+constexpr std::size_t kPrefaultFrom = std::size_t{8} << 20;  // smaller buffers fault as written
 
 void make_room(Captured& sink, std::size_t& prefaulted, std::size_t more, std::size_t cap) {
   std::string& data = sink.data;
@@ -44,7 +50,7 @@ void make_room(Captured& sink, std::size_t& prefaulted, std::size_t more, std::s
     }
     prefaulted = data.size();
   }
-  if (data.capacity() >= kJumpFrom / 8 && data.size() + more > prefaulted) {
+  if (data.capacity() >= kPrefaultFrom && data.size() + more > prefaulted) {
     const std::size_t end = std::min(data.capacity(), prefaulted + kWindow);
     sys::prefault_writable(data.data() + prefaulted, end - prefaulted);
     prefaulted = end;

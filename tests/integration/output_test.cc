@@ -32,6 +32,24 @@ TEST_CASE("the output cap is configurable and output under it is not truncated")
   leaks.check();
 }
 
+TEST_CASE("large output is kept whole past the buffer's jump to the cap, and cut at the cap") {
+  LeakCheck leaks;
+  // 40 MiB: the kept buffer doubles up to 16 MiB, then reserves up to the cap at once and is
+  // faulted in ahead of the data (src/supervise/supervisor.cc).
+  auto j = job();
+  j.output_cap = 64 * ociexec::kMiB;
+  auto whole = run_ok("/bin/payload flood 40\n", j);
+  CHECK(whole.stdout_data.size() == 40 * ociexec::kMiB);
+  CHECK_FALSE(whole.stdout_truncated);
+  CHECK(whole.stdout_data.find_first_not_of('x') == std::string::npos);
+  j.output_cap = 30 * ociexec::kMiB + 123;  // past the jump, not on a chunk's edge
+  auto cut = run_ok("/bin/payload flood 40\n", j);
+  CHECK(cut.stdout_data.size() == 30 * ociexec::kMiB + 123);
+  CHECK(cut.stdout_truncated);
+  CHECK(cut.stdout_data.find_first_not_of('x') == std::string::npos);
+  leaks.check();
+}
+
 TEST_CASE("stdout and stderr are read concurrently") {
   LeakCheck leaks;
   // 4 MiB to each stream, interleaved: a reader of one stream at a time would deadlock.

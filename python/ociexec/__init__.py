@@ -229,6 +229,17 @@ class _Kill:
                 self.read_fd = self._write_fd = -1
 
 
+def _run_job(held, script, merged, kill):
+    """Runs one job on the core in ``held`` (a one-item list) with ``kill``'s pipe as its
+    signal_fd, then closes the pipe. The core is taken out of ``held`` before the job runs, so
+    the job lets go of it before its result is published: the last reference to the Executor
+    is then the one whose release removes the warm pool, at once."""
+    try:
+        return held.pop().run(script, merged, kill.read_fd)
+    finally:
+        kill.close()
+
+
 def _renamed(options, aliases, where):
     """``options`` with each earlier spelling in ``aliases`` (old -> new) under its one name
     (README's table); both spellings at once is a TypeError."""
@@ -289,26 +300,20 @@ class Executor:
                  runtime_timeout_seconds=None, pool_size=None, pool_max_age_seconds=None,
                  max_concurrent_jobs=None, init_path=None, images=None, pool_max_containers=None,
                  kill_wait_seconds=None, cdi_spec_dirs=None, config="auto", **defaults):
-        settings = _renamed(
-            {k: defaults.pop(k) for k in list(defaults) if k in _EXECUTOR_ALIASES},
-            _EXECUTOR_ALIASES, "Executor")
-        for name, value in (("state_dir", state_dir), ("runtime", runtime),
-                            ("cgroup_parent", cgroup_parent),
-                            ("runtime_timeout_seconds", runtime_timeout_seconds),
-                            ("pool_size", pool_size), ("pool_max_age_seconds", pool_max_age_seconds),
-                            ("max_concurrent_jobs", max_concurrent_jobs), ("init_path", init_path),
-                            ("pool_max_containers", pool_max_containers),
-                            ("kill_wait_seconds", kill_wait_seconds),
-                            ("cdi_spec_dirs", cdi_spec_dirs)):
-            if value is not None:
-                if name in settings:
-                    raise TypeError(f"Executor: {name!r} given twice (once as its first spelling)")
-                settings[name] = value
+        given = (("state_dir", state_dir), ("runtime", runtime),
+                 ("cgroup_parent", cgroup_parent),
+                 ("runtime_timeout_seconds", runtime_timeout_seconds),
+                 ("pool_size", pool_size), ("pool_max_age_seconds", pool_max_age_seconds),
+                 ("max_concurrent_jobs", max_concurrent_jobs), ("init_path", init_path),
+                 ("pool_max_containers", pool_max_containers),
+                 ("kill_wait_seconds", kill_wait_seconds), ("cdi_spec_dirs", cdi_spec_dirs))
+        settings = {name: value for name, value in given if value is not None}
+        settings.update((k, defaults.pop(k)) for k in list(defaults) if k in _EXECUTOR_ALIASES)
+        _renamed(settings, _EXECUTOR_ALIASES, "Executor")
         self._defaults = dict(defaults)
         _check_options(self._defaults)  # an unknown or mistyped default fails here, not later
         images = _renamed(dict(images or {}), _IMAGE_ALIASES, "images")
         self._core = _CoreExecutor(config, settings, images, _find_init())
-        self._max_workers = self._core.max_concurrent_jobs
         self._lock = threading.Lock()
         self._threads = None  # the ThreadPoolExecutor of submit(), made on first use
         self._threads_pid = None
@@ -334,11 +339,11 @@ class Executor:
             raise RuntimeError("ociexec.Executor: cannot run jobs after shutdown()")
         return core
 
-    def _thread_pool(self):
+    def _thread_pool(self, core):
         # One per process: after fork() the parent's threads are gone, so a child makes its own.
         if self._threads is None or self._threads_pid != os.getpid():
             self._threads = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix="ociexec-job")
+                max_workers=core.max_concurrent_jobs, thread_name_prefix="ociexec-job")
             self._threads_pid = os.getpid()
         return self._threads
 
@@ -346,24 +351,15 @@ class Executor:
         """(Future, _Kill): the job queued on the thread pool."""
         merged = self._merged(timeout_seconds, options)
         _check_options(merged)  # bad options raise here, before anything runs
-
-        def job():
-            try:
-                return held.pop().run(script, merged, kill.read_fd)
-            finally:
-                kill.close()
-
         with self._lock:
-            # The job lets go of the core before its result is published: the last reference
-            # to the Executor is then the one whose release removes the warm pool, at once.
-            held = [self._live_core()]
+            core = self._live_core()
             kill = _Kill()
             try:
-                future = self._thread_pool().submit(job)
+                future = self._thread_pool(core).submit(_run_job, [core], script, merged, kill)
             except BaseException:
                 kill.close()
                 raise
-        # A job cancelled before it started never runs job(): its pipe is closed here.
+        # A job cancelled before it started never runs: its pipe is closed here.
         future.add_done_callback(lambda f: f.cancelled() and kill.close())
         return future, kill
 
@@ -403,13 +399,16 @@ class Executor:
         job._future.add_done_callback(job._on_done)
         return job
 
-    def prewarm(self, timeout_seconds=30.0, **options):
+    def prewarm(self, timeout_seconds=None, **options):
         """With a warm pool: creates the pool's containers for jobs with these options now, and
-        waits until they are ready or ``timeout_seconds`` pass. Returns how many are ready.
-        (``timeout``, the first spelling, is still accepted.)"""
+        waits until they are ready or ``timeout_seconds`` (default 30) pass. Returns how many
+        are ready. (``timeout``, the first spelling, is still accepted.)"""
+        wait = {"timeout_seconds": timeout_seconds} if timeout_seconds is not None else {}
         if "timeout" in options:
-            timeout_seconds = options.pop("timeout")
-        return self._live_core().prewarm(self._merged(None, options), float(timeout_seconds))
+            wait["timeout"] = options.pop("timeout")
+        wait = _renamed(wait, {"timeout": "timeout_seconds"}, "prewarm")
+        return self._live_core().prewarm(self._merged(None, options),
+                                         float(wait.get("timeout_seconds", 30.0)))
 
     def run(self, script, timeout_seconds=None, **options):
         """Runs ``script`` (str or bytes) in a fresh container and returns a Result: exit_code,
@@ -435,15 +434,14 @@ class Executor:
         kill = _Kill()
         outcome = {}
         finished = threading.Event()
-        held = [core]  # let go of before the result is handed over, as in _submit
+        held = [core]
 
         def job():
             try:
-                outcome["result"] = held.pop().run(script, merged, kill.read_fd)
+                outcome["result"] = _run_job(held, script, merged, kill)
             except BaseException as error:  # handed to the caller
                 outcome["error"] = error
             finally:
-                kill.close()
                 finished.set()
 
         threading.Thread(target=job, name="ociexec-job", daemon=True).start()

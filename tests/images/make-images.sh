@@ -37,8 +37,7 @@ build() {  # NAME TAG TREE [umoci config flags...]
   --config.user 1234:42
 
 if [[ $wanted == *" debian "* && ! -f $cache/debian.done ]]; then
-  mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-  [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+  mirror=$("$(dirname "$0")/../common/debian-mirror.sh")
   rm -rf "$cache/debian.rootfs"
   debootstrap --variant=minbase --include=python3-minimal bookworm "$cache/debian.rootfs" \
     "$mirror" >"$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log"; exit 1; }

@@ -38,8 +38,7 @@ depends() {  # the first alternative of each Depends entry, not our own packages
     grep -v '^ociexec$' | grep -v '^$'
 }
 wanted=$( (depends "$tmp"/ociexec_*.deb; depends "$tmp"/python3-ociexec_*.deb) | sort -u | paste -sd,)
-mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-[[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list)
+mirror=$("$(dirname "$0")/../common/debian-mirror.sh")
 root=$tmp/root
 debootstrap --variant=minbase --include="$wanted" bookworm "$root" "$mirror" \
   >"$tmp/debootstrap.log" 2>&1 || { tail -20 "$tmp/debootstrap.log"; exit 1; }
@@ -65,16 +64,18 @@ out=$(ociexec run --timeout 1s -c 'echo before; sleep 30' 2>&1) && exit 1
 case $out in before*"Execution timeout (1s)"*) ;; *) echo "timeout said: $out"; exit 1 ;; esac
 echo "installed ociexec: the timeout at 1 s"
 n=$(printf '%s\n' '{"script": "echo pooled"}' '{"script": "echo pooled"}' |
-  ociexec batch --pool 1 -j 1 | grep -c '"pooled":true')
-[ "$n" -ge 1 ] || { echo "no pooled job"; exit 1; }
-echo "installed ociexec: a warm-pool job through /usr/libexec/ociexec/ociexec-init"
+  ociexec batch --pool 1 -j 1 | grep -c '"stdout":"pooled\\n"' || true)
+[ "$n" -eq 2 ] || { echo "batch --pool 1: $n of 2 jobs ran"; exit 1; }
+echo "installed ociexec: batch with a warm pool ran 2 jobs"
 python3 -c '
 import ociexec
 assert ociexec.run("true").limits["memory"] == 96 << 20  # the config file, read by Python too
+with ociexec.Executor(pool_size=1) as executor:  # its init: /usr/libexec/ociexec/ociexec-init
+    assert executor.prewarm() == 1 and executor.run("true").pooled
 assert ociexec.execute_script("echo hi from python", 30) == (0, "hi from python\n", "")
 code, out, err = ociexec.execute_script("sleep 30", 1)
 assert code == -1 and err.startswith("Execution timeout (1s)"), (code, err)
-print(f"installed python3-ociexec {ociexec.__version__}: a job, the timeout, the config file")'
+print(f"installed python3-ociexec {ociexec.__version__}: a job, the timeout, the config file, a warm-pool job")'
 ociexec gc >/dev/null
 CHECK
 unshare -m --propagation private sh -c '

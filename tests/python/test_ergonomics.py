@@ -136,6 +136,8 @@ def test_one_name_per_setting_and_the_first_spellings_still_work(state_dir, tmp_
         ociexec.list_images(store=store, image_store=store)
     with _executor(state_dir, kill_wait=5, runtime_timeout=20, pool_max_age=30) as executor:
         assert executor.run("echo old names").stdout == "old names\n"
+        with pytest.raises(TypeError, match="'timeout' and 'timeout_seconds' are one setting"):
+            executor.prewarm(timeout=1, timeout_seconds=1)
     with pytest.raises(TypeError, match="kill_wait"):
         _executor(state_dir, kill_wait=5, kill_wait_seconds=5)
     with pytest.raises(TypeError, match="unknown image option 'store_dir'"):

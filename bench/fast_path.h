@@ -13,6 +13,7 @@ namespace ociexec::bench {
 struct PoolLatency {
   Stats first_instruction;  // submit -> the script's first instruction (payload `now`)
   Stats end_to_end;         // `true`: submit -> result, the container removed
+  Stats python;             // a Python "hello" script, its interpreter started ahead
 };
 
 // Sequential jobs on `exec` (a pool executor); before each, an untimed wait until the pool
@@ -24,6 +25,14 @@ PoolLatency pool_latency(const Executor& exec, const std::filesystem::path& root
 // starts.
 double sustained_rate(const Executor& exec, const std::filesystem::path& rootfs, int jobs,
                       bool prefill);
+
+// `workers` threads, each running `/bin/true` jobs one after another on `exec` until `jobs`
+// have run: jobs per second, and each job's latency (run() -> result).
+struct Load {
+  double rate = 0;
+  Stats latency;
+};
+Load closed_loop(const Executor& exec, const std::filesystem::path& rootfs, int workers, int jobs);
 
 // Deadline -> result for jobs of 100 processes that ignore SIGTERM.
 Stats kill_latency(const Executor& exec, const std::filesystem::path& rootfs, int n);

@@ -63,6 +63,8 @@ class Executor {
   // With a warm pool (options().pool_size > 0): creates the pool's containers for jobs like
   // `job` now, and waits until they are ready or `timeout` passes. Returns how many are.
   // Jobs fill the pool by themselves too; this saves the first jobs of a profile the wait.
+  // Python jobs' warm interpreters (ExecutorOptions::warm_interpreters): a job with
+  // `interpreter = {"/usr/bin/python3"}` has the profile of a "#!/usr/bin/python3" script.
   Expected<std::size_t> prewarm(const JobOptions& job = {},
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 

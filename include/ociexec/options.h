@@ -235,6 +235,14 @@ struct ExecutorOptions {
   // The most pooled containers across all profiles (ready or being made); to fill a profile
   // past it, the least recently used other profile is dropped. 0: twice pool_size.
   std::size_t pool_max_containers = 0;
+  // With the pool on: a Python job (a "#!/usr/bin/python3" script, any absolute path to
+  // python3 or python3.N, without options on the line) takes a pooled container whose
+  // interpreter was started ahead with common standard modules imported, and runs there as
+  // a cold start would run it (its sys.argv, environment, working directory and __main__);
+  // a job whose environment changes how Python starts (PYTHON*, LANG, LC_*, TZ, HOME) is
+  // started cold in that container. Shell jobs are not warmed: /bin/sh starts in about a
+  // millisecond. false: every job's interpreter starts with the job.
+  bool warm_interpreters = true;
   // The static init that runs a pooled container's job and a job with `init` (built and
   // installed with ociexec); empty: next to the running program, else <its prefix>/libexec/
   // ociexec/, else the libexec dir ociexec was configured for.

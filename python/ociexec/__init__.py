@@ -275,7 +275,9 @@ class Executor:
     serves one job), replaced after ``pool_max_age_seconds``, at most ``pool_max_containers``
     across all profiles (0: twice ``pool_size``; the least recently used profile makes room);
     its containers, and jobs with ``init=True``, run ``init_path`` (default: the ociexec-init
-    installed with this package).
+    installed with this package). With the pool on, ``warm_interpreters`` (default True) gives
+    Python jobs (a ``#!/usr/bin/python3`` line without options) containers whose interpreter
+    started ahead; they see what a cold start gives them (docs/design.md).
     ``kill_wait_seconds`` is how long a job's processes may take to exit after the deadline's
     SIGKILL; past it the result comes back anyway, timed out, with a warning in
     ``result.warnings``, and the container is left to ``collect_garbage()``.
@@ -299,14 +301,16 @@ class Executor:
     def __init__(self, state_dir=None, runtime=None, cgroup_parent=None,
                  runtime_timeout_seconds=None, pool_size=None, pool_max_age_seconds=None,
                  max_concurrent_jobs=None, init_path=None, images=None, pool_max_containers=None,
-                 kill_wait_seconds=None, cdi_spec_dirs=None, config="auto", **defaults):
+                 kill_wait_seconds=None, cdi_spec_dirs=None, warm_interpreters=None,
+                 config="auto", **defaults):
         given = (("state_dir", state_dir), ("runtime", runtime),
                  ("cgroup_parent", cgroup_parent),
                  ("runtime_timeout_seconds", runtime_timeout_seconds),
                  ("pool_size", pool_size), ("pool_max_age_seconds", pool_max_age_seconds),
                  ("max_concurrent_jobs", max_concurrent_jobs), ("init_path", init_path),
                  ("pool_max_containers", pool_max_containers),
-                 ("kill_wait_seconds", kill_wait_seconds), ("cdi_spec_dirs", cdi_spec_dirs))
+                 ("kill_wait_seconds", kill_wait_seconds), ("cdi_spec_dirs", cdi_spec_dirs),
+                 ("warm_interpreters", warm_interpreters))
         settings = {name: value for name, value in given if value is not None}
         settings.update((k, defaults.pop(k)) for k in list(defaults) if k in _EXECUTOR_ALIASES)
         _renamed(settings, _EXECUTOR_ALIASES, "Executor")

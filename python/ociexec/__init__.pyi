@@ -226,6 +226,7 @@ class Executor:
         pool_max_containers: Optional[int] = ...,
         kill_wait_seconds: Optional[float] = ...,
         cdi_spec_dirs: Optional[Sequence[Union[str, PathLike[str]]]] = ...,
+        warm_interpreters: Optional[bool] = ...,
         config: _Config = ...,
         **defaults: Unpack[_ExecutorDefaults],
     ) -> None: ...

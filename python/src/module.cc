@@ -139,6 +139,8 @@ class PyExecutor {
         o.pool_max_age = seconds_of(value, key.c_str());
       else if (key == "pool_max_containers")
         o.pool_max_containers = value.cast<std::size_t>();
+      else if (key == "warm_interpreters")
+        o.warm_interpreters = value.cast<bool>();
       else if (key == "max_concurrent_jobs")
         o.max_concurrent_jobs = value.cast<std::size_t>();
       else if (key == "kill_wait_seconds")

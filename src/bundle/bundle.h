@@ -21,6 +21,9 @@ inline constexpr std::string_view kScriptPathInContainer = "/.ociexec/script";
 inline constexpr std::string_view kInitFile = "init";
 inline constexpr std::string_view kInitPathInContainer = "/.ociexec/init";
 inline constexpr std::string_view kJobFile = "job";
+// A warm interpreter's loader (pool/warm.h), written into the job dir; its command runs it.
+inline constexpr std::string_view kWarmFile = "warm.py";
+inline constexpr std::string_view kWarmPathInContainer = "/.ociexec/warm.py";
 
 class Bundle {
  public:

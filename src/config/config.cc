@@ -100,6 +100,10 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          return assign(parse_duration(v), c.executor.pool_max_age);
        }},
+      {"warm_interpreters",
+       [](Config& c, const std::string& v) {
+         return assign(parse_bool(v), c.executor.warm_interpreters);
+       }},
       {"max_concurrent_jobs", count_setter(&ExecutorOptions::max_concurrent_jobs, 1)},
       {"init_path", absolute_path_setter(&ExecutorOptions::init_path)},
       {"timeout",

@@ -11,6 +11,7 @@
 //   pool_size: 0             # warm-pool containers per profile (0: off)
 //   pool_max_age: 60s
 //   pool_max_containers: 0   # across all profiles; 0: twice pool_size
+//   warm_interpreters: true  # pooled Python jobs' interpreters start ahead (options.h)
 //   timeout: 300s
 //   grace: 0s
 //   memory: 1g               # or unlimited

@@ -37,6 +37,8 @@ Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& 
           bundle.write_config(spec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       !r)
     return r;
+  if (request.warm_loader)  // the script comes with its job (pool/assign.h)
+    return sys::write_new_file(bundle.script_dir() / bundle::kWarmFile, *request.warm_loader, 0444);
   if (!request.init_binary) return bundle.write_script(script);
   // A hard link: one copy of the init serves every container (same file system).
   if (auto r = sys::hard_link(*request.init_binary, bundle.script_dir() / bundle::kInitFile); !r)
@@ -48,6 +50,14 @@ Expected<void> write_bundle(const bundle::Bundle& bundle, const nlohmann::json& 
       return tl::unexpected(r.error().with_context("write the job file"));
   }
   return {};
+}
+
+// Our end as `read`, the init's (its fd 3) as `write`.
+Expected<sys::Pipe> status_channel(bool both_ways) {
+  if (!both_ways) return sys::make_pipe(true);
+  auto pair = sys::make_message_sockets();
+  if (!pair) return tl::unexpected(pair.error());
+  return sys::Pipe{std::move(pair->ours), std::move(pair->theirs)};
 }
 
 // A runtime that ran out of space in its state says so in its own words ("unable to store
@@ -136,9 +146,10 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   if (!out) return tl::unexpected(out.error().with_context("stdout"));
   auto err = sys::make_pipe(true, 1 << 20);
   if (!err) return tl::unexpected(err.error().with_context("stderr"));
+  // The init's status: a pipe it writes; a socket both ways for a warm interpreter.
   std::optional<sys::Pipe> status;
-  if (request.init_binary) {
-    auto p = sys::make_pipe(true);
+  if (request.init_binary || request.warm_loader) {
+    auto p = status_channel(request.warm_loader.has_value());
     if (!p) return tl::unexpected(p.error().with_context("exec status"));
     status = std::move(*p);
   }
@@ -205,8 +216,40 @@ tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> Container::open_
   return sys::write_tree(request);
 }
 
+Expected<void> Container::start_ahead(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (auto r = client_->start(id_, bundle_.log_file(), init_.pidfd(), hooks_); !r)
+    return tl::unexpected(r.error());
+  auto ready = sys::read_message(exec_status_, 16, deadline);
+  // What it wrote says why (a traceback's last line); nothing may wait there for the job.
+  std::string said = sys::read_once(stderr_, 4096);
+  if (said.empty()) said = sys::read_once(stdout_, 4096);
+  const auto trimmed = text::trim(said);
+  const auto last_line = trimmed.substr(trimmed.rfind('\n') + 1);
+  if (ready && *ready == "R" && said.empty()) {
+    started_ahead_ = true;
+    return {};
+  }
+  const std::string why = !ready           ? ready.error().message
+                          : ready->empty() ? "it exited"
+                                           : "it wrote output before its job";
+  return tl::unexpected(
+      Error{ErrorKind::kRuntimeFailed,
+            fmt::format("warm interpreter {}: not ready ({}){}{}", id_, why,
+                        last_line.empty() ? "" : ": ", text::one_line(last_line))});
+}
+
 Expected<supervise::Clock::time_point> Container::start() {
   const auto started = supervise::Clock::now();
+  if (started_ahead_) {
+    // The CPU time the interpreter spent starting is not the job's.
+    cpu_before_start_ = cgroup_.cpu_time().value_or(std::chrono::nanoseconds{0});
+    if (auto r = sys::send_message(exec_status_, "G"); !r)
+      return tl::unexpected(Error{ErrorKind::kRuntimeFailed,
+                                  fmt::format("warm interpreter {}: {}", id_, r.error().message)});
+    stdin_.reset();
+    return started;
+  }
   if (auto r = client_->start(id_, bundle_.log_file(), init_.pidfd(), hooks_); !r)
     return tl::unexpected(r.error());
   stdin_.reset();  // the init has its own
@@ -226,7 +269,11 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
   in.signal_fd = plan.signal_fd;
   in.kill_wait = plan.kill_wait;
   in.cpu_time_limit = plan.cpu_time_limit;
-  in.cpu_time_used = [this] { return cgroup_.cpu_time(); };
+  in.cpu_time_used = [this]() -> std::optional<std::chrono::nanoseconds> {
+    auto used = cgroup_.cpu_time();
+    if (used) *used -= std::min(*used, cpu_before_start_);
+    return used;
+  };
   in.cpu_parallelism = plan.cpu_parallelism;
   const sys::Pidfd& init_pidfd = init_.pidfd();
   in.signal_job = [this, &init_pidfd, with_init = plan.init](int sig) {
@@ -249,6 +296,12 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
     for (const auto& p : sys::descendants_of(init_pidfd)) (void)p.send_signal(sig);
   };
   return supervise::supervise(init_, std::move(in));
+}
+
+cgroup::Stats Container::read_stats() const {
+  cgroup::Stats stats = cgroup_.read_stats();
+  if (stats.cpu_time) *stats.cpu_time -= std::min(*stats.cpu_time, cpu_before_start_);
+  return stats;
 }
 
 void Container::abandon() noexcept {

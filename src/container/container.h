@@ -48,14 +48,22 @@ class Container {
   // keep those trees readable after the container is gone (sys/job_tree.h).
   tl::expected<std::vector<sys::UniqueFd>, sys::TreeWriteFailure> open_trees(
       sys::TreeWriteRequest request) const;
-  // Opens the exec fifo: the init runs from here. Returns the start time.
+  // Opens the exec fifo: the init runs from here. Returns the start time. A container started
+  // ahead (start_ahead) is told instead that its job is there.
   Expected<supervise::Clock::time_point> start();
+  // A warm interpreter's container (Request::warm_loader), before any job is assigned: starts
+  // its command and waits until the loader says it is ready, within `timeout`. An error when
+  // it exits first or writes any output (which would become the job's).
+  Expected<void> start_ahead(std::chrono::milliseconds timeout);
+  // The cgroup's stats, less the CPU time spent before start() (a container started ahead).
+  [[nodiscard]] cgroup::Stats read_stats() const;
   // Until the init has exited and the output is drained or the plan's deadline has killed it
   // (or the plan's kill_wait after the SIGKILL it has not: Output::abandoned, see abandon()).
   // With `relay`, the output also goes there as it is read (the plan's on_output).
   Expected<supervise::Output> supervise(const JobPlan& plan, supervise::Clock::time_point started,
                                         supervise::OutputRelay* relay);
-  // Pooled: the read end of the pipe on which the init reports a failed exec (pool/assign.h).
+  // Pooled: our end of the pipe (a warm interpreter's: the socket) on which the init reports
+  // a failed exec (pool/assign.h).
   [[nodiscard]] sys::FdRef exec_status_fd() const noexcept { return exec_status_; }
   // A container that will not run a job (a pooled one, aged or at shutdown): kills the init
   // waiting at its fifo, then removes everything as remove() does.
@@ -81,6 +89,8 @@ class Container {
   sys::UniqueFd exec_status_;
   std::chrono::steady_clock::time_point created_at_;
   bool removed_ = false;
+  bool started_ahead_ = false;
+  std::chrono::nanoseconds cpu_before_start_{0};
   bool user_ns_ = false;  // rootless: the job has a user namespace of its own
   bool hooks_ = false;    // its spec has hooks (a CDI device's), which the runtime's start
                           // and delete run

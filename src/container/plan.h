@@ -51,6 +51,10 @@ struct Request {
   // or out): its user, mount and network namespaces are made and held for it
   // (sys/user_ns.h), their id maps written within this time; none: the runtime makes them.
   std::optional<std::chrono::milliseconds> hold_namespaces;
+  // A pooled container whose interpreter starts ahead (pool/warm.h): this loader becomes the
+  // job dir's bundle::kWarmFile, which the command runs; the init's fd 3 is a socket on which
+  // it says it is ready and is told that its job is there (Container::start_ahead).
+  std::optional<std::string_view> warm_loader;
   // crun only: a seccomp program (raw BPF) loaded through its annotation in place of the
   // spec's seccomp section; the seccomp probe's (core/seccomp_probe.h).
   std::optional<std::string> seccomp_program;
@@ -69,6 +73,8 @@ struct Profile {
   std::vector<Mount> mounts;   // and its mounts
   Network network = Network::kNone;  // and its namespaces
   spec::DeviceEdits devices;         // and its devices, their mounts and hooks
+  // The Python interpreter its containers start ahead (pool/warm.h); empty: none.
+  std::string warm_interpreter;
   auto operator<=>(const Profile&) const = default;
 };
 
@@ -116,6 +122,9 @@ struct JobPlan {
   OutputCallback on_output;
   JobFiles files;
   Profile profile;
+  // The environment the job has before its own (the image's, its devices'): what a warm
+  // interpreter of its profile starts with, never the job's own.
+  std::vector<std::string> base_env;
 };
 
 }  // namespace ociexec::container

@@ -111,7 +111,7 @@ Expected<void> Executor::Impl::start_pool() {
   if (!init) return tl::unexpected(init.error().with_context("warm pool"));
   pool = std::make_unique<pool::WarmPool>(pool::PoolSettings{
       o.pool_size, o.pool_max_containers > 0 ? o.pool_max_containers : 2 * o.pool_size,
-      o.pool_max_age, std::min<std::size_t>(o.pool_size, kPoolFillers), *init});
+      o.pool_max_age, std::min<std::size_t>(o.pool_size, kPoolFillers), *init, o.runtime_timeout});
   return {};
 }
 

@@ -19,6 +19,7 @@
 #include "core/validate.h"
 #include "image/image_rootfs.h"
 #include "image/user.h"
+#include "pool/warm.h"
 #include "spec/shebang.h"
 #include "util/invalid.h"
 
@@ -235,10 +236,22 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
     std::lock_guard lock(seccomp_probe_mutex);
     if (cache.probe_due()) cache.set_support(core::probe_seccomp_annotation(request));
   }
-  plan.profile = {request.client->info().path, rootfs->identity,   job.workdir,
-                  plan.limits.tmpfs_bytes,     request.spec.uid,   request.spec.gid,
-                  plan.limits.ulimit,          std::move(*mounts), job.network,
-                  request.spec.devices};
+  plan.profile = {request.client->info().path,
+                  rootfs->identity,
+                  job.workdir,
+                  plan.limits.tmpfs_bytes,
+                  request.spec.uid,
+                  request.spec.gid,
+                  plan.limits.ulimit,
+                  std::move(*mounts),
+                  job.network,
+                  request.spec.devices,
+                  {}};
+  // The job's own env is last (use_image, use_devices): what comes before is its profile's.
+  plan.base_env.assign(request.spec.env.begin(),
+                       request.spec.env.end() - static_cast<std::ptrdiff_t>(job.env.size()));
+  if (options.warm_interpreters && !plan.init)
+    plan.profile.warm_interpreter = pool::warm_interpreter(request.spec.args).value_or("");
   return plan;
 }
 

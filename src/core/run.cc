@@ -142,7 +142,7 @@ Expected<Result> Executor::Impl::run_created(container::Container& c,
   if (!started) return tl::unexpected(started.error());
   auto sup = c.supervise(plan, *started, relay.get());
   if (!sup) return tl::unexpected(sup.error().with_context("supervise"));
-  const cgroup::Stats stats = c.cgroup().read_stats();  // before the cgroup is removed
+  const cgroup::Stats stats = c.read_stats();  // before the cgroup is removed
   const auto report = pool::read_report(c);
   if (report.signal > 0 && !sup->status.signaled) {
     // Under an init, the command's own death by a signal (the init exited 128 + N).

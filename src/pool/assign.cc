@@ -7,6 +7,7 @@
 
 #include "bundle/bundle.h"
 #include "pool/job_file.h"
+#include "pool/warm.h"
 #include "sys/fs.h"
 #include "sys/unique_fd.h"
 
@@ -14,6 +15,13 @@ namespace ociexec::pool {
 
 container::Request template_for(const container::JobPlan& plan, const std::filesystem::path& init) {
   container::Request r = plan.container;
+  if (!plan.profile.warm_interpreter.empty()) {
+    // Its interpreter runs the loader ahead, with the environment of the job's profile.
+    r.spec.args = {plan.profile.warm_interpreter, std::string(bundle::kWarmPathInContainer)};
+    r.spec.env = plan.base_env;
+    r.warm_loader = warm_python_loader();
+    return r;
+  }
   r.spec.args = {std::string(bundle::kInitPathInContainer)};
   r.spec.env = {};  // the init sets the job's
   r.init_binary = init;

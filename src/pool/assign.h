@@ -16,7 +16,9 @@
 namespace ociexec::pool {
 
 // What the pool makes containers of `plan`'s profile from: the plan's request, with `init`
-// (the executor's copy of ociexec-init) as the command and no environment of its own.
+// (the executor's copy of ociexec-init) as the command and no environment of its own; for a
+// warm interpreter's profile (pool/warm.h), the interpreter running its loader, with the
+// profile's environment (JobPlan::base_env).
 container::Request template_for(const container::JobPlan& plan, const std::filesystem::path& init);
 
 // The job file ociexec-init reads for `plan`'s job (pool/job_file.h).

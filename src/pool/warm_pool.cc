@@ -182,6 +182,9 @@ void WarmPool::fill_loop() {
     const container::Request request = entry->request;
     lock.unlock();
     auto created = Container::create(request);
+    if (created && request.warm_loader)
+      if (auto r = (*created)->start_ahead(settings_.warm_timeout); !r)
+        created = tl::unexpected(r.error());  // the failed container removes itself here
     lock.lock();
     --entry->creating;
     if (created) {

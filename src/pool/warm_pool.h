@@ -36,6 +36,8 @@ struct PoolSettings {
   std::chrono::milliseconds max_age{0};
   std::size_t fillers = 1;         // threads that create containers
   std::filesystem::path init;      // the executor's copy of ociexec-init (install_init)
+  // How long a warm interpreter (pool/warm.h) may take to be ready once started.
+  std::chrono::milliseconds warm_timeout{30000};
 };
 
 class WarmPool {

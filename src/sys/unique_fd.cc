@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,16 @@ Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint) {
     return tl::unexpected(errno_error("fcntl O_NONBLOCK", errno));
   if (size_hint > 0) ::fcntl(pipe.read.get(), F_SETPIPE_SZ, size_hint);  // best effort
   return pipe;
+}
+
+Expected<SocketPair> make_message_sockets() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    return tl::unexpected(errno_error("socketpair", errno));
+  SocketPair pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  if (::fcntl(pair.ours.get(), F_SETFL, O_NONBLOCK) != 0)
+    return tl::unexpected(errno_error("fcntl O_NONBLOCK", errno));
+  return pair;
 }
 
 Expected<EventFd> EventFd::create() {
@@ -113,6 +124,29 @@ std::string read_once(FdRef fd, std::size_t max) {
     if (n < 0 && errno == EINTR) continue;
     out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     return out;
+  }
+}
+
+Expected<void> send_message(FdRef fd, std::string_view data) {
+  for (;;) {
+    if (::send(fd.get(), data.data(), data.size(), MSG_NOSIGNAL) >= 0) return {};
+    if (errno != EINTR) return tl::unexpected(errno_error("send", errno));
+  }
+}
+
+Expected<std::string> read_message(FdRef fd, std::size_t max,
+                                   std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd.get(), POLLIN, 0};
+    const int rc =
+        ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1 << 30)));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) return tl::unexpected(errno_error("poll", errno));
+    if (rc > 0) return read_once(fd, max);
+    if (std::chrono::steady_clock::now() >= deadline)
+      return tl::unexpected(Error{ErrorKind::kRuntimeTimeout, "read: no message in time"});
   }
 }
 

@@ -65,6 +65,15 @@ Error errno_error(std::string_view op, int err);
 // `size_hint` bytes (best effort) for throughput.
 Expected<Pipe> make_pipe(bool nonblocking_read, int size_hint = 0);
 
+// A connected pair of SOCK_SEQPACKET sockets, both O_CLOEXEC, `ours` also O_NONBLOCK: each
+// message arrives whole, and a read returns end of file once every copy of the other end is
+// closed. `theirs` goes to another process.
+struct SocketPair {
+  UniqueFd ours;
+  UniqueFd theirs;
+};
+Expected<SocketPair> make_message_sockets();
+
 // A wake-up flag another thread can poll: an eventfd, non-blocking and close-on-exec. One
 // thread notify()s; the other polls fd() for POLLIN and clear()s it.
 class EventFd {
@@ -100,6 +109,13 @@ Expected<void> rewind(FdRef fd, bool truncate = false);
 // (a write of up to PIPE_BUF bytes arrives in one piece). Empty at end of file, on an error,
 // and when a non-blocking fd holds nothing.
 std::string read_once(FdRef fd, std::size_t max);
+
+// Sends `data` as one message on a socket (no SIGPIPE when the peer is gone: an error).
+Expected<void> send_message(FdRef fd, std::string_view data);
+// One message (read_once) from a non-blocking `fd`, waiting for it until `deadline`: empty at
+// end of file; a kRuntimeTimeout error past the deadline.
+Expected<std::string> read_message(FdRef fd, std::size_t max,
+                                   std::chrono::steady_clock::time_point deadline);
 
 // Reads everything from `fd` (from its current offset) until end of file; past `deadline`
 // (if any) a kRuntimeTimeout error instead.

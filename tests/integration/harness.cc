@@ -212,7 +212,8 @@ std::optional<pid_t> read_pid_file(const fs::path& file) {
 }
 
 // With the warm pool on, what may exist between jobs: containers created ahead that never
-// ran a job (their job dir has the init but no job file), each with its init, our child.
+// ran a job (their job dir has the init, or a warm interpreter's loader, but no job file),
+// each with its init, our child.
 // Waits (bounded) until the pool's background creates are done and the view is stable. The
 // bound is generous: a runc create under the VM's emulation takes about a second, and a
 // refill of two containers after a job can take several; a view taken mid-create would count
@@ -242,7 +243,8 @@ struct PoolView {
           busy = true;
           continue;
         }
-        const bool pooled = fs::exists(b / "job/init") && !fs::exists(b / "job/job");
+        const bool pooled = (fs::exists(b / "job/init") || fs::exists(b / "job/warm.py")) &&
+                            !fs::exists(b / "job/job");
         if (!pooled) continue;  // a job's container: the leak checks report it
         v.ids.insert(id);
         v.inits.insert(*pid);

@@ -210,3 +210,214 @@ TEST_CASE("pool: gc removes the init copy a killed executor left, never a live o
   check_drained();
   leaks.check();
 }
+
+namespace {
+
+// A Python job on the built-in host view, whose python3 the warm pool starts ahead.
+ociexec::JobOptions python_job() {
+  ociexec::JobOptions j;
+  j.timeout = 20s;
+  return j;
+}
+
+ociexec::JobOptions python_profile() {
+  auto j = python_job();
+  j.interpreter = {"/usr/bin/python3"};  // a "#!/usr/bin/python3" script's profile
+  return j;
+}
+
+struct PythonCase {
+  std::string name;
+  std::string script;
+  std::vector<std::string> env;
+};
+
+// What a job can see of how it was started, and how it ends: each runs cold and warm.
+std::vector<PythonCase> python_cases() {
+  const std::string py = "#!/usr/bin/python3\n";
+  const std::string probe =
+      py +
+      "import os, sys, __main__\n"
+      "print(sys.argv, sys.orig_argv, sys.executable, sys.path)\n"
+      "print(list(os.environ.items()), os.getcwd(), sorted(os.listdir('/proc/self/fd')))\n"
+      "print([(k, type(v).__name__) for k, v in vars(__main__).items()])\n"
+      "print(__name__, __file__, __doc__, __package__, __spec__, __cached__, __annotations__)\n"
+      "print(__loader__.name, __loader__.path, __builtins__.__name__, sys.flags)\n"
+      "print(repr(sys.stdin.read()), sys.stdin.encoding, sys.stdout.encoding,\n"
+      "      sys.stdout.line_buffering, sys.getfilesystemencoding(), os.getpid())\n"
+      "import subprocess\n"
+      "print(subprocess.run(['env'], capture_output=True, text=True).stdout)\n";
+  return {
+      {"probe", probe, {}},
+      {"probe, env of its own", probe, {"GREETING=hi there", "EMPTY=", "UTF=\xc3\xa9"}},
+      // Environments that change the interpreter's start: a cold start in the same container.
+      {"probe, PYTHONHASHSEED", probe, {"PYTHONHASHSEED=0"}},
+      {"probe, LANG", probe, {"LANG=C"}},
+      {"probe, HOME", probe, {"HOME=/tmp"}},
+      {"probe, TZ", probe + "import time; print(time.tzname)\n", {"TZ=UTC"}},
+      {"uncaught exception",
+       py + "def f():\n    raise ValueError('boom')\nprint('before')\nf()\n",
+       {}},
+      {"chained exception",
+       py + "try:\n    1/0\nexcept ZeroDivisionError as e:\n    raise RuntimeError('w') from e\n",
+       {}},
+      {"syntax error", py + "print('x'\n", {}},
+      {"NUL byte", py + std::string("print(1)\nx = '\0'\n", 17), {}},
+      {"sys.exit(3)", py + "import sys\nprint('out')\nsys.exit(3)\n", {}},
+      {"SystemExit with a message", py + "raise SystemExit('bye now')\n", {}},
+      {"KeyboardInterrupt", py + "print('k')\nraise KeyboardInterrupt\n", {}},
+      {"own excepthook",
+       py + "import sys\nsys.excepthook = lambda t, v, tb: print('HOOK', t.__name__, v,\n"
+            "    tb.tb_frame.f_code.co_filename, tb.tb_next, file=sys.stderr)\n"
+            "raise OSError(5, 'io')\n",
+       {}},
+      {"coding cookie", py + "# -*- coding: latin-1 -*-\nprint('caf\xe9')\n", {}},
+      {"future import",
+       py + "from __future__ import annotations\nx: int = 3\nprint(__annotations__)\n",
+       {}},
+      {"atexit",
+       py + "import atexit, __main__\n"
+            "atexit.register(lambda: print('atexit', hasattr(__main__, '__file__')))\n",
+       {}},
+      {"warnings", py + "import warnings\nwarnings.warn('careful')\n", {}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("pool: a warm Python interpreter runs the job as a cold start does, byte for byte") {
+  LeakCheck leaks;
+  {
+    auto warm = pool_executor(1);
+    auto cold = pool_executor(0);
+    for (const auto& c : python_cases()) {
+      CAPTURE(c.name);
+      auto j = python_job();
+      j.env = c.env;
+      j.stdin_data = "from stdin \xc3\xa9\n";
+      j.args = {"an arg", ""};
+      auto ready = warm.prewarm(python_profile());
+      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+      REQUIRE(*ready == 1);
+      auto w = warm.run(c.script, j);
+      auto k = cold.run(c.script, j);
+      REQUIRE_MESSAGE(w, (w ? "" : w.error().message));
+      REQUIRE_MESSAGE(k, (k ? "" : k.error().message));
+      CHECK(w->pooled);
+      CHECK(w->stdout_data == k->stdout_data);
+      CHECK(w->stderr_data == k->stderr_data);
+      CHECK(w->exit_code == k->exit_code);
+      CHECK(w->outcome == k->outcome);
+      CHECK(w->signal == k->signal);
+    }
+  }
+  check_drained();
+  leaks.check();
+}
+
+TEST_CASE("pool: a warm Python job is started ahead only where nothing tells it apart") {
+  LeakCheck leaks;
+  {
+    auto warm = pool_executor(1);
+    // Imported ahead: json is in sys.modules before the script imports it. A job whose
+    // environment changes the start is started cold in its container; so is a job with an
+    // init, or with options on its "#!" line.
+    const std::string script = "#!/usr/bin/python3\nimport sys\nprint('json' in sys.modules)\n";
+    auto ran_warm = [&](const std::string& text, const ociexec::JobOptions& j) {
+      auto ready = warm.prewarm(python_profile());
+      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+      auto r = warm.run(text, j);
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+      CHECK(r->exit_code == 0);
+      return r->stdout_data == "True\n";
+    };
+    CHECK(ran_warm(script, python_job()));
+    auto seeded = python_job();
+    seeded.env = {"PYTHONHASHSEED=1"};
+    CHECK_FALSE(ran_warm(script, seeded));
+    auto under_init = python_job();
+    under_init.init = true;
+    CHECK_FALSE(ran_warm(script, under_init));
+    CHECK_FALSE(ran_warm("#!/usr/bin/python3 -u\nimport sys\nprint('json' in sys.modules)\n",
+                         python_job()));
+
+    auto o = Env::get().executor_options();
+    o.state_dir = own_state_dir();
+    o.pool_size = 1;
+    o.init_path = OCIEXEC_TEST_INIT;
+    o.warm_interpreters = false;
+    auto off = ociexec::Executor::create(o);
+    REQUIRE(off);
+    REQUIRE(off->prewarm(python_profile()));
+    auto r = off->run(script, python_job());
+    REQUIRE(r);
+    CHECK(r->pooled);
+    CHECK(r->stdout_data == "False\n");
+  }
+  check_drained();
+  leaks.check();
+}
+
+TEST_CASE("pool: a warm Python job keeps the limits, accounting and timeout of any job") {
+  LeakCheck leaks;
+  {
+    auto warm = pool_executor(1);
+    auto cold = pool_executor(0);
+    auto prewarm = [&warm] {
+      auto ready = warm.prewarm(python_profile());
+      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+    };
+    // The interpreter's start is not the job's CPU time: far less than a cold start's.
+    const std::string hello = "#!/usr/bin/python3\nprint('hello')\n";
+    prewarm();
+    auto w = warm.run(hello, python_job());
+    auto k = cold.run(hello, python_job());
+    REQUIRE(w);
+    REQUIRE(k);
+    CHECK(w->pooled);
+    REQUIRE(w->cpu_time);
+    REQUIRE(k->cpu_time);
+    CHECK_MESSAGE(*w->cpu_time * 2 < *k->cpu_time,
+                  "warm " << w->cpu_time->count() << " ns, cold " << k->cpu_time->count());
+
+    // The timeout counts from the hand-over, and kills the job as any other.
+    prewarm();
+    auto slow = python_job();
+    slow.timeout = 1s;
+    auto t = warm.run("#!/usr/bin/python3\nprint('started', flush=True)\nwhile True: pass\n", slow);
+    REQUIRE(t);
+    CHECK(t->pooled);
+    CHECK(t->exit_code == -1);
+    CHECK(t->outcome == Outcome::kTimedOut);
+    CHECK(t->stdout_data == "started\n");
+    CHECK(t->stderr_data.rfind("Execution timeout (1s)", 0) == 0);
+    CHECK(t->wall_time < 1500ms);
+
+    // A CPU-time limit counts the job's time only, not the interpreter's start.
+    prewarm();
+    auto capped = python_job();
+    capped.limits.cpu_time = 200ms;
+    auto quick = warm.run(hello, capped);
+    REQUIRE(quick);
+    CHECK(quick->outcome == Outcome::kExited);
+
+    // A lower memory limit than the pool's is written before the job starts.
+    prewarm();
+    auto hog = python_job();
+    hog.limits.memory_bytes = 64 * ociexec::kMiB;
+    auto oom = warm.run("#!/usr/bin/python3\nx = bytearray(512 << 20)\nprint('survived')\n", hog);
+    REQUIRE(oom);
+    CHECK(oom->pooled);
+    CHECK(oom->outcome == Outcome::kOomKilled);
+    CHECK(oom->stdout_data.empty());
+
+    // Output as much as any job's.
+    prewarm();
+    auto big = warm.run("#!/usr/bin/python3\nimport sys\nsys.stdout.write('x' * (3 << 20))\n",
+                        python_job());
+    REQUIRE(big);
+    CHECK(big->stdout_data.size() == (3u << 20));
+  }
+  check_drained();
+  leaks.check();
+}

@@ -55,6 +55,22 @@ def test_the_with_block_removes_the_warm_pool(state_dir):
     # The fixture checks no container, cgroup or bundle of this process is left.
 
 
+def test_warm_interpreters_are_a_setting_and_give_what_a_cold_start_gives(state_dir):
+    script = ("#!/usr/bin/python3\nimport os, sys\n"
+              "print(sys.argv, os.getcwd(), dict(os.environ), 'json' in sys.modules)\n")
+    results = {}
+    for warm in (True, False):
+        # The built-in host view (rootfs=None): its python3 is the host's.
+        with ociexec.Executor(state_dir=state_dir, runtime=RUNTIME, cgroup_parent=CGROUP_PARENT,
+                              config=None, pool_size=1, warm_interpreters=warm) as executor:
+            assert executor.prewarm(interpreter=["/usr/bin/python3"]) == 1
+            results[warm] = executor.run(script, args=["a"], env={"K": "v"})
+            assert results[warm].pooled
+    cold_line = results[False].stdout
+    assert cold_line.endswith(" False\n")
+    assert results[True].stdout == cold_line[:-len(" False\n")] + " True\n"
+
+
 def test_cancelling_run_async_kills_the_running_job(state_dir):
     started = threading.Event()
 

@@ -1,9 +1,16 @@
-// The warm pool's pure parts: the job file the init reads, its PATH search, and the cgroup
-// writes that give a pooled container a job's limits.
+// The warm pool's pure parts: the job file the init reads (and the warm Python loader reads),
+// its PATH search, which commands get a warm interpreter, and the cgroup writes that give a
+// pooled container a job's limits.
 #include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 #include "cgroup/limits.h"
 #include "pool/job_file.h"
+#include "pool/warm.h"
+#include "sys/fs.h"
+#include "sys/process.h"
 
 using namespace ociexec;
 
@@ -48,6 +55,48 @@ TEST_CASE("job file: the init searches PATH as execvp does") {
   CHECK(pool::search_path("rel/x", "/bin", only("")) == "rel/x");
   CHECK_FALSE(pool::search_path("nope", "/bin:/usr/bin", only("/sbin/nope")));
   CHECK(pool::search_path("x", ":/bin", only("./x")) == "./x");  // empty entry: the cwd
+}
+
+TEST_CASE("warm interpreters: only Python 3 named by its path, followed by the script") {
+  const std::string script = "/.ociexec/script";
+  CHECK(pool::warm_interpreter({"/usr/bin/python3", script}) == "/usr/bin/python3");
+  CHECK(pool::warm_interpreter({"/usr/bin/python3", script, "arg"}) == "/usr/bin/python3");
+  CHECK(pool::warm_interpreter({"/opt/py/bin/python3.12", script}) == "/opt/py/bin/python3.12");
+  CHECK_FALSE(pool::warm_interpreter({"python3", script}));                 // found on PATH
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/python3", "-u", script}));  // an option
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/env", "python3", script}));
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/python3-config", script}));
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/python3.", script}));
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/python2", script}));
+  CHECK_FALSE(pool::warm_interpreter({"/bin/sh", script}));
+  CHECK_FALSE(pool::warm_interpreter({"/usr/bin/python3"}));
+}
+
+TEST_CASE("warm interpreters: the loader reads the job file as the init does, bytes included") {
+  auto python = sys::find_executable("python3");
+  REQUIRE_MESSAGE(python, "python3 not found: run scripts/install-deps.sh");
+  namespace fs = std::filesystem;
+  std::string dir_template = (fs::temp_directory_path() / "ociexec-warm-XXXXXX").string();
+  REQUIRE(::mkdtemp(dir_template.data()));
+  const fs::path dir = dir_template;
+  pool::JobSpec job{{"/usr/bin/python3", "/.ociexec/script", "a b", "", "\xc3\xa9"},
+                    {"PATH=/bin", "X=\xff\x01=2", "EMPTY="},
+                    "/work dir"};
+  REQUIRE(sys::write_new_file(dir / "job", *pool::encode_job(job)));
+  REQUIRE(sys::write_new_file(dir / "warm.py", pool::warm_python_loader()));
+  REQUIRE(sys::write_new_file(dir / "check.py",
+                              "import sys\n"
+                              "sys.path.insert(0, sys.argv[1])\n"
+                              "import warm\n"
+                              "argv, env, cwd, init = warm._read_job(sys.argv[1] + '/job')\n"
+                              "print(argv, warm._env_pairs(env), cwd, init)\n"));
+  auto out = sys::run_command({*python, "-B", (dir / "check.py").string(), dir.string()},
+                              std::chrono::seconds(30));
+  (void)sys::remove_tree(dir);
+  REQUIRE(out);
+  CHECK(out->output ==
+        "[b'/usr/bin/python3', b'/.ociexec/script', b'a b', b'', b'\\xc3\\xa9'] "
+        "[(b'PATH', b'/bin'), (b'X', b'\\xff\\x01=2'), (b'EMPTY', b'')] b'/work dir' False\n");
 }
 
 TEST_CASE("limits: the cgroup files written for a pooled job, v1 and v2") {

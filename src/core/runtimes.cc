@@ -47,8 +47,11 @@ Expected<RuntimeClientPtr> Executor::Impl::make_client(RuntimeInfo info) const {
     if (auto copy = sys::sealed_executable_copy(info.path))
       exe = std::make_shared<const sys::UniqueFd>(std::move(*copy));
   info.sealed_copy = exe != nullptr;
-  return std::make_shared<const runtime::RuntimeClient>(
-      std::move(info), std::move(root), options.runtime_timeout, std::move(ns), std::move(exe));
+  // crun's seccomp programs, kept in the cache dir for the next executor (a CLI runs one job).
+  const fs::path seccomp_dir = info.name == "crun" ? options.cache_dir / "seccomp" : fs::path();
+  return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
+                                                        options.runtime_timeout, std::move(ns),
+                                                        std::move(exe), seccomp_dir);
 }
 
 Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() const {

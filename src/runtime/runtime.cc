@@ -123,15 +123,14 @@ bool needs_private_mount_ns(std::string_view name, const cgroup::Layout& layout)
   return name == "crun" && crun_refusal(layout).has_value();
 }
 
-namespace {
-
-// "path ino size mtime_ns": changes whenever the binary at `path` is replaced or upgraded.
 std::string binary_identity(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
   return fmt::format("{} {} {} {}.{}", path, st.st_ino, st.st_size, st.st_mtim.tv_sec,
                      st.st_mtim.tv_nsec);
 }
+
+namespace {
 
 // Only root may make the mount namespace crun needs on a hybrid host.
 bool can_hide_cgroup2_mount() {

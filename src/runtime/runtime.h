@@ -45,6 +45,10 @@ std::optional<std::string> crun_refusal(const cgroup::Layout& layout);
 // on a host crun refuses; ociexec makes that namespace when it runs as root).
 bool needs_private_mount_ns(std::string_view name, const cgroup::Layout& layout);
 
+// "path ino size mtime_ns" of the binary at `path`: changes whenever it is replaced or
+// upgraded (what a cache of its output is keyed by). Empty when it cannot be read.
+std::string binary_identity(const std::string& path);
+
 // Resolves "auto", "runc", "crun" or a path to a runtime that can run here; reads its version.
 // With a `cache_dir`, the version is kept there per binary (path, inode, size, mtime), so a
 // short-lived CLI does not start the runtime just to ask its version.

@@ -12,6 +12,7 @@
 
 #include "ociexec/error.h"
 #include "ociexec/runtime_info.h"
+#include "runtime/runtime.h"
 #include "runtime/seccomp_cache.h"
 #include "sys/process.h"
 
@@ -29,14 +30,19 @@ class RuntimeClient {
  public:
   // `mount_ns`: the namespace every call of this runtime is spawned into (null: ours).
   // `exe`: a sealed copy of the binary (sys/sealed_exe.h) every call runs (null: the path).
+  // `seccomp_cache_dir`: where crun's seccomp programs are kept across executors (empty: in
+  // memory only; runtime/seccomp_cache.h).
   RuntimeClient(RuntimeInfo info, std::filesystem::path root, std::chrono::milliseconds timeout,
                 std::shared_ptr<const sys::UniqueFd> mount_ns = nullptr,
-                std::shared_ptr<const sys::UniqueFd> exe = nullptr)
+                std::shared_ptr<const sys::UniqueFd> exe = nullptr,
+                const std::filesystem::path& seccomp_cache_dir = {})
       : info_(std::move(info)),
         root_(std::move(root)),
         timeout_(timeout),
         mount_ns_(std::move(mount_ns)),
-        exe_(std::move(exe)) {}
+        exe_(std::move(exe)),
+        seccomp_(seccomp_cache_dir,
+                 seccomp_cache_dir.empty() ? std::string() : binary_identity(info_.path)) {}
 
   [[nodiscard]] const RuntimeInfo& info() const noexcept { return info_; }
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }

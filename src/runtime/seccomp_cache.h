@@ -3,7 +3,11 @@
 // keeps that program per seccomp section and hands it to later creates through crun's
 // `run.oci.seccomp_bpf_data` annotation, which crun loads in place of compiling (podman keeps
 // such a cache too). The program is crun's own output, so the filter is the same one, bit for
-// bit. Kept in memory only: it lives as long as the executor, like the binary crun runs from.
+// bit. Kept in memory, and with a cache dir also on disk, per crun binary (its identity: path,
+// inode, size, mtime), with the probe's verdict: a short-lived executor (each `ociexec run`)
+// then starts with what earlier ones learned, instead of having crun compile at every run.
+// The cache dir is the user's own (0700, checked as the executor starts); each file names the
+// binary and the whole section it holds, and is used only when both match.
 #pragma once
 
 #include <filesystem>
@@ -25,6 +29,12 @@ enum class AnnotationSupport { kUnknown, kHonoured, kIgnored };
 
 class SeccompCache {
  public:
+  // In memory only.
+  SeccompCache() = default;
+  // Also in `dir`, for the binary of `identity` (runtime/runtime.h: binary_identity): what
+  // earlier executors learned there is used, and what this one learns is kept there.
+  SeccompCache(std::filesystem::path dir, std::string identity);
+
   // When the program for `spec`'s seccomp section is known and the annotation is honoured,
   // moves the program into the annotation (dropping the section: crun then neither parses nor
   // compiles it) and returns nullopt. Otherwise returns the section as text, for learn() once
@@ -39,6 +49,11 @@ class SeccompCache {
   [[nodiscard]] AnnotationSupport support() const;
 
  private:
+  // Under the lock: the program of `section` from the disk, into programs_.
+  void load(const std::string& section) const;
+  const std::filesystem::path dir_;  // empty: memory only
+  const std::string identity_;
+  bool on_disk_ = false;  // a program was on the disk as the executor started
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::string> programs_;  // section -> base64 program
   mutable AnnotationSupport support_ = AnnotationSupport::kUnknown;

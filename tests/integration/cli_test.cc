@@ -426,3 +426,34 @@ TEST_CASE("cli: SIGTERM to batch reaches the running job and cancels the waiting
   CHECK(by_id[2]["error"]["kind"] == "cancelled");
   leaks.check();
 }
+
+TEST_CASE("cli: crun's seccomp program and the probe's verdict are kept for later runs") {
+  LeakCheck leaks;
+  namespace fs = std::filesystem;
+  const auto& env = Env::get();
+  // A cache dir of its own: the first run compiles and keeps the program, the second probes
+  // whether this crun loads it, the later ones give it to crun. The filter holds in each.
+  const fs::path cache = env.state_dir / "cli-seccomp-cache";
+  const std::string config = write_cli_config("cli-seccomp.yaml");
+  std::ofstream(config, std::ios::app) << "cache_dir: " << cache.string() << "\n";
+  for (int i = 0; i < 3; ++i) {
+    auto r = ociexec::sys::run_command(
+        {env.cli.string(), "--config", config, "run", "--runtime", "crun", "--rootfs",
+         env.rootfs.string(), "-c", "grep Seccomp: /proc/self/status; /bin/payload try clone3"},
+        60s);
+    REQUIRE(r);
+    CHECK(r->status.shell_code() == 0);
+    CHECK(r->output == "Seccomp:\t2\nclone3: Function not implemented\n");
+  }
+  std::string verdict;
+  int programs = 0;
+  for (const auto& e : fs::recursive_directory_iterator(cache / "seccomp")) {
+    if (e.path().filename() == "annotation")
+      verdict = ociexec::sys::read_file(e.path()).value_or("");
+    if (e.path().extension() == ".bpf") ++programs;
+  }
+  CHECK(verdict.ends_with("\nhonoured\n"));
+  CHECK(programs == 1);
+  fs::remove_all(cache);
+  leaks.check();
+}

@@ -142,6 +142,66 @@ TEST_CASE("seccomp cache: crun's program replaces the section it was compiled fr
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("seccomp cache: kept on disk per crun binary for the next executor") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ociexec-seccomp-disk-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto spec_with = [](const char* errno_ret) {
+    return nlohmann::json::parse(std::string(R"({"linux":{"seccomp":{"defaultAction":)"
+                                             R"("SCMP_ACT_ERRNO","errnoRet":)") +
+                                 errno_ret + "}}}");
+  };
+  const std::string program("\x06\x00\x00\x00\x00\x00\xff\x7f", 8);
+  {
+    runtime::SeccompCache first(dir, "/usr/bin/crun 1 2 3.4");
+    auto spec = spec_with("1");
+    const auto section = first.apply(spec);
+    REQUIRE(section);
+    std::filesystem::create_directories(dir / "crun-state");
+    std::ofstream(dir / "crun-state" / "seccomp.bpf", std::ios::binary) << program;
+    first.learn(*section, dir / "crun-state" / "seccomp.bpf");
+  }
+  {
+    // Learned by an executor that is gone: a new one probes before it uses it.
+    runtime::SeccompCache second(dir, "/usr/bin/crun 1 2 3.4");
+    CHECK(second.probe_due());
+    auto spec = spec_with("1");
+    CHECK(second.apply(spec));
+    second.set_support(runtime::AnnotationSupport::kHonoured);
+  }
+  {
+    // Learned and probed: the next executor's first job uses it, with no probe.
+    runtime::SeccompCache third(dir, "/usr/bin/crun 1 2 3.4");
+    CHECK_FALSE(third.probe_due());
+    CHECK(third.support() == runtime::AnnotationSupport::kHonoured);
+    auto spec = spec_with("1");
+    CHECK_FALSE(third.apply(spec));
+    CHECK(spec["annotations"][runtime::kSeccompBpfAnnotation] == text::base64_encode(program));
+    auto other = spec_with("38");  // another section: compiled by crun
+    CHECK(third.apply(other));
+  }
+  {
+    // Another binary (crun upgraded): nothing of the old one is used.
+    runtime::SeccompCache upgraded(dir, "/usr/bin/crun 1 2 9.9");
+    CHECK(upgraded.support() == runtime::AnnotationSupport::kUnknown);
+    CHECK_FALSE(upgraded.probe_due());
+    upgraded.set_support(runtime::AnnotationSupport::kHonoured);
+    auto spec = spec_with("1");
+    CHECK(spec["linux"].contains("seccomp"));
+    CHECK(upgraded.apply(spec));
+  }
+  // A program file whose section is not the one asked for (damaged, or a name collision) is
+  // never used.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".bpf" && e.path().parent_path().filename() != "crun-state")
+      std::ofstream(e.path(), std::ios::binary)
+          << "/usr/bin/crun 1 2 3.4\n{\"defaultAction\":\"SCMP_ACT_ALLOW\"}" << '\0' << program;
+  runtime::SeccompCache damaged(dir, "/usr/bin/crun 1 2 3.4");
+  auto spec = spec_with("1");
+  CHECK(damaged.apply(spec));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("seccomp probe program: execve and execveat fail with EDOM, the rest is allowed") {
   const std::string program = runtime::seccomp_probe_program();
   REQUIRE(program.size() % sizeof(sock_filter) == 0);

@@ -15,8 +15,9 @@
 # same container, which is exactly what a container made for the job would run.
 #
 # What the job can still tell apart (docs/design.md): the modules already in sys.modules, the
-# CPU time and start time of its process, /proc/self/cmdline, and this file's frame below the
-# script's on the stack (inspect.stack(), a warning's stacklevel past the script's top).
+# CPU time and start time of its process, /proc/self/cmdline and /proc/self/environ (what the
+# process was started with), and this file's frame below the script's on the stack
+# (inspect.stack(), a warning's stacklevel past the script's top).
 import os
 import sys
 

@@ -239,6 +239,10 @@ Expected<void> Container::start_ahead(std::chrono::milliseconds timeout) {
                         last_line.empty() ? "" : ": ", text::one_line(last_line))});
 }
 
+bool Container::waiting_ahead() const {
+  return started_ahead_ && !sys::readable_now(exec_status_);
+}
+
 Expected<supervise::Clock::time_point> Container::start() {
   const auto started = supervise::Clock::now();
   if (started_ahead_) {

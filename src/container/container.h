@@ -55,6 +55,9 @@ class Container {
   // its command and waits until the loader says it is ready, within `timeout`. An error when
   // it exits first or writes any output (which would become the job's).
   Expected<void> start_ahead(std::chrono::milliseconds timeout);
+  // A container started ahead whose command is still waiting for its job: false once it has
+  // exited or said anything more (it was killed while it waited).
+  [[nodiscard]] bool waiting_ahead() const;
   // The cgroup's stats, less the CPU time spent before start() (a container started ahead).
   [[nodiscard]] cgroup::Stats read_stats() const;
   // Until the init has exited and the output is drained or the plan's deadline has killed it

@@ -66,17 +66,21 @@ WarmPool::Entry& WarmPool::register_profile(const JobPlan& plan) {
 Expected<std::unique_ptr<Container>> WarmPool::take(const JobPlan& plan) {
   std::unique_ptr<Container> taken;
   cgroup::ResourceLimits created_with;
+  Discarded dead;
   {
     std::lock_guard lock(mutex_);
     auto& entry = register_profile(plan);
-    // Newest first: the oldest are the next to age out.
-    if (!entry.ready.empty()) {
+    // Newest first: the oldest are the next to age out. A warm interpreter killed while it
+    // waited is passed over (and removed), never given a job.
+    while (!entry.ready.empty() && !taken) {
       taken = std::move(entry.ready.back());
       entry.ready.pop_back();
       created_with = entry.limits;
+      if (entry.request.warm_loader && !taken->waiting_ahead()) dead.push_back(std::move(taken));
     }
   }
   wake_.notify_one();  // refill, or start filling a new profile
+  for (auto& c : dead) c->discard();
   if (taken)
     if (auto r = assign(*taken, plan, created_with); !r) return tl::unexpected(r.error());
   return taken;

@@ -127,6 +127,14 @@ std::string read_once(FdRef fd, std::size_t max) {
   }
 }
 
+bool readable_now(FdRef fd) {
+  pollfd p{fd.get(), POLLIN, 0};
+  int rc = 0;
+  do rc = ::poll(&p, 1, 0);
+  while (rc < 0 && errno == EINTR);
+  return rc > 0;
+}
+
 Expected<void> send_message(FdRef fd, std::string_view data) {
   for (;;) {
     if (::send(fd.get(), data.data(), data.size(), MSG_NOSIGNAL) >= 0) return {};

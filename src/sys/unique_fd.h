@@ -110,6 +110,8 @@ Expected<void> rewind(FdRef fd, bool truncate = false);
 // and when a non-blocking fd holds nothing.
 std::string read_once(FdRef fd, std::size_t max);
 
+// Whether `fd` has something to read or its other end is closed, right now (no wait).
+bool readable_now(FdRef fd);
 // Sends `data` as one message on a socket (no SIGPIPE when the peer is gone: an error).
 Expected<void> send_message(FdRef fd, std::string_view data);
 // One message (read_once) from a non-blocking `fd`, waiting for it until `deadline`: empty at

@@ -421,3 +421,32 @@ TEST_CASE("pool: a warm Python job keeps the limits, accounting and timeout of a
   check_drained();
   leaks.check();
 }
+
+TEST_CASE("pool: a warm interpreter killed while it waits is passed over, never given a job") {
+  LeakCheck leaks;
+  {
+    auto warm = pool_executor(1);
+    auto ready = warm.prewarm(python_profile());
+    REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+    REQUIRE(*ready == 1);
+    const auto ids = bundle_ids();
+    REQUIRE(ids.size() == 1);
+    auto pid = ociexec::sys::read_file(own_state_dir() / "bundles" / ids[0] / "init.pid");
+    REQUIRE(pid);
+    const pid_t interpreter = std::stoi(*pid);
+    REQUIRE(::kill(interpreter, SIGKILL) == 0);
+    // Dead (a zombie until the pool reaps it) before the job comes.
+    for (int i = 0; i < 500; ++i) {
+      auto stat = ociexec::sys::read_file(fmt::format("/proc/{}/stat", interpreter));
+      if (!stat || stat->find(") Z ") != std::string::npos) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    auto r = warm.run("#!/usr/bin/python3\nprint('hello')\n", python_job());
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    CHECK(r->exit_code == 0);
+    CHECK(r->stdout_data == "hello\n");
+    CHECK_FALSE(r->pooled);  // the only ready one was dead: a container of its own
+  }
+  check_drained();
+  leaks.check();
+}

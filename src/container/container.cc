@@ -273,11 +273,7 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
   in.signal_fd = plan.signal_fd;
   in.kill_wait = plan.kill_wait;
   in.cpu_time_limit = plan.cpu_time_limit;
-  in.cpu_time_used = [this]() -> std::optional<std::chrono::nanoseconds> {
-    auto used = cgroup_.cpu_time();
-    if (used) *used -= std::min(*used, cpu_before_start_);
-    return used;
-  };
+  in.cpu_time_used = [this] { return since_start(cgroup_.cpu_time()); };
   in.cpu_parallelism = plan.cpu_parallelism;
   const sys::Pidfd& init_pidfd = init_.pidfd();
   in.signal_job = [this, &init_pidfd, with_init = plan.init](int sig) {
@@ -302,9 +298,15 @@ Expected<supervise::Output> Container::supervise(const JobPlan& plan,
   return supervise::supervise(init_, std::move(in));
 }
 
+std::optional<std::chrono::nanoseconds> Container::since_start(
+    std::optional<std::chrono::nanoseconds> cpu_time) const {
+  if (cpu_time) *cpu_time -= std::min(*cpu_time, cpu_before_start_);
+  return cpu_time;
+}
+
 cgroup::Stats Container::read_stats() const {
   cgroup::Stats stats = cgroup_.read_stats();
-  if (stats.cpu_time) *stats.cpu_time -= std::min(*stats.cpu_time, cpu_before_start_);
+  stats.cpu_time = since_start(stats.cpu_time);
   return stats;
 }
 

@@ -81,6 +81,9 @@ class Container {
 
  private:
   Container(std::string id, bundle::Bundle bundle, const Request& request);
+  // The cgroup's CPU time less what was spent before start() (a container started ahead).
+  [[nodiscard]] std::optional<std::chrono::nanoseconds> since_start(
+      std::optional<std::chrono::nanoseconds> cpu_time) const;
   std::string id_;
   bundle::Bundle bundle_;
   std::shared_ptr<const runtime::RuntimeClient> client_;

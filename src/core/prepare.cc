@@ -246,12 +246,12 @@ Expected<container::JobPlan> Executor::Impl::prepare(std::string_view script,
                   std::move(*mounts),
                   job.network,
                   request.spec.devices,
-                  {}};
+                  options.warm_interpreters && !plan.init
+                      ? pool::warm_interpreter(request.spec.args).value_or("")
+                      : ""};
   // The job's own env is last (use_image, use_devices): what comes before is its profile's.
   plan.base_env.assign(request.spec.env.begin(),
                        request.spec.env.end() - static_cast<std::ptrdiff_t>(job.env.size()));
-  if (options.warm_interpreters && !plan.init)
-    plan.profile.warm_interpreter = pool::warm_interpreter(request.spec.args).value_or("");
   return plan;
 }
 

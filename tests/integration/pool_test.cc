@@ -226,6 +226,13 @@ ociexec::JobOptions python_profile() {
   return j;
 }
 
+// Fills `exec`'s pool for Python jobs; how many warm interpreters are ready.
+std::size_t prewarm_python(const ociexec::Executor& exec) {
+  auto ready = exec.prewarm(python_profile());
+  REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+  return *ready;
+}
+
 struct PythonCase {
   std::string name;
   std::string script;
@@ -296,9 +303,7 @@ TEST_CASE("pool: a warm Python interpreter runs the job as a cold start does, by
       j.env = c.env;
       j.stdin_data = "from stdin \xc3\xa9\n";
       j.args = {"an arg", ""};
-      auto ready = warm.prewarm(python_profile());
-      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
-      REQUIRE(*ready == 1);
+      REQUIRE(prewarm_python(warm) == 1);
       auto w = warm.run(c.script, j);
       auto k = cold.run(c.script, j);
       REQUIRE_MESSAGE(w, (w ? "" : w.error().message));
@@ -324,8 +329,7 @@ TEST_CASE("pool: a warm Python job is started ahead only where nothing tells it 
     // init, or with options on its "#!" line.
     const std::string script = "#!/usr/bin/python3\nimport sys\nprint('json' in sys.modules)\n";
     auto ran_warm = [&](const std::string& text, const ociexec::JobOptions& j) {
-      auto ready = warm.prewarm(python_profile());
-      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
+      prewarm_python(warm);
       auto r = warm.run(text, j);
       REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
       CHECK(r->exit_code == 0);
@@ -363,10 +367,7 @@ TEST_CASE("pool: a warm Python job keeps the limits, accounting and timeout of a
   {
     auto warm = pool_executor(1);
     auto cold = pool_executor(0);
-    auto prewarm = [&warm] {
-      auto ready = warm.prewarm(python_profile());
-      REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
-    };
+    auto prewarm = [&warm] { prewarm_python(warm); };
     // The interpreter's start is not the job's CPU time: far less than a cold start's.
     const std::string hello = "#!/usr/bin/python3\nprint('hello')\n";
     prewarm();
@@ -426,9 +427,7 @@ TEST_CASE("pool: a warm interpreter killed while it waits is passed over, never 
   LeakCheck leaks;
   {
     auto warm = pool_executor(1);
-    auto ready = warm.prewarm(python_profile());
-    REQUIRE_MESSAGE(ready, (ready ? "" : ready.error().message));
-    REQUIRE(*ready == 1);
+    REQUIRE(prewarm_python(warm) == 1);
     const auto ids = bundle_ids();
     REQUIRE(ids.size() == 1);
     auto pid = ociexec::sys::read_file(own_state_dir() / "bundles" / ids[0] / "init.pid");

@@ -7,6 +7,7 @@
 // ignore SIGTERM); output capture speed and executor peak RSS; ratios against bare runc and
 // podman. Prints the tables and writes them, with the machine, to OUT.md. On a hybrid cgroup
 // host crun (bare, and under ociexec) joins a mount namespace without the cgroup2 mount.
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -212,16 +213,20 @@ struct Target {
 }  // namespace
 
 int run_benchmark(int argc, char** argv) {
-  // --latency-only: the `/bin/true` latency table alone, printed, nothing written (a quick
-  // check while profiling).
-  const bool latency_only = argc > 1 && std::string_view(argv[1]) == "--latency-only";
-  if (latency_only) {
+  // --latency-only: the `/bin/true` latency table alone; --throughput-only: bare crun at c=8
+  // against 8 callers through the pool, alternating. Printed, nothing written (quick checks
+  // while profiling).
+  const std::string_view mode = argc > 1 ? std::string_view(argv[1]) : "";
+  const bool latency_only = mode == "--latency-only";
+  const bool throughput_only = mode == "--throughput-only";
+  if (latency_only || throughput_only) {
     --argc;
     ++argv;
   }
   if (argc < 4)
     throw std::runtime_error(
-        "usage: ociexec_bench [--latency-only] ROOTFS CLI OUT.md [JOBS [IMAGE]]");
+        "usage: ociexec_bench [--latency-only|--throughput-only] ROOTFS CLI OUT.md [JOBS "
+        "[IMAGE]]");
   Setup s;
   s.rootfs = fs::canonical(argv[1]);
   s.cli = fs::canonical(argv[2]);
@@ -286,6 +291,56 @@ int run_benchmark(int argc, char** argv) {
   // After its first crun job, ociexec hands crun the seccomp program crun compiled, instead
   // of the section (runtime/seccomp_cache.h): bare crun given the same.
   cs.push_back(bare_runtime(s, "crun", /*cached_seccomp=*/true));
+  if (throughput_only) {
+    // CPU per job from getrusage: this process's own (the executor's threads) and its reaped
+    // children's (the runtime, the containers' processes), so the ratio is read apart from the
+    // machine's drift. Kernel threads' work (namespace teardown) counts in neither.
+    struct Cpu {
+      double self_ms, children_ms;
+    };
+    auto cpu_now = [] {
+      auto ms = [](int who) {
+        rusage u{};
+        ::getrusage(who, &u);
+        return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+               static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+      };
+      return Cpu{ms(RUSAGE_SELF), ms(RUSAGE_CHILDREN)};
+    };
+    auto per_job = [&](const Cpu& before, int jobs) {
+      const Cpu after = cpu_now();
+      return Cpu{(after.self_ms - before.self_ms) / jobs,
+                 (after.children_ms - before.children_ms) / jobs};
+    };
+    const std::vector<const Contender*> bare_crun = {&cs[3]};
+    const int jobs = 4 * n;
+    for (int round = 0; round < 3; ++round) {
+      Cpu c0 = cpu_now();
+      const double bare = throughput(bare_crun, 8, jobs)[0];
+      const Cpu bare_cpu = per_job(c0, jobs);
+      const Executor fresh = make_pool_exec(8);
+      c0 = cpu_now();
+      const Load load = closed_loop(fresh, s.rootfs, 8, jobs);
+      const Cpu pool_cpu = per_job(c0, jobs);
+      const Executor cold = make_pool_exec(0);
+      c0 = cpu_now();
+      const Load cold_load = closed_loop(cold, s.rootfs, 8, jobs);
+      const Cpu cold_cpu = per_job(c0, jobs);
+      const double bare_ms = bare_cpu.self_ms + bare_cpu.children_ms;
+      auto line = [&](const char* what, const Load& l, const Cpu& c) {
+        fmt::print(
+            "  {:<26} {:6.1f}/s = {:.2f}x bare crun (p99/p50 {:.1f}); CPU per job: own "
+            "{:.2f} ms + runtime and container {:.2f} ms = {:.2f}x less than bare crun\n",
+            what, l.rate, l.rate / bare, l.latency.p99 / l.latency.p50, c.self_ms, c.children_ms,
+            bare_ms / (c.self_ms + c.children_ms));
+      };
+      fmt::print("c=8, round {}: bare crun {:.1f}/s, CPU per job {:.2f} ms\n", round + 1, bare,
+                 bare_ms);
+      line("pool (empty at the start)", load, pool_cpu);
+      line("no pool", cold_load, cold_cpu);
+    }
+    return 0;
+  }
   fmt::print("latency: {} jobs per contender and job\n", n);
   auto lat_true = latency(cs, Job::kTrue, n);
   if (latency_only) {

@@ -78,6 +78,18 @@ copy_with_libs "$(command -v crun)" /usr/bin/crun
 copy_with_libs /usr/bin/setpriv /usr/bin/setpriv
 copy_with_libs /bin/bash /bin/bash
 copy_with_libs /usr/bin/env /usr/bin/env
+# python3 and its standard library, for the jobs on the built-in host view (its /usr is the
+# VM's): the Python and warm-interpreter cases. Without what no job imports (tests, Tk, IDLE,
+# the static libpython), with every library its extension modules load.
+python=$(readlink -f /usr/bin/python3)
+copy_with_libs "$python" "$python"
+ln -s "$(basename "$python")" "$root/usr/bin/python3"
+pylib=/usr/lib/$(basename "$python")
+mkdir -p "$root$pylib"
+tar -C "$pylib" --exclude='./config-*' --exclude=./test --exclude=./idlelib --exclude=./tkinter \
+  --exclude=./turtledemo --exclude=./ensurepip --exclude=./lib2to3 --exclude=./site-packages \
+  --exclude=./dist-packages -cf - . | tar -C "$root$pylib" -xf -
+for module in "$pylib"/lib-dynload/*.so; do copy_libs "$module"; done
 strip_copy() {  # the build's binaries, at the same paths, without their debug info
   mkdir -p "$root$(dirname "$1")"
   objcopy --strip-debug "$1" "$root$1"

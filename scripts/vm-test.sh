@@ -2,10 +2,10 @@
 # The suites on a pure cgroup v2 kernel, the layout Debian 12, Ubuntu 22.04+, Fedora and RHEL 9
 # hosts have, in a VM: qemu under software emulation (TCG; no KVM needed) boots Debian's
 # cloud kernel (every controller on cgroup2) from an initramfs made here from the build tree
-# and the host's runc, crun and their libraries. Inside (tests/vm/guest-init.sh), controllers
-# are enabled as systemd does, with user 1000's user@1000.service delegated to it, and the
-# suites of tests/vm/suites run: runc and crun, cold and pooled, rootless with the delegated
-# subtree, and doctor. Called by scripts/test.sh.
+# and the host's runc, crun, python3 and their libraries. Inside (tests/vm/guest-init.sh),
+# controllers are enabled as systemd does, with user 1000's user@1000.service delegated to
+# it, and the suites of tests/vm/suites run: runc and crun, cold and pooled, rootless with
+# the delegated subtree, and doctor. Called by scripts/test.sh.
 #
 #   scripts/vm-test.sh            build the initramfs, boot, run, report
 #   OCIEXEC_VM_TIMEOUT=SECONDS    the whole VM is killed after this long (default 1200)

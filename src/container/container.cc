@@ -94,10 +94,10 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   std::unique_ptr<Container> c(new Container(id, std::move(*bundle), request));
 
   spec::SpecInput in = request.spec;
+  // One namespace for the root's mount and the create, if the executor replaces it between.
+  const runtime::MountNs mount_ns = request.client->mount_ns();
   if (!request.image_layers.empty()) {
-    if (auto r = c->bundle_.mount_image_root(request.image_layers, in.tmpfs_bytes,
-                                             request.client->mount_ns());
-        !r)
+    if (auto r = c->bundle_.mount_image_root(request.image_layers, in.tmpfs_bytes, mount_ns); !r)
       return tl::unexpected(r.error());
     in.rootfs_path = c->bundle_.rootfs_dir().string();
     in.root_writable = true;
@@ -155,9 +155,9 @@ Expected<std::unique_ptr<Container>> Container::create(const Request& request,
   }
   const runtime::StdioFds stdio{*in_fd, out->write, err->write,
                                 status ? sys::FdRef(status->write) : sys::FdRef()};
-  auto created = c->client_->create(id, c->bundle_.dir(), c->bundle_.pid_file(),
-                                    c->bundle_.log_file(), stdio, out->read, err->read,
-                                    seccomp_to_learn);
+  auto created =
+      c->client_->create(id, c->bundle_.dir(), c->bundle_.pid_file(), c->bundle_.log_file(), stdio,
+                         out->read, err->read, mount_ns, seccomp_to_learn);
   // Only the init's copies of the write ends may remain: ours would keep EOF away.
   out->write.reset();
   err->write.reset();

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "cgroup/cgroup.h"
 #include "container/container.h"
@@ -24,6 +25,7 @@
 #include "pool/warm_pool.h"
 #include "runtime/runtime_client.h"
 #include "sys/file_lock.h"
+#include "sys/mount_ns.h"
 
 namespace ociexec {
 
@@ -53,6 +55,10 @@ struct Executor::Impl {
   mutable std::optional<cgroup::ParentHold> parent_hold;
   mutable std::mutex mount_ns_mutex;
   mutable std::shared_ptr<const sys::UniqueFd> mount_ns;
+  // The host's mount table as crun's namespace copied it, and the clients running in it: the
+  // namespace is made again when the table changes (refresh_crun_mount_ns).
+  mutable std::optional<sys::MountTableWatch> host_mounts;
+  mutable std::vector<std::weak_ptr<const runtime::RuntimeClient>> mount_ns_users;
   // One seccomp probe at a time (core/seccomp_probe.h).
   mutable std::mutex seccomp_probe_mutex;
   // ociexec-init, copied into the state dir when the pool or a job with an init first needs
@@ -81,8 +87,14 @@ struct Executor::Impl {
   Expected<RuntimeClientPtr> client_for(const std::optional<std::string>& wanted) const;
   Expected<RuntimeClientPtr> make_client(RuntimeInfo info) const;
   // The mount namespace without the cgroup2 mount that crun needs on a hybrid host, made on
-  // first use and shared by every crun call of this executor.
+  // first use and shared by every crun client of this executor.
   Expected<std::shared_ptr<const sys::UniqueFd>> crun_mount_ns() const;
+  // Once the host's mount table has changed since that namespace was made (a file system
+  // mounted or unmounted outside the state and cache dirs), makes it again and gives it to the
+  // clients running in it, for the containers made from then on. A slave copy of a host whose
+  // mounts are private sees none of the host's later mounts: a volume from one would bind the
+  // directory under it.
+  void refresh_crun_mount_ns() const;
 
   // prepare.cc: everything a job needs before its container exists.
   Expected<container::JobPlan> prepare(std::string_view script, const JobOptions& job) const;

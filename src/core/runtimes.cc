@@ -13,6 +13,7 @@ namespace ociexec {
 namespace fs = std::filesystem;
 
 Expected<RuntimeClientPtr> Executor::Impl::client_for(const std::optional<std::string>& wanted) const {
+  refresh_crun_mount_ns();
   if (default_runtime &&
       (!wanted || *wanted == options.runtime || *wanted == default_runtime->info().name ||
        *wanted == default_runtime->info().path))
@@ -49,9 +50,13 @@ Expected<RuntimeClientPtr> Executor::Impl::make_client(RuntimeInfo info) const {
   info.sealed_copy = exe != nullptr;
   // crun's seccomp programs, kept in the cache dir for the next executor (a CLI runs one job).
   const fs::path seccomp_dir = info.name == "crun" ? options.cache_dir / "seccomp" : fs::path();
-  return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
-                                                        options.runtime_timeout, std::move(ns),
-                                                        std::move(exe), seccomp_dir);
+  auto client = std::make_shared<const runtime::RuntimeClient>(
+      std::move(info), std::move(root), options.runtime_timeout, ns, std::move(exe), seccomp_dir);
+  if (ns) {
+    std::lock_guard lock(mount_ns_mutex);
+    mount_ns_users.push_back(client);
+  }
+  return client;
 }
 
 Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() const {
@@ -60,12 +65,30 @@ Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() c
   const auto* v2 = host.layout.find_v2();
   if (!v2)
     return tl::unexpected(Error{ErrorKind::kSystem, "crun's mount namespace: no cgroup2 mount"});
+  // The table is taken first: a change while the namespace is made shows as one.
+  auto watch = sys::MountTableWatch::open({options.state_dir.string(), options.cache_dir.string()});
+  if (!watch) return tl::unexpected(watch.error().with_context("crun's mount namespace"));
   auto fd = sys::mount_namespace_without(v2->mount_point);
   if (!fd)
     return tl::unexpected(fd.error().with_context(
         "crun needs a mount namespace without the cgroup2 mount on this hybrid host"));
+  host_mounts = std::move(*watch);
   mount_ns = std::make_shared<const sys::UniqueFd>(std::move(*fd));
   return mount_ns;
+}
+
+void Executor::Impl::refresh_crun_mount_ns() const {
+  std::lock_guard lock(mount_ns_mutex);
+  const auto* v2 = host.layout.find_v2();
+  if (!mount_ns || !v2 || !host_mounts || !host_mounts->changed()) return;
+  auto fd = sys::mount_namespace_without(v2->mount_point);
+  if (!fd) return;  // the old one stays: what it shows is all crun had until now
+  mount_ns = std::make_shared<const sys::UniqueFd>(std::move(*fd));
+  std::erase_if(mount_ns_users, [&](const auto& weak) {
+    const auto client = weak.lock();
+    if (client) client->use_mount_ns(mount_ns);
+    return !client;
+  });
 }
 
 }  // namespace ociexec

@@ -49,12 +49,13 @@ std::optional<std::string> RuntimeClient::prepare_spec(nlohmann::json& spec) con
 Expected<void> RuntimeClient::create(const std::string& id, const fs::path& bundle,
                                      const fs::path& pid_file, const fs::path& log,
                                      const StdioFds& stdio, sys::FdRef stdout_read,
-                                     sys::FdRef stderr_read,
+                                     sys::FdRef stderr_read, const MountNs& mount_ns,
                                      const std::optional<std::string>& seccomp_to_learn) const {
   Invocation inv{info_.path, root_, log};
   auto child = sys::ChildProcess::spawn(
       create_argv(inv, bundle, pid_file, id, stdio.fd3.valid()),
-      {stdio.in, stdio.out, stdio.err, mount_ns_fd(), stdio.fd3, exe_fd()});
+      {stdio.in, stdio.out, stdio.err, mount_ns ? sys::FdRef(*mount_ns) : sys::FdRef(), stdio.fd3,
+       exe_fd()});
   if (!child)
     return tl::unexpected(child.error().with_context(fmt::format("{} create", info_.name)));
   auto status = child->wait_for(timeout_);
@@ -172,7 +173,8 @@ std::vector<std::string> RuntimeClient::list_ids() const {
 
 Expected<void> RuntimeClient::call(const std::vector<std::string>& argv, const fs::path& log,
                                    std::string_view what) const {
-  auto out = sys::run_command(argv, timeout_, mount_ns_fd(), exe_fd());
+  const MountNs ns = mount_ns();  // held while the call runs, if another thread replaces it
+  auto out = sys::run_command(argv, timeout_, ns ? sys::FdRef(*ns) : sys::FdRef(), exe_fd());
   if (!out) return tl::unexpected(out.error().with_context(fmt::format("{} {}", info_.name, what)));
   if (!out->status.signaled && out->status.code == 0) return {};
   return tl::unexpected(

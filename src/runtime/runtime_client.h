@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,13 @@ struct StdioFds {
   sys::FdRef fd3;  // given: passed on to the init as its fd 3 (--preserve-fds 1)
 };
 
+// A mount namespace a runtime's calls are spawned into (null: ours).
+using MountNs = std::shared_ptr<const sys::UniqueFd>;
+
 class RuntimeClient {
  public:
-  // `mount_ns`: the namespace every call of this runtime is spawned into (null: ours).
+  // `mount_ns`: the namespace this runtime's calls are spawned into (null: ours), until
+  // use_mount_ns() replaces it.
   // `exe`: a sealed copy of the binary (sys/sealed_exe.h) every call runs (null: the path).
   // `seccomp_cache_dir`: where crun's seccomp programs are kept across executors (empty: in
   // memory only; runtime/seccomp_cache.h).
@@ -57,10 +62,12 @@ class RuntimeClient {
 
   // Creates the container; its init inherits `stdio` and waits to be started. On failure the
   // error carries the runtime's own text (from `log`, else from what it printed on `stdio`).
+  // `mount_ns`: the namespace it runs in, the one mount_ns() gave for its root.
   // `seccomp_to_learn`: prepare_spec's result, kept once the runtime has compiled it.
   Expected<void> create(const std::string& id, const std::filesystem::path& bundle,
                         const std::filesystem::path& pid_file, const std::filesystem::path& log,
                         const StdioFds& stdio, sys::FdRef stdout_read, sys::FdRef stderr_read,
+                        const MountNs& mount_ns,
                         const std::optional<std::string>& seccomp_to_learn = std::nullopt) const;
   // Starts a created container. runc and crun hold the init on "<root>/<id>/exec.fifo"; with
   // no hooks in the spec, completing that handshake is all their `start` does, so we do it
@@ -82,22 +89,28 @@ class RuntimeClient {
   Expected<void> forget(const std::string& id) const;
   // Ids of the containers in this runtime's root.
   [[nodiscard]] std::vector<std::string> list_ids() const;
-  // The mount namespace the runtime runs in (null: ours): an image root is mounted there.
-  [[nodiscard]] const std::shared_ptr<const sys::UniqueFd>& mount_ns() const noexcept {
+  // The mount namespace the runtime runs in (null: ours): an image root is mounted there,
+  // and create() is given the one its container's root was mounted in.
+  [[nodiscard]] MountNs mount_ns() const {
+    std::lock_guard lock(mount_ns_mutex_);
     return mount_ns_;
+  }
+  // Replaces it for the calls after this one (a namespace made again from the host's mounts
+  // as they are now); a container made in the old one keeps it (its bundle holds it).
+  void use_mount_ns(MountNs ns) const {
+    std::lock_guard lock(mount_ns_mutex_);
+    mount_ns_ = std::move(ns);
   }
 
  private:
   Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,
                       std::string_view what) const;
-  [[nodiscard]] sys::FdRef mount_ns_fd() const noexcept {
-    return mount_ns_ ? sys::FdRef(*mount_ns_) : sys::FdRef();
-  }
   [[nodiscard]] sys::FdRef exe_fd() const noexcept { return exe_ ? sys::FdRef(*exe_) : sys::FdRef(); }
   RuntimeInfo info_;
   std::filesystem::path root_;
   std::chrono::milliseconds timeout_;
-  std::shared_ptr<const sys::UniqueFd> mount_ns_;
+  mutable std::mutex mount_ns_mutex_;
+  mutable MountNs mount_ns_;
   std::shared_ptr<const sys::UniqueFd> exe_;
   SeccompCache seccomp_;
 };

@@ -1,6 +1,7 @@
 #include "sys/mount_ns.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 
 #include "sys/clone_child.h"
 #include "sys/fs.h"
+#include "sys/proc.h"
 #include "sys/process.h"
 
 namespace ociexec::sys {
@@ -28,6 +30,44 @@ Expected<UniqueFd> mount_namespace_without(const std::string& hidden) {
     return tl::unexpected(errno_error(
         fmt::format("mount namespace without {}: {}", hidden, setup.step), setup.err));
   return fd;
+}
+
+Expected<MountTableWatch> MountTableWatch::open(std::vector<std::string> ignored) {
+  UniqueFd fd(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+  if (!fd) return tl::unexpected(errno_error("open /proc/self/mountinfo", errno));
+  MountTableWatch watch(std::move(fd), std::move(ignored));
+  (void)watch.changed();  // the first poll reports the table's state, not a change
+  watch.seen_ = watch.table();
+  return watch;
+}
+
+bool MountTableWatch::changed() {
+  pollfd p{fd_.get(), POLLPRI, 0};
+  if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLPRI | POLLERR))) return false;
+  std::string now = table();
+  if (now == seen_) return false;
+  seen_ = std::move(now);
+  return true;
+}
+
+// The table's lines but those of mounts at or below an ignored dir. Each line holds the
+// mount's id, so a file system mounted again in the same place differs too.
+std::string MountTableWatch::table() const {
+  const auto text = read_file("/proc/self/mountinfo");
+  if (!text) return {};
+  std::string kept;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    const auto mounts = parse_mountinfo(line);
+    const bool ignored = std::any_of(ignored_.begin(), ignored_.end(), [&](const auto& dir) {
+      return !mount_points_below(mounts, dir).empty();
+    });
+    if (!ignored) kept.append(line).push_back('\n');
+  }
+  return kept;
 }
 
 Expected<void> try_overlay_in_user_namespace(const std::string& scratch) {

@@ -2,6 +2,7 @@
 // read-only or writable, a tmpfs is capped at its size, cold and pooled; bad mounts are
 // refused before anything is made; and nothing is ever created on the host or in the shared
 // root for a mount point.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,5 +132,36 @@ TEST_CASE("mounts: rootless, a source the caller cannot read is refused" *
   CHECK(r.error().kind == ErrorKind::kInvalidArgument);
   CHECK(r.error().message.find(fmt::format("not readable by uid {}", ::getuid())) !=
         std::string::npos);
+  leaks.check();
+}
+
+// crun on a hybrid host runs in a mount namespace the executor copied from the host's once;
+// where the host's mounts are private, a file system the host mounts later would not be in
+// it, and a volume from it would give the job the directory under the mount. The executor
+// makes that namespace again when the host's mount table changes.
+TEST_CASE("host mounts: a file system the host mounts after an executor's first job is seen") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "mounts a tmpfs on the host: run as root");
+  LeakCheck leaks;
+  HostDir src("later");
+  {
+    // Its own executor without a pool: a container made ahead binds what was there then.
+    auto exec = executor_with([](ociexec::ExecutorOptions& o) { o.pool_size = 0; });
+    auto j = job();
+    j.mounts = {bind_mount(src.str(), "/mnt", true)};
+    auto list = [&] {
+      auto r = exec.run("ls /mnt\n", j);
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+      CHECK(r->exit_code == 0);
+      return r->stdout_data;
+    };
+    CHECK(list() == "input.txt\nsub\n");
+    REQUIRE(::mount("tmpfs", src.path.c_str(), "tmpfs", 0, "size=1m,mode=0777") == 0);
+    ociexec::sys::ScopeExit unmount([&] { ::umount2(src.path.c_str(), MNT_DETACH); });
+    std::ofstream(src.path / "mounted.txt") << "on the tmpfs\n";
+    CHECK(list() == "mounted.txt\n");
+    CHECK(list() == "mounted.txt\n");  // no change since: the same namespace
+    REQUIRE(::umount2(src.path.c_str(), 0) == 0);
+    CHECK(list() == "input.txt\nsub\n");
+  }
   leaks.check();
 }

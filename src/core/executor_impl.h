@@ -13,7 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <vector>
 
 #include "cgroup/cgroup.h"
 #include "container/container.h"
@@ -54,11 +53,10 @@ struct Executor::Impl {
   mutable std::mutex parent_mutex;
   mutable std::optional<cgroup::ParentHold> parent_hold;
   mutable std::mutex mount_ns_mutex;
-  mutable std::shared_ptr<const sys::UniqueFd> mount_ns;
-  // The host's mount table as crun's namespace copied it, and the clients running in it: the
-  // namespace is made again when the table changes (refresh_crun_mount_ns).
+  mutable std::shared_ptr<runtime::MountNsSlot> mount_ns;
+  // The host's mount table as crun's namespace copied it: the namespace is made again when
+  // the table changes (refresh_crun_mount_ns).
   mutable std::optional<sys::MountTableWatch> host_mounts;
-  mutable std::vector<std::weak_ptr<const runtime::RuntimeClient>> mount_ns_users;
   // One seccomp probe at a time (core/seccomp_probe.h).
   mutable std::mutex seccomp_probe_mutex;
   // ociexec-init, copied into the state dir when the pool or a job with an init first needs
@@ -88,10 +86,10 @@ struct Executor::Impl {
   Expected<RuntimeClientPtr> make_client(RuntimeInfo info) const;
   // The mount namespace without the cgroup2 mount that crun needs on a hybrid host, made on
   // first use and shared by every crun client of this executor.
-  Expected<std::shared_ptr<const sys::UniqueFd>> crun_mount_ns() const;
+  Expected<std::shared_ptr<runtime::MountNsSlot>> crun_mount_ns() const;
   // Once the host's mount table has changed since that namespace was made (a file system
-  // mounted or unmounted outside the state and cache dirs), makes it again and gives it to the
-  // clients running in it, for the containers made from then on. A slave copy of a host whose
+  // mounted or unmounted outside the state and cache dirs), makes it again, for the
+  // containers made from then on. A slave copy of a host whose
   // mounts are private sees none of the host's later mounts: a volume from one would bind the
   // directory under it.
   void refresh_crun_mount_ns() const;

@@ -33,7 +33,7 @@ Expected<RuntimeClientPtr> Executor::Impl::client_for(const std::optional<std::s
 
 Expected<RuntimeClientPtr> Executor::Impl::make_client(RuntimeInfo info) const {
   fs::path root = runtimes_dir / info.name;
-  std::shared_ptr<const sys::UniqueFd> ns;
+  std::shared_ptr<const runtime::MountNsSlot> ns;
   if (info.private_mount_ns) {
     auto made = crun_mount_ns();
     if (!made) return tl::unexpected(made.error());
@@ -50,16 +50,12 @@ Expected<RuntimeClientPtr> Executor::Impl::make_client(RuntimeInfo info) const {
   info.sealed_copy = exe != nullptr;
   // crun's seccomp programs, kept in the cache dir for the next executor (a CLI runs one job).
   const fs::path seccomp_dir = info.name == "crun" ? options.cache_dir / "seccomp" : fs::path();
-  auto client = std::make_shared<const runtime::RuntimeClient>(
-      std::move(info), std::move(root), options.runtime_timeout, ns, std::move(exe), seccomp_dir);
-  if (ns) {
-    std::lock_guard lock(mount_ns_mutex);
-    mount_ns_users.push_back(client);
-  }
-  return client;
+  return std::make_shared<const runtime::RuntimeClient>(std::move(info), std::move(root),
+                                                        options.runtime_timeout, std::move(ns),
+                                                        std::move(exe), seccomp_dir);
 }
 
-Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() const {
+Expected<std::shared_ptr<runtime::MountNsSlot>> Executor::Impl::crun_mount_ns() const {
   std::lock_guard lock(mount_ns_mutex);
   if (mount_ns) return mount_ns;
   const auto* v2 = host.layout.find_v2();
@@ -73,7 +69,8 @@ Expected<std::shared_ptr<const sys::UniqueFd>> Executor::Impl::crun_mount_ns() c
     return tl::unexpected(fd.error().with_context(
         "crun needs a mount namespace without the cgroup2 mount on this hybrid host"));
   host_mounts = std::move(*watch);
-  mount_ns = std::make_shared<const sys::UniqueFd>(std::move(*fd));
+  mount_ns =
+      std::make_shared<runtime::MountNsSlot>(std::make_shared<const sys::UniqueFd>(std::move(*fd)));
   return mount_ns;
 }
 
@@ -83,12 +80,7 @@ void Executor::Impl::refresh_crun_mount_ns() const {
   if (!mount_ns || !v2 || !host_mounts || !host_mounts->changed()) return;
   auto fd = sys::mount_namespace_without(v2->mount_point);
   if (!fd) return;  // the old one stays: what it shows is all crun had until now
-  mount_ns = std::make_shared<const sys::UniqueFd>(std::move(*fd));
-  std::erase_if(mount_ns_users, [&](const auto& weak) {
-    const auto client = weak.lock();
-    if (client) client->use_mount_ns(mount_ns);
-    return !client;
-  });
+  mount_ns->set(std::make_shared<const sys::UniqueFd>(std::move(*fd)));
 }
 
 }  // namespace ociexec

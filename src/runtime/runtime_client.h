@@ -30,15 +30,34 @@ struct StdioFds {
 // A mount namespace a runtime's calls are spawned into (null: ours).
 using MountNs = std::shared_ptr<const sys::UniqueFd>;
 
+// The namespace the runtime clients of one executor share: the executor puts a new one here
+// when the host's mounts change (core/runtimes.cc), for the containers made from then on; a
+// container made in the old one keeps it (its bundle holds it).
+class MountNsSlot {
+ public:
+  explicit MountNsSlot(MountNs ns) : ns_(std::move(ns)) {}
+  [[nodiscard]] MountNs get() const {
+    std::lock_guard lock(mutex_);
+    return ns_;
+  }
+  void set(MountNs ns) {
+    std::lock_guard lock(mutex_);
+    ns_ = std::move(ns);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  MountNs ns_;
+};
+
 class RuntimeClient {
  public:
-  // `mount_ns`: the namespace this runtime's calls are spawned into (null: ours), until
-  // use_mount_ns() replaces it.
+  // `mount_ns`: where the namespace this runtime's calls are spawned into is (null: ours).
   // `exe`: a sealed copy of the binary (sys/sealed_exe.h) every call runs (null: the path).
   // `seccomp_cache_dir`: where crun's seccomp programs are kept across executors (empty: in
   // memory only; runtime/seccomp_cache.h).
   RuntimeClient(RuntimeInfo info, std::filesystem::path root, std::chrono::milliseconds timeout,
-                std::shared_ptr<const sys::UniqueFd> mount_ns = nullptr,
+                std::shared_ptr<const MountNsSlot> mount_ns = nullptr,
                 std::shared_ptr<const sys::UniqueFd> exe = nullptr,
                 const std::filesystem::path& seccomp_cache_dir = {})
       : info_(std::move(info)),
@@ -91,16 +110,7 @@ class RuntimeClient {
   [[nodiscard]] std::vector<std::string> list_ids() const;
   // The mount namespace the runtime runs in (null: ours): an image root is mounted there,
   // and create() is given the one its container's root was mounted in.
-  [[nodiscard]] MountNs mount_ns() const {
-    std::lock_guard lock(mount_ns_mutex_);
-    return mount_ns_;
-  }
-  // Replaces it for the calls after this one (a namespace made again from the host's mounts
-  // as they are now); a container made in the old one keeps it (its bundle holds it).
-  void use_mount_ns(MountNs ns) const {
-    std::lock_guard lock(mount_ns_mutex_);
-    mount_ns_ = std::move(ns);
-  }
+  [[nodiscard]] MountNs mount_ns() const { return mount_ns_ ? mount_ns_->get() : nullptr; }
 
  private:
   Expected<void> call(const std::vector<std::string>& argv, const std::filesystem::path& log,
@@ -109,8 +119,7 @@ class RuntimeClient {
   RuntimeInfo info_;
   std::filesystem::path root_;
   std::chrono::milliseconds timeout_;
-  mutable std::mutex mount_ns_mutex_;
-  mutable MountNs mount_ns_;
+  std::shared_ptr<const MountNsSlot> mount_ns_;
   std::shared_ptr<const sys::UniqueFd> exe_;
   SeccompCache seccomp_;
 };

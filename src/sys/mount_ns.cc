@@ -36,7 +36,6 @@ Expected<MountTableWatch> MountTableWatch::open(std::vector<std::string> ignored
   UniqueFd fd(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
   if (!fd) return tl::unexpected(errno_error("open /proc/self/mountinfo", errno));
   MountTableWatch watch(std::move(fd), std::move(ignored));
-  (void)watch.changed();  // the first poll reports the table's state, not a change
   watch.seen_ = watch.table();
   return watch;
 }
